@@ -1,12 +1,16 @@
 //! simbench: grounding representation-similarity metrics in function, as a service.
 //!
-//! See `README.md` for the science and the API; the module tree follows the architecture:
-//! `http` (thin handlers) → `store` (all SQL) and `matrix` (codecs); `metrics` and `stats` are
-//! pure numerics.
+//! See `README.md` for the science and the API. The module tree follows the architecture:
+//! `http` (thin handlers) calls `store` (every SQL statement) and `matrix` (codecs); `metrics`
+//! and `stats` are pure numerics.
 
 // Links the system OpenBLAS that ndarray's `blas` feature and ndarray-linalg call into.
 extern crate blas_src;
 
-pub mod matrix;
 pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod matrix;
+pub mod store;
 pub mod telemetry;

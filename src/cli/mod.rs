@@ -1,9 +1,13 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
+mod serve;
+
+use std::future::Future;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::{DatabaseConfig, ServeConfig};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -14,7 +18,12 @@ use crate::telemetry::LogFormat;
 )]
 pub struct Cli {
     /// Log output: human-readable lines or one JSON object per line.
-    #[arg(long, env = "SIMBENCH_LOG_FORMAT", default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "SIMBENCH_LOG_FORMAT",
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]
@@ -22,12 +31,20 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Apply pending migrations, then serve the HTTP API.
+    Serve(ServeConfig),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseConfig),
+}
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
 pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(cli.log_format);
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome = match cli.command {
+        Command::Serve(config) => block_on(serve::serve(config)),
+        Command::Migrate(config) => block_on(serve::migrate(config)),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -35,4 +52,12 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs an async command on a multi-threaded runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(command)
 }

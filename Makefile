@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup lint
+
+## Bring up PostgreSQL and OpenBLAS, then serve the API on 127.0.0.1:8080.
+run: setup
+	cargo run --release -- serve
+
+## The same bring-up, then the whole test suite (each test gets its own database).
+test:
+	./scripts/setup-local.sh --drop-test-databases
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --all-targets --no-fail-fast; \
+	else \
+		cargo test --all-targets --no-fail-fast; \
+	fi
+
+setup:
+	./scripts/setup-local.sh
+
+## Formatting and lints, as CI checks them.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings

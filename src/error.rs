@@ -1,0 +1,249 @@
+//! One error type for the API, rendered as RFC 9457 `application/problem+json` with a stable
+//! machine-readable `code`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::matrix::MatrixError;
+
+/// Everything a request can fail with. Database constraint violations are translated into the
+/// 4xx the client caused; anything else from the database is a 500 whose details stay in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{resource} {id} does not exist")]
+    NotFound { resource: &'static str, id: String },
+
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+
+    #[error("{detail}")]
+    Unprocessable {
+        code: &'static str,
+        detail: String,
+        extra: Map<String, Value>,
+    },
+
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+
+    #[error("the upload exceeds the limit of {limit} bytes (SIMBENCH_MAX_UPLOAD_BYTES)")]
+    UploadTooLarge { limit: u64 },
+
+    #[error(
+        "the JSON body exceeds the limit (SIMBENCH_MAX_JSON_BYTES); send fewer items per request"
+    )]
+    JsonTooLarge,
+
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String },
+
+    #[error("the request took longer than {0} seconds")]
+    Timeout(u64),
+
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+
+    #[error("{method} is not allowed on this route")]
+    MethodNotAllowed { method: String },
+
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(resource: &'static str, id: impl ToString) -> ApiError {
+        ApiError::NotFound {
+            resource,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::Unprocessable {
+            code,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::UploadTooLarge { .. } | ApiError::JsonTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Timeout(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Matrix(error) if error.is_malformed() => StatusCode::BAD_REQUEST,
+            ApiError::Matrix(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Database(error) => match constraint_violation(error) {
+                Some(violation) => violation.status,
+                None => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unavailable { code, .. } => code,
+            ApiError::UploadTooLarge { .. } | ApiError::JsonTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Timeout(_) => "request_timeout",
+            ApiError::RouteNotFound(_) => "route_not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Matrix(error) => error.code(),
+            ApiError::Database(error) => match constraint_violation(error) {
+                Some(violation) => violation.code,
+                None => "internal_error",
+            },
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Database(error) => match constraint_violation(error) {
+                Some(violation) => violation.detail.to_owned(),
+                None => "the service could not complete the request; the error is logged".into(),
+            },
+            ApiError::Internal(_) => {
+                "the service could not complete the request; the error is logged".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Problem members beyond the standard ones, e.g. the row and column of a non-finite value.
+    fn extensions(&self) -> Map<String, Value> {
+        match self {
+            ApiError::Unprocessable { extra, .. } => extra.clone(),
+            ApiError::Matrix(MatrixError::NonFinite { row, column, value }) => {
+                let mut members = Map::new();
+                members.insert("row".into(), json!(row));
+                members.insert("column".into(), json!(column));
+                members.insert("value".into(), json!(value));
+                members
+            }
+            ApiError::UploadTooLarge { limit } => {
+                let mut members = Map::new();
+                members.insert("limit_bytes".into(), json!(limit));
+                members
+            }
+            _ => Map::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code = self.code(), "request failed");
+        }
+        let mut body = Map::new();
+        body.insert("type".into(), json!("about:blank"));
+        body.insert(
+            "title".into(),
+            json!(status.canonical_reason().unwrap_or("Error")),
+        );
+        body.insert("status".into(), json!(status.as_u16()));
+        body.insert("detail".into(), json!(self.detail()));
+        body.insert("code".into(), json!(self.code()));
+        body.extend(self.extensions());
+        let mut response = (status, Json(Value::Object(body))).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+/// A constraint violation as the client should hear of it.
+struct Violation {
+    status: StatusCode,
+    code: &'static str,
+    detail: &'static str,
+}
+
+/// Maps the named constraints of `migrations/` to client errors. Constraints not listed here are
+/// guarded by validation before the query runs; reaching one is a server bug, hence a 500.
+fn constraint_violation(error: &sqlx::Error) -> Option<Violation> {
+    let sqlx::Error::Database(database_error) = error else {
+        return None;
+    };
+    let violation = |status, code, detail| {
+        Some(Violation {
+            status,
+            code,
+            detail,
+        })
+    };
+    match database_error.constraint()? {
+        "datasets_name_key" => violation(
+            StatusCode::CONFLICT,
+            "dataset_exists",
+            "a dataset with this name already exists",
+        ),
+        "models_name_key" => violation(
+            StatusCode::CONFLICT,
+            "model_exists",
+            "a model with this name already exists",
+        ),
+        "representations_identity_key" => violation(
+            StatusCode::CONFLICT,
+            "representation_exists",
+            "this model already has a representation for this dataset and layer; pass replace=true to replace it",
+        ),
+        "representations_model_id_fkey" => violation(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the model does not exist (it may just have been deleted)",
+        ),
+        "scores_representation_id_fkey" => violation(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the representation does not exist (it may just have been deleted)",
+        ),
+        "scores_model_id_fkey" => violation(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the model does not exist (it may just have been deleted)",
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,172 @@
+//! The HTTP API: shared state, router assembly and middleware. One module per resource, each
+//! exposing its `router()`; handlers only parse, call `store`, and map errors.
+
+mod datasets;
+mod extract;
+mod health;
+pub use health::OPENAPI_YAML;
+mod models;
+mod pagination;
+mod representations;
+mod scores;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderName, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::HttpConfig;
+use crate::error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub db: PgPool,
+    pub config: Arc<HttpConfig>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: routes, fallbacks and middleware.
+pub fn app(ctx: ApiContext) -> Router {
+    let timeout = Duration::from_secs(ctx.config.request_timeout_secs);
+    let routes = api_routes();
+    let bounded = routes
+        .bounded
+        .layer(middleware::from_fn_with_state(timeout, enforce_timeout));
+    // Matrices are float data: gzip costs CPU and saves nothing.
+    let compress_when =
+        DefaultPredicate::new().and(NotForContentType::const_new("application/x-npy"));
+    bounded
+        .merge(routes.streaming)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(ctx.config.max_json_bytes))
+        .layer(CompressionLayer::new().compress_when(compress_when))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("a request handler panicked".into()).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(ctx)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: ApiContext,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(ctx))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Every (method, path) the API routes, in registration order; `openapi.yaml` must list exactly
+/// these.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    api_routes().table
+}
+
+fn api_routes() -> Routes {
+    Routes::default()
+        .merge(health::router())
+        .merge(datasets::router())
+        .merge(models::router())
+        .merge(representations::router())
+        .merge(scores::router())
+}
+
+/// A router that remembers what it routes, so the route table can be checked against the
+/// OpenAPI document. Routes that stream large bodies are kept apart from the request timeout.
+#[derive(Default)]
+pub(crate) struct Routes {
+    bounded: Router<ApiContext>,
+    streaming: Router<ApiContext>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    /// Adds a route subject to the request timeout.
+    pub(crate) fn route<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, ApiContext>,
+        T: 'static,
+    {
+        self.bounded = self
+            .bounded
+            .route(path, on(method_filter(&method), handler));
+        self.table.push((method, path));
+        self
+    }
+
+    /// Adds a route whose body may take longer to transfer than any fixed timeout; it is bounded
+    /// by an idle timeout between body frames instead.
+    pub(crate) fn streaming<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        handler: H,
+    ) -> Routes
+    where
+        H: Handler<T, ApiContext>,
+        T: 'static,
+    {
+        self.streaming = self
+            .streaming
+            .route(path, on(method_filter(&method), handler));
+        self.table.push((method, path));
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Routes {
+        self.bounded = self.bounded.merge(other.bounded);
+        self.streaming = self.streaming.merge(other.streaming);
+        self.table.extend(other.table);
+        self
+    }
+}
+
+fn method_filter(method: &Method) -> MethodFilter {
+    MethodFilter::try_from(method.clone()).expect("routes use standard HTTP methods")
+}
+
+async fn enforce_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
+async fn route_not_found(uri: Uri) -> ApiError {
+    ApiError::RouteNotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+    }
+}

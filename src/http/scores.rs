@@ -1,0 +1,144 @@
+//! Functionality scores of representations and models.
+
+use axum::extract::State;
+use axum::http::Method;
+use serde::Deserialize;
+
+use super::extract::{Json, Path};
+use super::pagination::ListResponse;
+use super::{ApiContext, Routes, validate};
+use crate::error::ApiError;
+use crate::store::scores::{self, Score, ScoreTarget};
+
+/// Scores per request in `POST /v1/scores`.
+const MAX_BATCH: usize = 10_000;
+
+pub(super) fn router() -> Routes {
+    Routes::default()
+        .route(
+            Method::GET,
+            "/v1/representations/{id}/scores",
+            list_representation_scores,
+        )
+        .route(
+            Method::PUT,
+            "/v1/representations/{id}/scores/{name}",
+            put_representation_score,
+        )
+        .route(Method::GET, "/v1/models/{id}/scores", list_model_scores)
+        .route(
+            Method::PUT,
+            "/v1/models/{id}/scores/{name}",
+            put_model_score,
+        )
+        .route(Method::POST, "/v1/scores", upsert_many)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreValue {
+    value: f64,
+}
+
+async fn put_representation_score(
+    State(ctx): State<ApiContext>,
+    Path((id, name)): Path<(i64, String)>,
+    Json(score): Json<ScoreValue>,
+) -> Result<Json<Score>, ApiError> {
+    put(&ctx, ScoreTarget::Representation(id), &name, score.value).await
+}
+
+async fn put_model_score(
+    State(ctx): State<ApiContext>,
+    Path((id, name)): Path<(i64, String)>,
+    Json(score): Json<ScoreValue>,
+) -> Result<Json<Score>, ApiError> {
+    put(&ctx, ScoreTarget::Model(id), &name, score.value).await
+}
+
+async fn put(
+    ctx: &ApiContext,
+    target: ScoreTarget,
+    name: &str,
+    value: f64,
+) -> Result<Json<Score>, ApiError> {
+    validate::score_name(name)?;
+    Ok(Json(scores::upsert(&ctx.db, target, name, value).await?))
+}
+
+async fn list_representation_scores(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<i64>,
+) -> Result<Json<ListResponse<Score>>, ApiError> {
+    list(&ctx, ScoreTarget::Representation(id)).await
+}
+
+async fn list_model_scores(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<i64>,
+) -> Result<Json<ListResponse<Score>>, ApiError> {
+    list(&ctx, ScoreTarget::Model(id)).await
+}
+
+async fn list(
+    ctx: &ApiContext,
+    target: ScoreTarget,
+) -> Result<Json<ListResponse<Score>>, ApiError> {
+    Ok(Json(ListResponse {
+        items: scores::list(&ctx.db, target).await?,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreBatch {
+    scores: Vec<ScoreItem>,
+}
+
+/// One score of a batch: exactly one of `representation` and `model` names its target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreItem {
+    representation: Option<i64>,
+    model: Option<i64>,
+    name: String,
+    value: f64,
+}
+
+/// `POST /v1/scores`: sets many scores at once, all or none.
+async fn upsert_many(
+    State(ctx): State<ApiContext>,
+    Json(batch): Json<ScoreBatch>,
+) -> Result<Json<ListResponse<Score>>, ApiError> {
+    if batch.scores.len() > MAX_BATCH {
+        return Err(ApiError::unprocessable(
+            "batch_too_large",
+            format!(
+                "at most {MAX_BATCH} scores per request, got {}",
+                batch.scores.len()
+            ),
+        ));
+    }
+    let mut items = Vec::with_capacity(batch.scores.len());
+    for (index, item) in batch.scores.into_iter().enumerate() {
+        let target = match (item.representation, item.model) {
+            (Some(id), None) => ScoreTarget::Representation(id),
+            (None, Some(id)) => ScoreTarget::Model(id),
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_score_target",
+                    format!(
+                        "scores[{index}] must name exactly one of \"representation\" and \"model\""
+                    ),
+                ));
+            }
+        };
+        validate::score_name(&item.name)?;
+        items.push((target, item.name, item.value));
+    }
+    Ok(Json(ListResponse {
+        items: scores::upsert_many(&ctx.db, &items).await?,
+        next_cursor: None,
+    }))
+}

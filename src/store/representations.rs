@@ -1,0 +1,201 @@
+//! Representations: one model's activations at one layer on one dataset, stored as a blob.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+use super::{Page, PageRequest, blobs};
+use crate::error::ApiError;
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Representation {
+    pub id: i64,
+    pub model_id: i64,
+    pub model: String,
+    pub dataset_id: i64,
+    pub dataset: String,
+    pub layer: i32,
+    pub layer_name: Option<String>,
+    pub n_rows: i64,
+    pub n_cols: i64,
+    pub dtype: String,
+    pub sha256: String,
+    pub byte_len: i64,
+    pub parent_id: Option<i64>,
+    pub transform: Option<Value>,
+    #[serde(skip)]
+    pub blob_id: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RepresentationFilter {
+    pub dataset: Option<String>,
+    pub model_id: Option<i64>,
+    pub layer: Option<i32>,
+    pub derived: Option<bool>,
+}
+
+/// A query returning [`Representation`] rows, completed by the given clauses.
+macro_rules! select_representations {
+    ($clauses:literal) => {
+        concat!(
+            "SELECT r.id, r.model_id, m.name AS model, r.dataset_id, d.name AS dataset,
+                    r.layer, r.layer_name, b.n_rows, b.n_cols, b.dtype,
+                    encode(b.sha256, 'hex') AS sha256, b.byte_len, r.parent_id, r.transform,
+                    r.blob_id, r.created_at
+             FROM representations r
+             JOIN models m ON m.id = r.model_id
+             JOIN datasets d ON d.id = r.dataset_id
+             JOIN blobs b ON b.id = r.blob_id ",
+            $clauses
+        )
+    };
+}
+
+pub async fn get(db: &PgPool, id: i64) -> Result<Representation, ApiError> {
+    sqlx::query_as::<_, Representation>(select_representations!("WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("representation", id))
+}
+
+pub async fn list(
+    db: &PgPool,
+    filter: &RepresentationFilter,
+    page: PageRequest,
+) -> Result<Page<Representation>, ApiError> {
+    let rows = sqlx::query_as::<_, Representation>(select_representations!(
+        "WHERE r.id > $1
+           AND ($2::text IS NULL OR d.name = $2)
+           AND ($3::bigint IS NULL OR r.model_id = $3)
+           AND ($4::integer IS NULL OR r.layer = $4)
+           AND ($5::boolean IS NULL OR (r.parent_id IS NOT NULL) = $5)
+         ORDER BY r.id
+         LIMIT $6"
+    ))
+    .bind(page.after)
+    .bind(filter.dataset.as_deref())
+    .bind(filter.model_id)
+    .bind(filter.layer)
+    .bind(filter.derived)
+    .bind(page.limit + 1)
+    .fetch_all(db)
+    .await?;
+    Ok(Page::from_rows(rows, page, |representation| {
+        representation.id
+    }))
+}
+
+/// What an upload asks to store.
+#[derive(Clone, Debug)]
+pub struct UploadTarget {
+    pub model_id: i64,
+    pub dataset_id: i64,
+    pub layer: i32,
+    pub layer_name: Option<String>,
+}
+
+/// The outcome of storing an uploaded matrix under its (model, dataset, layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Created(i64),
+    /// The same matrix was already there.
+    Unchanged(i64),
+    /// A different matrix was there and has been replaced (with everything computed from it).
+    Replaced {
+        id: i64,
+        previous: i64,
+    },
+}
+
+/// Records an uploaded blob as the representation of `target`, within the upload's transaction.
+pub async fn store_upload(
+    tx: &mut PgConnection,
+    target: &UploadTarget,
+    blob_id: i64,
+    replace: bool,
+) -> Result<Stored, ApiError> {
+    let existing: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, blob_id FROM representations
+         WHERE model_id = $1 AND dataset_id = $2 AND layer = $3 AND transform IS NULL
+         FOR UPDATE",
+    )
+    .bind(target.model_id)
+    .bind(target.dataset_id)
+    .bind(target.layer)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let previous = match existing {
+        Some((id, existing_blob)) if existing_blob == blob_id => return Ok(Stored::Unchanged(id)),
+        Some((id, _)) if !replace => {
+            return Err(ApiError::conflict(
+                "representation_exists",
+                format!(
+                    "representation {id} already holds a different matrix for this model, dataset and layer; pass replace=true to replace it (deleting everything computed from it)"
+                ),
+            ));
+        }
+        Some((id, _)) => {
+            delete_many(tx, &[id]).await?;
+            Some(id)
+        }
+        None => None,
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO representations (model_id, dataset_id, layer, layer_name, blob_id)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(target.model_id)
+    .bind(target.dataset_id)
+    .bind(target.layer)
+    .bind(target.layer_name.as_deref())
+    .bind(blob_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(match previous {
+        Some(previous) => Stored::Replaced { id, previous },
+        None => Stored::Created(id),
+    })
+}
+
+/// Deletes one representation with everything computed from it.
+pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM representations WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if found.is_none() {
+        return Err(ApiError::not_found("representation", id));
+    }
+    delete_many(&mut tx, &[id]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes representations, their derived copies and scores (by cascade), then the blobs no
+/// representation refers to any more.
+pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let blob_ids: Vec<i64> = sqlx::query_scalar(
+        "WITH RECURSIVE doomed (id, blob_id) AS (
+             SELECT id, blob_id FROM representations WHERE id = ANY($1)
+             UNION
+             SELECT r.id, r.blob_id FROM representations r JOIN doomed ON r.parent_id = doomed.id)
+         SELECT DISTINCT blob_id FROM doomed",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM representations WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    blobs::delete_unreferenced(tx, &blob_ids).await
+}

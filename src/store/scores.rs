@@ -1,0 +1,141 @@
+//! Functionality scores (probe accuracy, out-of-distribution accuracy, ...), attached to a
+//! representation or to a whole model.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+
+use crate::error::ApiError;
+
+/// What a score is attached to. A model's score applies to all its representations unless a
+/// representation has its own score of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreTarget {
+    Representation(i64),
+    Model(i64),
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Score {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representation_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<i64>,
+    pub name: String,
+    pub value: f64,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn upsert_one(
+    conn: &mut PgConnection,
+    target: ScoreTarget,
+    name: &str,
+    value: f64,
+) -> Result<Score, ApiError> {
+    let query = match target {
+        ScoreTarget::Representation(_) => {
+            "INSERT INTO scores (representation_id, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (representation_id, name) WHERE representation_id IS NOT NULL
+             DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+             RETURNING representation_id, model_id, name, value, updated_at"
+        }
+        ScoreTarget::Model(_) => {
+            "INSERT INTO scores (model_id, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (model_id, name) WHERE model_id IS NOT NULL
+             DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+             RETURNING representation_id, model_id, name, value, updated_at"
+        }
+    };
+    let (ScoreTarget::Representation(id) | ScoreTarget::Model(id)) = target;
+    Ok(sqlx::query_as::<_, Score>(query)
+        .bind(id)
+        .bind(name)
+        .bind(value)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Sets one score, creating or replacing it.
+pub async fn upsert(
+    db: &PgPool,
+    target: ScoreTarget,
+    name: &str,
+    value: f64,
+) -> Result<Score, ApiError> {
+    let mut conn = db.acquire().await?;
+    check_targets_exist(&mut conn, &[target]).await?;
+    upsert_one(&mut conn, target, name, value).await
+}
+
+/// Sets many scores in one transaction: all of them or none.
+pub async fn upsert_many(
+    db: &PgPool,
+    scores: &[(ScoreTarget, String, f64)],
+) -> Result<Vec<Score>, ApiError> {
+    let mut tx = db.begin().await?;
+    let targets: Vec<ScoreTarget> = scores.iter().map(|(target, _, _)| *target).collect();
+    check_targets_exist(&mut tx, &targets).await?;
+    let mut stored = Vec::with_capacity(scores.len());
+    for (target, name, value) in scores {
+        stored.push(upsert_one(&mut tx, *target, name, *value).await?);
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, ApiError> {
+    let mut conn = db.acquire().await?;
+    check_targets_exist(&mut conn, &[target]).await?;
+    let query = match target {
+        ScoreTarget::Representation(_) => {
+            "SELECT representation_id, model_id, name, value, updated_at FROM scores
+             WHERE representation_id = $1 ORDER BY name"
+        }
+        ScoreTarget::Model(_) => {
+            "SELECT representation_id, model_id, name, value, updated_at FROM scores
+             WHERE model_id = $1 ORDER BY name"
+        }
+    };
+    let (ScoreTarget::Representation(id) | ScoreTarget::Model(id)) = target;
+    Ok(sqlx::query_as::<_, Score>(query)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// Names the first missing representation or model, so a 404 says which id is wrong.
+async fn check_targets_exist(
+    conn: &mut PgConnection,
+    targets: &[ScoreTarget],
+) -> Result<(), ApiError> {
+    let mut representation_ids = Vec::new();
+    let mut model_ids = Vec::new();
+    for target in targets {
+        match *target {
+            ScoreTarget::Representation(id) => representation_ids.push(id),
+            ScoreTarget::Model(id) => model_ids.push(id),
+        }
+    }
+    let missing_representation: Option<i64> = sqlx::query_scalar(
+        "SELECT wanted FROM unnest($1::bigint[]) AS wanted
+         WHERE NOT EXISTS (SELECT 1 FROM representations WHERE id = wanted) LIMIT 1",
+    )
+    .bind(&representation_ids)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = missing_representation {
+        return Err(ApiError::not_found("representation", id));
+    }
+    let missing_model: Option<i64> = sqlx::query_scalar(
+        "SELECT wanted FROM unnest($1::bigint[]) AS wanted
+         WHERE NOT EXISTS (SELECT 1 FROM models WHERE id = wanted) LIMIT 1",
+    )
+    .bind(&model_ids)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = missing_model {
+        return Err(ApiError::not_found("model", id));
+    }
+    Ok(())
+}

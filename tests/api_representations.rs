@@ -1,0 +1,294 @@
+//! Uploading, listing, downloading and deleting representations over HTTP.
+
+mod common;
+
+use common::{TestApp, expect_problem, expect_status, matrix_f32, npy_f32};
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use simbench::matrix::{Dtype, read_matrix};
+
+#[tokio::test]
+async fn a_4000_by_768_float32_matrix_round_trips_exactly() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("bert-seed0").await;
+    let matrix = matrix_f32(4000, 768, 7);
+    let npy = matrix.to_npy();
+
+    let created = app.upload(model, "sst2-dev", 3, npy.clone()).await;
+    assert_eq!(created["n_rows"], 4000);
+    assert_eq!(created["n_cols"], 768);
+    assert_eq!(created["dtype"], "float32");
+    assert_eq!(created["layer"], 3);
+    assert_eq!(created["model"], "bert-seed0");
+    assert_eq!(created["dataset"], "sst2-dev");
+    assert_eq!(created["sha256"], hex::encode(Sha256::digest(&npy)));
+    let id = created["id"].as_i64().unwrap();
+
+    let response = app.get(&format!("/v1/representations/{id}/data")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-npy");
+    let downloaded = response.bytes().await.unwrap();
+    assert_eq!(
+        downloaded.as_ref(),
+        npy.as_slice(),
+        "the very bytes numpy.save wrote"
+    );
+    assert_eq!(read_matrix(downloaded.as_ref(), None).unwrap(), matrix);
+
+    // The dataset was created by the upload, with its row count.
+    let datasets = expect_status(app.get("/v1/datasets?name=sst2-dev").await, StatusCode::OK).await;
+    assert_eq!(datasets["items"][0]["n_rows"], 4000);
+    assert_eq!(datasets["items"][0]["n_representations"], 1);
+}
+
+#[tokio::test]
+async fn the_same_bytes_again_answer_200_with_the_existing_representation() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let npy = npy_f32(50, 8, 1);
+    let first = app.upload(model, "d", 0, npy.clone()).await;
+    let counts = app.row_counts().await;
+
+    let again = app
+        .post_bytes(
+            &format!("/v1/models/{model}/representations?dataset=d&layer=0"),
+            npy,
+        )
+        .await;
+    let again = expect_status(again, StatusCode::OK).await;
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(app.row_counts().await, counts, "nothing new stored");
+}
+
+#[tokio::test]
+async fn a_different_matrix_conflicts_unless_replaced() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let first = app.upload(model, "d", 2, npy_f32(50, 8, 1)).await;
+    let path = format!("/v1/models/{model}/representations?dataset=d&layer=2");
+
+    let counts = app.row_counts().await;
+    let conflict = app.post_bytes(&path, npy_f32(50, 8, 2)).await;
+    let problem = expect_problem(conflict, StatusCode::CONFLICT, "representation_exists").await;
+    assert!(problem["detail"].as_str().unwrap().contains("replace=true"));
+    assert_eq!(app.row_counts().await, counts);
+
+    let replaced = app
+        .post_bytes(&format!("{path}&replace=true"), npy_f32(50, 8, 2))
+        .await;
+    let replaced = expect_status(replaced, StatusCode::CREATED).await;
+    assert_eq!(replaced["replaced"], first["id"]);
+    assert_ne!(replaced["id"], first["id"]);
+    let old = app
+        .get(&format!("/v1/representations/{}", first["id"]))
+        .await;
+    expect_problem(old, StatusCode::NOT_FOUND, "not_found").await;
+    let blobs: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(blobs, 1, "the replaced matrix's blob is gone");
+}
+
+#[tokio::test]
+async fn identical_matrices_share_one_blob_until_the_last_reference_goes() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let npy = npy_f32(40, 4, 9);
+    let layer0 = app.upload(model, "d", 0, npy.clone()).await;
+    let layer1 = app.upload(model, "d", 1, npy).await;
+    assert_eq!(layer0["sha256"], layer1["sha256"]);
+    let blob_count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM blobs")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(blob_count().await, 1);
+
+    let deleted = app
+        .delete(&format!("/v1/representations/{}", layer0["id"]))
+        .await;
+    expect_status(deleted, StatusCode::NO_CONTENT).await;
+    assert_eq!(blob_count().await, 1, "still used by layer 1");
+    let deleted = app
+        .delete(&format!("/v1/representations/{}", layer1["id"]))
+        .await;
+    expect_status(deleted, StatusCode::NO_CONTENT).await;
+    assert_eq!(blob_count().await, 0);
+    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_chunks")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(chunks, 0);
+}
+
+/// A `.npy` file with any header, for layouts numpy writes but the canonical form is not.
+fn npy_with_header(descr: &str, fortran: bool, rows: usize, cols: usize, data: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let dict =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({rows}, {cols}), }}\n");
+    let mut file = b"\x93NUMPY\x01\x00".to_vec();
+    file.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    file.extend_from_slice(dict.as_bytes());
+    file.extend_from_slice(data);
+    file
+}
+
+#[tokio::test]
+async fn fortran_order_float64_and_float16_are_stored_canonically() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+
+    // [[1, 2, 3], [4, 5, 6]] in column-major order, big-endian float64.
+    let column_major: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let created = app
+        .upload(
+            model,
+            "tiny",
+            0,
+            npy_with_header(">f8", true, 2, 3, &column_major),
+        )
+        .await;
+    assert_eq!(created["dtype"], "float64");
+    let data = app
+        .get(&format!("/v1/representations/{}/data", created["id"]))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let matrix = read_matrix(data.as_ref(), None).unwrap();
+    assert_eq!(
+        matrix.to_f64(),
+        ndarray::array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    );
+
+    let halves: Vec<u8> = (0..6)
+        .flat_map(|i| half::f16::from_f32(i as f32 * 0.5).to_le_bytes())
+        .collect();
+    let created = app
+        .upload(
+            model,
+            "tiny",
+            1,
+            npy_with_header("<f2", false, 2, 3, &halves),
+        )
+        .await;
+    assert_eq!(created["dtype"], "float16");
+    let data = app
+        .get(&format!("/v1/representations/{}/data", created["id"]))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let matrix = read_matrix(data.as_ref(), None).unwrap();
+    assert_eq!(matrix.dtype, Dtype::Float16);
+    assert_eq!(matrix.data, halves);
+}
+
+#[tokio::test]
+async fn safetensors_uploads_pick_their_tensor() {
+    use safetensors::tensor::{Dtype as TensorDtype, TensorView, serialize};
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let hidden = matrix_f32(30, 6, 3);
+    let pooled = matrix_f32(30, 2, 4);
+    let file = serialize(
+        [
+            (
+                "hidden",
+                TensorView::new(TensorDtype::F32, vec![30, 6], &hidden.data).unwrap(),
+            ),
+            (
+                "pooled",
+                TensorView::new(TensorDtype::F32, vec![30, 2], &pooled.data).unwrap(),
+            ),
+        ],
+        None,
+    )
+    .unwrap();
+    let path = format!("/v1/models/{model}/representations?dataset=d&layer=0");
+
+    let counts = app.row_counts().await;
+    let ambiguous = app.post_bytes(&path, file.clone()).await;
+    let problem = expect_problem(
+        ambiguous,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "ambiguous_tensor",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hidden, pooled")
+    );
+    assert_eq!(app.row_counts().await, counts);
+
+    let created = app.post_bytes(&format!("{path}&tensor=hidden"), file).await;
+    let created = expect_status(created, StatusCode::CREATED).await;
+    assert_eq!(
+        (created["n_rows"].as_i64(), created["n_cols"].as_i64()),
+        (Some(30), Some(6))
+    );
+    assert_eq!(created["sha256"], hex::encode(hidden.sha256()));
+}
+
+#[tokio::test]
+async fn lists_filter_by_dataset_model_and_layer_and_paginate() {
+    let app = TestApp::spawn().await;
+    let first = app.create_model("first").await;
+    let second = app.create_model("second").await;
+    for layer in 0..3 {
+        app.upload(first, "a", layer, npy_f32(20, 4, layer as u64))
+            .await;
+        app.upload(second, "a", layer, npy_f32(20, 4, 10 + layer as u64))
+            .await;
+    }
+    app.upload(first, "b", 0, npy_f32(7, 4, 99)).await;
+
+    let page = expect_status(
+        app.get(&format!("/v1/representations?model={first}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 4);
+    let page = expect_status(
+        app.get("/v1/representations?dataset=a&layer=1").await,
+        StatusCode::OK,
+    )
+    .await;
+    let models: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].clone())
+        .collect();
+    assert_eq!(models, vec![json!("first"), json!("second")]);
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/representations?dataset=a&limit=4".to_owned();
+    loop {
+        let page = expect_status(app.get(&path).await, StatusCode::OK).await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/representations?dataset=a&limit=4&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids ascend without repeats"
+    );
+}

@@ -1,0 +1,235 @@
+//! Test harness: every test gets its own database, migrated from scratch, and the real
+//! application listening on a free port, and talks to it over HTTP.
+
+#![allow(dead_code)] // each test crate uses a different part of the harness
+
+use std::sync::Arc;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+use tokio::net::TcpListener;
+
+use simbench::config::{DEFAULT_DATABASE_URL, HttpConfig};
+use simbench::http::ApiContext;
+use simbench::matrix::{CanonicalMatrix, Dtype};
+
+/// The tables whose row counts must not move when a request is refused.
+pub const TABLES: &[&str] = &[
+    "datasets",
+    "models",
+    "blobs",
+    "blob_chunks",
+    "representations",
+    "scores",
+];
+
+pub struct TestApp {
+    pub base_url: String,
+    pub db: PgPool,
+    pub client: Client,
+}
+
+/// The server the harness creates test databases on.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// Creates an empty database with the schema applied, and returns a pool on it.
+pub async fn fresh_database() -> PgPool {
+    let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is a valid URL");
+    let name = format!("simbench_test_{:016x}", rand::random::<u64>());
+    let mut admin = server
+        .connect()
+        .await
+        .expect("PostgreSQL is reachable (run ./scripts/setup-local.sh)");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .expect("the role may create databases");
+    let db = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(server.database(&name))
+        .await
+        .expect("the new database accepts connections");
+    simbench::store::migrate(&db)
+        .await
+        .expect("migrations apply");
+    db
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(HttpConfig::default()).await
+    }
+
+    pub async fn spawn_with(config: HttpConfig) -> TestApp {
+        let db = fresh_database().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let base_url = format!("http://{}", listener.local_addr().expect("bound"));
+        let ctx = ApiContext {
+            db: db.clone(),
+            config: Arc::new(config),
+        };
+        tokio::spawn(simbench::http::serve(listener, ctx, std::future::pending()));
+        TestApp {
+            base_url,
+            db,
+            client: Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Posts raw bytes as an upload body.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers a model and returns its id.
+    pub async fn create_model(&self, name: &str) -> i64 {
+        let response = self
+            .post_json("/v1/models", &serde_json::json!({"name": name}))
+            .await;
+        let body = expect_status(response, StatusCode::CREATED).await;
+        body["id"].as_i64().expect("an id")
+    }
+
+    /// Uploads a matrix for (model, dataset, layer) and returns the response body.
+    pub async fn upload(&self, model: i64, dataset: &str, layer: i32, npy: Vec<u8>) -> Value {
+        let response = self
+            .post_bytes(
+                &format!("/v1/models/{model}/representations?dataset={dataset}&layer={layer}"),
+                npy,
+            )
+            .await;
+        expect_status(response, StatusCode::CREATED).await
+    }
+
+    /// Row counts of every table, to show that a refused request left nothing behind.
+    pub async fn row_counts(&self) -> Vec<(&'static str, i64)> {
+        let mut counts = Vec::new();
+        for table in TABLES {
+            let count: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                    .fetch_one(&self.db)
+                    .await
+                    .expect("count");
+            counts.push((*table, count));
+        }
+        counts
+    }
+}
+
+/// Asserts the status (showing the body when it differs) and returns the JSON body, or Null.
+pub async fn expect_status(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Asserts a problem+json response with this status and code; returns the problem.
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let problem = expect_status(response, status).await;
+    assert_eq!(
+        content_type, "application/problem+json",
+        "problem: {problem}"
+    );
+    assert_eq!(problem["code"], code, "problem: {problem}");
+    assert_eq!(problem["status"], status.as_u16(), "problem: {problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| !detail.is_empty()),
+        "a problem says what went wrong: {problem}"
+    );
+    problem
+}
+
+/// A deterministic n x d float32 matrix as a `.npy` file.
+pub fn npy_f32(rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    matrix_f32(rows, cols, seed).to_npy()
+}
+
+pub fn matrix_f32(rows: usize, cols: usize, seed: u64) -> CanonicalMatrix {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let data = (0..rows * cols)
+        .flat_map(|_| {
+            // xorshift: cheap, reproducible values in [-1, 1).
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
+            (unit * 2.0 - 1.0).to_le_bytes()
+        })
+        .collect();
+    CanonicalMatrix {
+        dtype: Dtype::Float32,
+        rows,
+        cols,
+        data,
+    }
+}
