@@ -1,5 +1,6 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
+mod bench_upload;
 mod serve;
 
 use std::future::Future;
@@ -36,6 +37,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// Apply pending migrations and exit.
     Migrate(DatabaseConfig),
+    /// Measure upload latency and the server's memory while a large matrix uploads.
+    BenchUpload(bench_upload::BenchUploadArgs),
 }
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(config) => block_on(serve::serve(config)),
         Command::Migrate(config) => block_on(serve::migrate(config)),
+        Command::BenchUpload(args) => block_on(bench_upload::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

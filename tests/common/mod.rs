@@ -38,6 +38,15 @@ pub fn server_url() -> String {
 
 /// Creates an empty database with the schema applied, and returns a pool on it.
 pub async fn fresh_database() -> PgPool {
+    let (db, _) = empty_database().await;
+    simbench::store::migrate(&db)
+        .await
+        .expect("migrations apply");
+    db
+}
+
+/// Creates an empty database without any schema; returns a pool on it and its URL.
+pub async fn empty_database() -> (PgPool, String) {
     let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is a valid URL");
     let name = format!("simbench_test_{:016x}", rand::random::<u64>());
     let mut admin = server
@@ -50,13 +59,12 @@ pub async fn fresh_database() -> PgPool {
         .expect("the role may create databases");
     let db = PgPoolOptions::new()
         .max_connections(8)
-        .connect_with(server.database(&name))
+        .connect_with(server.clone().database(&name))
         .await
         .expect("the new database accepts connections");
-    simbench::store::migrate(&db)
-        .await
-        .expect("migrations apply");
-    db
+    let mut url = reqwest::Url::parse(&server_url()).expect("DATABASE_URL is a valid URL");
+    url.set_path(&name);
+    (db, url.to_string())
 }
 
 impl TestApp {
