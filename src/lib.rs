@@ -10,3 +10,4 @@ extern crate blas_src;
 pub mod matrix;
 pub mod cli;
 pub mod telemetry;
+pub mod stats;
