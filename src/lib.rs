@@ -11,3 +11,4 @@ pub mod matrix;
 pub mod cli;
 pub mod telemetry;
 pub mod stats;
+pub mod benchmark;
