@@ -111,12 +111,11 @@ fn fixture_distance(metric: &str, x: &Array2<f64>, y: &Array2<f64>) -> f64 {
 
 /// The fixture's three protocol cases: name, protocol, and whether derived copies take part.
 fn cases() -> [(&'static str, Protocol, bool); 3] {
-    let by_layer = || GroupBy::Layer;
     [
         (
             "reference_same_group",
             Protocol::Reference {
-                group_by: by_layer(),
+                group_by: GroupBy::Layer,
                 compare_to: CompareTo::SameGroup,
             },
             true,
@@ -124,7 +123,7 @@ fn cases() -> [(&'static str, Protocol, bool); 3] {
         (
             "reference_all_nonderived",
             Protocol::Reference {
-                group_by: by_layer(),
+                group_by: GroupBy::Layer,
                 compare_to: CompareTo::All,
             },
             false,
@@ -132,17 +131,19 @@ fn cases() -> [(&'static str, Protocol, bool); 3] {
         (
             "all_pairs_nonderived",
             Protocol::AllPairs {
-                group_by: by_layer(),
+                group_by: GroupBy::Layer,
             },
             false,
         ),
     ]
 }
 
-/// Runs one protocol case for `metrics` and returns, per metric, the largest absolute deviation
-/// from the fixture over every group statistic and every mean; panics on any mismatch.
+/// Runs one protocol case for `metrics`, with distances from `fixture_distance` on the prepared
+/// `matrices`, and returns per metric the largest absolute deviation from the fixture over every
+/// group statistic and every mean; panics on any mismatch.
 fn check_protocol(
     fixture: &Fixture,
+    matrices: &HashMap<i64, Array2<f64>>,
     case: &str,
     protocol: &Protocol,
     include_derived: bool,
@@ -160,43 +161,18 @@ fn check_protocol(
         })
         .collect();
     let groups = pairs_needed(&selection, protocol).expect("fixture protocol is valid");
-
-    let matrices: HashMap<i64, Array2<f64>> = fixture
-        .representations
-        .iter()
-        .map(|representation| (representation.id, prepare(&representation.file)))
-        .collect();
-    let mut distances = HashMap::new();
-    for pair in groups
-        .iter()
-        .flat_map(|group| &group.pairs)
-        .filter(|pair| !pair.is_self_pair())
-    {
-        for metric in metrics {
-            let value = fixture_distance(metric, &matrices[&pair.first], &matrices[&pair.second]);
-            distances.insert((metric.to_string(), pair.first, pair.second), value);
-        }
-    }
-    let lookup = |metric: &String, first: i64, second: i64| {
-        distances
-            .get(&(metric.clone(), first, second))
-            .copied()
-            .map(DistanceOutcome::Value)
+    let distance = |metric: &&str, first: i64, second: i64| {
+        let value = fixture_distance(metric, &matrices[&first], &matrices[&second]);
+        Some(DistanceOutcome::Value(value))
     };
-    let metric_keys: Vec<String> = metrics.iter().map(|metric| metric.to_string()).collect();
-    let got = results(&groups, &metric_keys, lookup, None);
-
-    metric_keys
+    let got = results(&groups, metrics, distance, None);
+    metrics
         .iter()
         .map(|metric| {
-            let expected = &fixture.results[metric][case];
-            let deviation = compare(
-                &got[metric],
-                expected,
-                fixture.tolerance.abs,
-                &format!("{metric}/{case}"),
-            );
-            (metric.clone(), deviation)
+            let expected = &fixture.results[*metric][case];
+            let what = format!("{metric}/{case}");
+            let deviation = compare(&got[metric], expected, fixture.tolerance.abs, &what);
+            (metric.to_string(), deviation)
         })
         .collect()
 }
@@ -257,9 +233,20 @@ fn deviation(got: &Statistics, want: &ExpectedStatistics, what: &str) -> f64 {
 #[test]
 fn protocols_match_the_fixture_for_cka_and_procrustes() {
     let fixture = load_fixture();
+    let matrices: HashMap<i64, Array2<f64>> = fixture
+        .representations
+        .iter()
+        .map(|representation| (representation.id, prepare(&representation.file)))
+        .collect();
     for (case, protocol, include_derived) in cases() {
-        let deviations =
-            check_protocol(&fixture, case, &protocol, include_derived, &CHECKED_METRICS);
+        let deviations = check_protocol(
+            &fixture,
+            &matrices,
+            case,
+            &protocol,
+            include_derived,
+            &CHECKED_METRICS,
+        );
         for (metric, deviation) in deviations {
             println!("{case} {metric}: max |deviation| {deviation:.3e}");
         }

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::stats::compare_values;
+
 /// A benchmark protocol, as a client writes it:
 /// `{"kind": "reference", "group_by": "layer", "compare_to": "same_group"}` or
 /// `{"kind": "all_pairs", "group_by": "none"}`. `compare_to` exists only for `reference`
@@ -248,17 +250,13 @@ fn validate(
     Ok(by_id)
 }
 
-/// The non-derived member with the highest score; among equal scores the lowest id. `members`
-/// are in ascending id order, so the first maximum wins.
+/// The non-derived member with the highest score; among equal scores the lowest id.
 fn choose_reference<'a>(members: &[&'a Representation]) -> Option<&'a Representation> {
     members
         .iter()
         .copied()
         .filter(|member| !member.derived)
-        .fold(None, |best, member| match best {
-            Some(best) if best.score >= member.score => Some(best),
-            _ => Some(member),
-        })
+        .max_by(|a, b| compare_values(a.score, b.score).then(b.id.cmp(&a.id)))
 }
 
 fn pair(first: &Representation, second: &Representation) -> Pair {
