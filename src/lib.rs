@@ -14,3 +14,5 @@ pub mod http;
 pub mod matrix;
 pub mod store;
 pub mod telemetry;
+pub mod stats;
+pub mod benchmark;

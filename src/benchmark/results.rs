@@ -1,0 +1,527 @@
+//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols").
+
+use std::collections::BTreeMap;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::protocol::{Group, GroupKey, Pair};
+use crate::stats::{
+    BootstrapOptions, ConfidenceInterval, Undefined, bad_frac, kendall_tau_b, mean_over_groups,
+    mean_spearman_interval, round_to_decimals, spearman,
+};
+
+/// x and y are rounded to this many decimals before ranking, so that values equal up to rounding
+/// noise tie (DESIGN "Benchmark protocols").
+pub const ROUNDING_DECIMALS: i32 = 10;
+
+/// What the distance store knows about one (metric, first, second).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DistanceOutcome {
+    Value(f64),
+    /// The metric refuses this pair (e.g. `rsa` on a 1-column copy); it is left out and counted.
+    Refused,
+}
+
+/// One point of a metric's scatter plot in one group: x = d(first, second) and
+/// y = |f(first) − f(second)|, both rounded as the statistics see them.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ScatterRow {
+    pub x: f64,
+    pub y: f64,
+    pub first: i64,
+    pub second: i64,
+}
+
+/// Spearman ρ and Kendall τ-b with their one-sided p-values. They need the same input (3+ pairs,
+/// neither variable constant), so they are defined together or not at all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Correlations {
+    pub spearman: f64,
+    pub spearman_p: f64,
+    pub kendall: f64,
+    pub kendall_p: f64,
+}
+
+/// The statistics of one group, or their means over groups.
+///
+/// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `bad_frac` (each `null` when
+/// undefined), followed by `correlation_reason` and `bad_frac_reason` only when those are `null`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Statistics {
+    pub correlations: Result<Correlations, Undefined>,
+    pub bad_frac: Result<f64, Undefined>,
+}
+
+impl Statistics {
+    fn of(pairs: &[(f64, f64)]) -> Statistics {
+        let correlations = spearman(pairs).and_then(|rho| {
+            let tau = kendall_tau_b(pairs)?;
+            Ok(Correlations {
+                spearman: rho.coefficient,
+                spearman_p: rho.one_sided_p(),
+                kendall: tau.coefficient,
+                kendall_p: tau.one_sided_p(),
+            })
+        });
+        Statistics {
+            correlations,
+            bad_frac: bad_frac(pairs),
+        }
+    }
+
+    /// Each statistic's mean over the groups where it is defined.
+    fn mean(groups: &[GroupResult]) -> Statistics {
+        let mean_of = |field: fn(&Correlations) -> f64| {
+            mean_over_groups(
+                groups
+                    .iter()
+                    .map(|group| group.statistics.correlations.map(|c| field(&c))),
+            )
+        };
+        let correlations = mean_of(|c| c.spearman).and_then(|spearman| {
+            Ok(Correlations {
+                spearman,
+                spearman_p: mean_of(|c| c.spearman_p)?,
+                kendall: mean_of(|c| c.kendall)?,
+                kendall_p: mean_of(|c| c.kendall_p)?,
+            })
+        });
+        let bad_frac = mean_over_groups(groups.iter().map(|group| group.statistics.bad_frac));
+        Statistics {
+            correlations,
+            bad_frac,
+        }
+    }
+}
+
+impl Serialize for Statistics {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let correlations = self.correlations.as_ref().ok();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("spearman", &correlations.map(|c| c.spearman))?;
+        map.serialize_entry("spearman_p", &correlations.map(|c| c.spearman_p))?;
+        map.serialize_entry("kendall", &correlations.map(|c| c.kendall))?;
+        map.serialize_entry("kendall_p", &correlations.map(|c| c.kendall_p))?;
+        map.serialize_entry("bad_frac", &self.bad_frac.as_ref().ok())?;
+        if let Err(reason) = &self.correlations {
+            map.serialize_entry("correlation_reason", reason)?;
+        }
+        if let Err(reason) = &self.bad_frac {
+            map.serialize_entry("bad_frac_reason", reason)?;
+        }
+        map.end()
+    }
+}
+
+/// The bootstrap confidence interval of the benchmark value, if one was asked for.
+///
+/// Serialises as `ci`: `[lo, hi]` or `null`, plus `ci_reason` when asked for but undefined.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Interval {
+    NotRequested,
+    Estimated(ConfidenceInterval),
+    Undefined(Undefined),
+}
+
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Interval::NotRequested => map.serialize_entry("ci", &None::<ConfidenceInterval>)?,
+            Interval::Estimated(interval) => map.serialize_entry("ci", interval)?,
+            Interval::Undefined(reason) => {
+                map.serialize_entry("ci", &None::<ConfidenceInterval>)?;
+                map.serialize_entry("ci_reason", reason)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// One group's result for one metric.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupResult {
+    pub group: GroupKey,
+    pub reference: Option<i64>,
+    #[serde(flatten)]
+    pub statistics: Statistics,
+    /// Pairs with a distance: the m the statistics are computed on.
+    pub n_pairs: usize,
+    /// Pairs the metric refuses, left out.
+    pub n_refused: usize,
+    /// Pairs whose distance is not computed yet, left out.
+    pub n_missing: usize,
+}
+
+/// One metric's result: the means over groups (the benchmark value is the mean Spearman ρ),
+/// the optional bootstrap interval, totals and the per-group results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricResult {
+    #[serde(flatten)]
+    pub statistics: Statistics,
+    #[serde(flatten)]
+    pub ci: Interval,
+    pub n_groups: usize,
+    pub n_pairs: usize,
+    pub n_refused: usize,
+    pub n_missing: usize,
+    /// Some distances are not computed yet, so the figures may still move.
+    pub partial: bool,
+    pub groups: Vec<GroupResult>,
+}
+
+/// The results of a benchmark for each metric, from its groups (see
+/// [`pairs_needed`](super::pairs_needed)) and a distance lookup
+/// `(metric, first, second) -> Option<DistanceOutcome>` (`None`: not computed yet).
+///
+/// Per group, x = d(first, second) and y = |f(first) − f(second)| are rounded to
+/// [`ROUNDING_DECIMALS`] decimals, then Spearman, Kendall (one-sided p-values) and bad_frac are
+/// computed on the pairs that have a distance. Self pairs have x = 0 without a lookup: a metric
+/// is 0 for identical representations. `bootstrap` adds a confidence interval for the mean ρ;
+/// every metric resamples with the same seed, so their intervals share their random draws.
+pub fn results<K, F>(
+    groups: &[Group],
+    metrics: &[K],
+    distance: F,
+    bootstrap: Option<&BootstrapOptions>,
+) -> BTreeMap<K, MetricResult>
+where
+    K: Ord + Clone,
+    F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
+{
+    metrics
+        .iter()
+        .map(|metric| {
+            (
+                metric.clone(),
+                metric_result(groups, metric, &distance, bootstrap),
+            )
+        })
+        .collect()
+}
+
+/// The rows behind one metric's statistics in one group, in the group's pair order.
+pub fn scatter_rows<K, F>(group: &Group, metric: &K, distance: F) -> Vec<ScatterRow>
+where
+    F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
+{
+    observe(group, metric, &distance).rows
+}
+
+fn metric_result<K, F>(
+    groups: &[Group],
+    metric: &K,
+    distance: &F,
+    bootstrap: Option<&BootstrapOptions>,
+) -> MetricResult
+where
+    F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
+{
+    let observed: Vec<Observed> = groups
+        .iter()
+        .map(|group| observe(group, metric, distance))
+        .collect();
+    let samples: Vec<Vec<(f64, f64)>> = observed.iter().map(Observed::sample).collect();
+    let group_results: Vec<GroupResult> = groups
+        .iter()
+        .zip(&observed)
+        .zip(&samples)
+        .map(|((group, observed), sample)| GroupResult {
+            group: group.key.clone(),
+            reference: group.reference,
+            statistics: Statistics::of(sample),
+            n_pairs: sample.len(),
+            n_refused: observed.n_refused,
+            n_missing: observed.n_missing,
+        })
+        .collect();
+    let ci = match bootstrap {
+        None => Interval::NotRequested,
+        Some(options) => match mean_spearman_interval(&samples, options) {
+            Ok(interval) => Interval::Estimated(interval),
+            Err(reason) => Interval::Undefined(reason),
+        },
+    };
+    let total = |count: fn(&GroupResult) -> usize| group_results.iter().map(count).sum::<usize>();
+    let n_missing = total(|group| group.n_missing);
+    MetricResult {
+        statistics: Statistics::mean(&group_results),
+        ci,
+        n_groups: group_results.len(),
+        n_pairs: total(|group| group.n_pairs),
+        n_refused: total(|group| group.n_refused),
+        n_missing,
+        partial: n_missing > 0,
+        groups: group_results,
+    }
+}
+
+/// A group's pairs under one metric: the rows with a distance, and what was left out.
+struct Observed {
+    rows: Vec<ScatterRow>,
+    n_refused: usize,
+    n_missing: usize,
+}
+
+impl Observed {
+    fn sample(&self) -> Vec<(f64, f64)> {
+        self.rows.iter().map(|row| (row.x, row.y)).collect()
+    }
+}
+
+fn observe<K, F>(group: &Group, metric: &K, distance: &F) -> Observed
+where
+    F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
+{
+    let mut observed = Observed {
+        rows: Vec::with_capacity(group.pairs.len()),
+        n_refused: 0,
+        n_missing: 0,
+    };
+    for pair in &group.pairs {
+        match pair_distance(pair, metric, distance) {
+            Some(DistanceOutcome::Value(x)) => observed.rows.push(ScatterRow {
+                x: round_to_decimals(x, ROUNDING_DECIMALS),
+                y: round_to_decimals(pair.functional_difference, ROUNDING_DECIMALS),
+                first: pair.first,
+                second: pair.second,
+            }),
+            Some(DistanceOutcome::Refused) => observed.n_refused += 1,
+            None => observed.n_missing += 1,
+        }
+    }
+    observed
+}
+
+fn pair_distance<K, F>(pair: &Pair, metric: &K, distance: &F) -> Option<DistanceOutcome>
+where
+    F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
+{
+    if pair.is_self_pair() {
+        Some(DistanceOutcome::Value(0.0))
+    } else {
+        distance(metric, pair.first, pair.second)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::benchmark::{CompareTo, GroupBy, Protocol, Representation, pairs_needed};
+    use crate::stats::mean_spearman;
+
+    fn representation(id: i64, layer: i64, score: f64) -> Representation {
+        Representation {
+            id,
+            group: GroupKey::Layer(layer),
+            derived: false,
+            score,
+        }
+    }
+
+    /// Layer 0: ids 1..=5, layer 1: ids 6..=7 (too small for a correlation).
+    fn reference_groups() -> Vec<Group> {
+        let selection = [
+            representation(1, 0, 0.9),
+            representation(2, 0, 0.8),
+            representation(3, 0, 0.6),
+            representation(4, 0, 0.5),
+            representation(5, 0, 0.3),
+            representation(6, 1, 0.7),
+            representation(7, 1, 0.2),
+        ];
+        let protocol = Protocol::Reference {
+            group_by: GroupBy::Layer,
+            compare_to: CompareTo::SameGroup,
+        };
+        pairs_needed(&selection, &protocol).unwrap()
+    }
+
+    /// A distance that grows with the id gap, never asked about self pairs.
+    fn distance(metric: &&str, first: i64, second: i64) -> Option<DistanceOutcome> {
+        assert_ne!(first, second, "self pairs are never looked up");
+        assert_eq!(*metric, "cka");
+        Some(DistanceOutcome::Value((second - first) as f64 / 10.0))
+    }
+
+    #[test]
+    fn statistics_per_group_and_means_over_defined_groups() {
+        let got = results(&reference_groups(), &["cka"], distance, None);
+        let cka = &got["cka"];
+        assert_eq!(cka.n_groups, 2);
+        assert_eq!(
+            (cka.n_pairs, cka.n_refused, cka.n_missing, cka.partial),
+            (7, 0, 0, false)
+        );
+        let layer_0 = &cka.groups[0];
+        assert_eq!((layer_0.reference, layer_0.n_pairs), (Some(1), 5));
+        // x and y both increase with the other's id: perfect rank agreement.
+        let correlations = layer_0.statistics.correlations.unwrap();
+        assert_eq!((correlations.spearman, correlations.kendall), (1.0, 1.0));
+        assert_eq!(correlations.spearman_p, 0.0);
+        let layer_1 = &cka.groups[1];
+        assert_eq!(
+            layer_1.statistics.correlations,
+            Err(Undefined::TooFewPairs { pairs: 2 })
+        );
+        assert_eq!(layer_1.statistics.bad_frac, Ok(0.0));
+        // The means use only the groups where each statistic is defined.
+        assert_eq!(cka.statistics.correlations.unwrap(), correlations);
+        assert_eq!(cka.statistics.bad_frac, Ok(0.0));
+        assert_eq!(cka.ci, Interval::NotRequested);
+    }
+
+    #[test]
+    fn refused_and_missing_pairs_are_left_out_and_counted() {
+        let lookup = |metric: &&str, first: i64, second: i64| match second {
+            2 => Some(DistanceOutcome::Refused),
+            3 => None,
+            _ => distance(metric, first, second),
+        };
+        let cka = &results(&reference_groups(), &["cka"], lookup, None)["cka"];
+        let layer_0 = &cka.groups[0];
+        assert_eq!(
+            (layer_0.n_pairs, layer_0.n_refused, layer_0.n_missing),
+            (3, 1, 1)
+        );
+        assert_eq!(
+            (cka.n_pairs, cka.n_refused, cka.n_missing, cka.partial),
+            (5, 1, 1, true)
+        );
+    }
+
+    #[test]
+    fn values_equal_up_to_rounding_noise_tie() {
+        // |0.5875 − 0.6| and |0.6 − 0.6125| differ by 1e-16 before rounding (DESIGN's example).
+        let selection = [
+            representation(1, 0, 0.5875),
+            representation(2, 0, 0.6),
+            representation(3, 0, 0.6125),
+        ];
+        let groups = pairs_needed(
+            &selection,
+            &Protocol::AllPairs {
+                group_by: GroupBy::None,
+            },
+        )
+        .unwrap();
+        let rows = scatter_rows(&groups[0], &"cka", |_: &&str, _, _| {
+            Some(DistanceOutcome::Value(0.3))
+        });
+        assert_eq!(
+            rows,
+            vec![
+                ScatterRow {
+                    x: 0.3,
+                    y: 0.0125,
+                    first: 1,
+                    second: 2
+                },
+                ScatterRow {
+                    x: 0.3,
+                    y: 0.025,
+                    first: 1,
+                    second: 3
+                },
+                ScatterRow {
+                    x: 0.3,
+                    y: 0.0125,
+                    first: 2,
+                    second: 3
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn bootstrap_interval_is_reported_and_reproducible() {
+        let groups = reference_groups();
+        let options = BootstrapOptions::new(200, 0.9, 11).unwrap();
+        let first = results(&groups, &["cka"], distance, Some(&options));
+        let again = results(&groups, &["cka"], distance, Some(&options));
+        assert_eq!(first, again);
+        let Interval::Estimated(interval) = first["cka"].ci else {
+            panic!("an interval: {:?}", first["cka"].ci);
+        };
+        let samples: Vec<Vec<(f64, f64)>> = groups
+            .iter()
+            .map(|group| {
+                scatter_rows(group, &"cka", distance)
+                    .iter()
+                    .map(|row| (row.x, row.y))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(mean_spearman(&samples), Ok(1.0));
+        assert_eq!(mean_spearman_interval(&samples, &options), Ok(interval));
+    }
+
+    #[test]
+    fn serialises_to_the_documented_json_shape() {
+        let options = BootstrapOptions::default();
+        let got = results(&reference_groups(), &["cka"], distance, Some(&options));
+        let json = serde_json::to_value(&got).unwrap();
+        let cka = &json["cka"];
+        let keys: BTreeSet<&str> = cka
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let expected_keys = [
+            "spearman",
+            "spearman_p",
+            "kendall",
+            "kendall_p",
+            "bad_frac",
+            "ci",
+            "n_groups",
+            "n_pairs",
+            "n_refused",
+            "n_missing",
+            "partial",
+            "groups",
+        ];
+        assert_eq!(keys, BTreeSet::from(expected_keys));
+        assert!(cka["ci"].as_array().is_some_and(|bounds| bounds.len() == 2));
+        assert_eq!(
+            cka["groups"][1],
+            json!({
+                "group": 1, "reference": 6,
+                "spearman": null, "spearman_p": null, "kendall": null, "kendall_p": null,
+                "bad_frac": 0.0,
+                "correlation_reason": Undefined::TooFewPairs { pairs: 2 }.to_string(),
+                "n_pairs": 2, "n_refused": 0, "n_missing": 0
+            })
+        );
+        assert_eq!(cka["groups"][0]["spearman"], json!(1.0));
+    }
+
+    #[test]
+    fn undefined_interval_and_means_carry_reasons() {
+        let constant = |_: &&str, _: i64, _: i64| Some(DistanceOutcome::Value(0.5));
+        let groups = &reference_groups()[1..];
+        let got = results(
+            groups,
+            &["cka"],
+            constant,
+            Some(&BootstrapOptions::default()),
+        );
+        let json = serde_json::to_value(&got).unwrap();
+        assert_eq!(json["cka"]["spearman"], json!(null));
+        assert_eq!(
+            json["cka"]["correlation_reason"],
+            json!(Undefined::NoDefinedGroup.to_string())
+        );
+        assert_eq!(json["cka"]["ci"], json!(null));
+        assert_eq!(
+            json["cka"]["ci_reason"],
+            json!(Undefined::NoDefinedGroup.to_string())
+        );
+    }
+}
