@@ -9,4 +9,5 @@ extern crate blas_src;
 
 pub mod matrix;
 pub mod cli;
+pub mod metrics;
 pub mod telemetry;
