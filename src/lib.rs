@@ -10,4 +10,6 @@ extern crate blas_src;
 pub mod matrix;
 pub mod cli;
 pub mod metrics;
+pub mod synthetic;
 pub mod telemetry;
+pub mod transform;

@@ -204,3 +204,15 @@ pub(super) fn svcca(x: &Spectrum, y: &Spectrum, cross: &Array2<f64>) -> Result<f
 pub(super) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_within_the_tolerance_chain_into_one_block_and_unmatched_directions_form_another() {
+        let correlations = [1.0, 1.0 - 5e-7, 1.0 - 9e-7, 0.8, 0.5, 0.5];
+        assert_eq!(tie_blocks(&correlations, 8), [0..3, 3..4, 4..6, 6..8]);
+        assert_eq!(tie_blocks(&[0.9, 0.2], 2), [0..1, 1..2]);
+    }
+}

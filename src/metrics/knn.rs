@@ -107,3 +107,29 @@ fn sorted_intersection_size(a: &[u32], b: &[u32]) -> usize {
     }
     shared
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_similarities_go_to_the_lower_index_and_the_row_itself_is_skipped() {
+        let similarities = [
+            0.5, 0.9, 0.2, 0.9, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.3,
+        ];
+        let mut nearest = top_k(similarities.iter(), 1);
+        nearest.sort_unstable();
+        assert_eq!(nearest, [0, 3, 4, 6, 7, 8, 9, 10, 11, 12]);
+    }
+
+    #[test]
+    fn duplicate_rows_are_each_others_nearest_neighbours() {
+        let mut rows = Array2::from_shape_fn((12, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+        let copy = rows.row(2).to_owned();
+        rows.row_mut(9).assign(&copy);
+        let neighbours = Neighbours::compute(rows.view()).expect("12 > k rows");
+        assert!(neighbours.of_row(2).contains(&9));
+        assert!(neighbours.of_row(9).contains(&2));
+        assert_eq!(mutual_knn(&neighbours, &neighbours), 0.0);
+    }
+}

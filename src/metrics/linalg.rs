@@ -215,3 +215,43 @@ pub(crate) fn zero_rounding_noise(values: &mut [f64], dim: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn eigenpairs_come_largest_first_and_reconstruct_the_matrix() {
+        let matrix = array![[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]];
+        let eigen = symmetric_eigen(matrix.clone()).expect("dsyevd");
+        assert!(eigen.values.windows(2).all(|pair| pair[0] >= pair[1]));
+        let rebuilt = (&eigen.vectors * &Array2::from_shape_fn((1, 3), |(_, j)| eigen.values[j]))
+            .dot(&eigen.vectors.t());
+        assert!((rebuilt - &matrix).iter().all(|diff| diff.abs() < 1e-12));
+        let values = symmetric_eigenvalues(matrix).expect("dsyevd");
+        assert!(
+            values
+                .iter()
+                .zip(&eigen.values)
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
+    }
+
+    #[test]
+    fn singular_values_of_a_rank_one_matrix_have_exact_zeros() {
+        let a = array![[1.0], [2.0], [3.0]].dot(&array![[1.0, -1.0, 0.5, 2.0]]);
+        let values = singular_values(&a).expect("singular values");
+        assert_eq!(values.len(), 3);
+        assert!((values[0] - 14f64.sqrt() * 6.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(&values[1..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn gram_matrices_match_plain_products() {
+        let a = array![[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]];
+        assert_eq!(gram_of_columns(a.view()).expect("dsyrk"), a.t().dot(&a));
+        assert_eq!(gram_of_rows(a.view()).expect("dsyrk"), a.dot(&a.t()));
+    }
+}

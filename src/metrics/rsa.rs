@@ -137,3 +137,22 @@ fn exact_dot(a: &[i32], b: &[i32]) -> f64 {
         .map(|(&x, &y)| i128::from(i64::from(x) * i64::from(y)))
         .sum::<i128>() as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tied_values_share_their_average_rank() {
+        // Sorted: 1.0 (rank 1), 2.0 x3 (ranks 2-4, average 3), 5.0 (rank 5); m + 1 = 6.
+        let ranks = centred_doubled_average_ranks(vec![2.0, 5.0, 2.0, 1.0, 2.0]);
+        assert_eq!(ranks, [0, 4, 0, -4, 0]);
+    }
+
+    #[test]
+    fn exact_dot_does_not_lose_the_small_terms() {
+        let a = [i32::MAX, 1, -i32::MAX];
+        let b = [i32::MAX, 1, i32::MAX];
+        assert_eq!(exact_dot(&a, &b), 1.0);
+    }
+}
