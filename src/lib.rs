@@ -7,12 +7,15 @@
 // Links the system OpenBLAS that ndarray's `blas` feature and ndarray-linalg call into.
 extern crate blas_src;
 
+pub mod benchmark;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod matrix;
-pub mod store;
-pub mod telemetry;
+pub mod metrics;
 pub mod stats;
-pub mod benchmark;
+pub mod store;
+pub mod synthetic;
+pub mod telemetry;
+pub mod transform;

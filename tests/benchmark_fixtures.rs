@@ -1,26 +1,20 @@
 //! The benchmark protocols against the golden results in `shared/fixtures/benchmark/` (see its
 //! README): 36 representations, three protocols, expected per-group statistics and their means.
 //!
-//! The fixture holds no distances; they come from `fixture_distance`, a direct f64 transcription
-//! of DESIGN's `cka` and `procrustes` definitions. The fixture's `pwcca` results are loaded too
-//! and are checked by passing "pwcca" to `check_protocol` once `fixture_distance` can take its
-//! values from the metrics engine (`simbench::metrics`), which this test does not reimplement.
+//! The fixture holds no distances; they come from the metrics engine (`simbench::metrics`), so
+//! this checks the engine and the protocols together, for the paper's trio.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use ndarray::Array2;
-use ndarray_linalg::SVD;
 use serde::Deserialize;
 use simbench::benchmark::{
     CompareTo, DistanceOutcome, GroupBy, GroupKey, MetricResult, Protocol, Representation,
     Statistics, pairs_needed, results,
 };
+use simbench::metrics::{Metric, Prepared, compare as distances};
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/benchmark");
-
-/// The metrics `fixture_distance` computes.
-const CHECKED_METRICS: [&str; 2] = ["cka", "procrustes"];
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -76,37 +70,12 @@ fn load_fixture() -> Fixture {
     serde_json::from_str(&text).expect("benchmark fixture parses")
 }
 
-/// A representation prepared as DESIGN's metric definitions start: P(Z), each column centred
-/// over the rows, then the whole matrix divided by its Frobenius norm.
-fn prepare(file: &str) -> Array2<f64> {
+fn prepare(file: &str) -> Prepared {
     let path = Path::new(FIXTURE_DIR).join(file);
-    let raw = simbench::matrix::read_matrix_file(&path, None)
+    let matrix = simbench::matrix::read_matrix_file(&path, None)
         .expect("fixture matrix decodes")
         .to_f64();
-    let centred = &raw - &raw.mean_axis(ndarray::Axis(0)).expect("matrix has rows");
-    let norm = centred.iter().map(|v| v * v).sum::<f64>().sqrt();
-    centred / norm
-}
-
-fn frobenius(matrix: &Array2<f64>) -> f64 {
-    matrix.iter().map(|v| v * v).sum::<f64>().sqrt()
-}
-
-/// d(x, y) on prepared matrices, straight from DESIGN's table:
-/// cka = 1 − ‖XᵀY‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F); procrustes = max(0, 2 − 2‖XᵀY‖_*).
-fn fixture_distance(metric: &str, x: &Array2<f64>, y: &Array2<f64>) -> f64 {
-    let cross = x.t().dot(y);
-    match metric {
-        "cka" => {
-            let cross_norm = frobenius(&cross);
-            1.0 - cross_norm * cross_norm / (frobenius(&x.t().dot(x)) * frobenius(&y.t().dot(y)))
-        }
-        "procrustes" => {
-            let (_, singular_values, _) = cross.svd(false, false).expect("SVD converges");
-            (2.0 - 2.0 * singular_values.sum()).max(0.0)
-        }
-        other => panic!("this test computes cka and procrustes only, not {other}"),
-    }
+    Prepared::new(matrix).expect("fixture matrices are valid representations")
 }
 
 /// The fixture's three protocol cases: name, protocol, and whether derived copies take part.
@@ -138,17 +107,17 @@ fn cases() -> [(&'static str, Protocol, bool); 3] {
     ]
 }
 
-/// Runs one protocol case for `metrics`, with distances from `fixture_distance` on the prepared
-/// `matrices`, and returns per metric the largest absolute deviation from the fixture over every
+/// Runs one protocol case for `metrics`, with distances from the metrics engine on the prepared
+/// representations, and returns per metric the largest absolute deviation from the fixture over every
 /// group statistic and every mean; panics on any mismatch.
 fn check_protocol(
     fixture: &Fixture,
-    matrices: &HashMap<i64, Array2<f64>>,
+    prepared: &HashMap<i64, Prepared>,
     case: &str,
     protocol: &Protocol,
     include_derived: bool,
-    metrics: &[&str],
-) -> BTreeMap<String, f64> {
+    metrics: &[Metric],
+) -> BTreeMap<Metric, f64> {
     let selection: Vec<Representation> = fixture
         .representations
         .iter()
@@ -161,18 +130,21 @@ fn check_protocol(
         })
         .collect();
     let groups = pairs_needed(&selection, protocol).expect("fixture protocol is valid");
-    let distance = |metric: &&str, first: i64, second: i64| {
-        let value = fixture_distance(metric, &matrices[&first], &matrices[&second]);
-        Some(DistanceOutcome::Value(value))
+    let distance = |metric: &Metric, first: i64, second: i64| {
+        let outcome = distances(&prepared[&first], &prepared[&second], &[*metric]);
+        Some(match &outcome[metric] {
+            Ok(value) => DistanceOutcome::Value(*value),
+            Err(_) => DistanceOutcome::Refused,
+        })
     };
     let got = results(&groups, metrics, distance, None);
     metrics
         .iter()
         .map(|metric| {
-            let expected = &fixture.results[*metric][case];
+            let expected = &fixture.results[metric.name()][case];
             let what = format!("{metric}/{case}");
             let deviation = compare(&got[metric], expected, fixture.tolerance.abs, &what);
-            (metric.to_string(), deviation)
+            (*metric, deviation)
         })
         .collect()
 }
@@ -231,9 +203,9 @@ fn deviation(got: &Statistics, want: &ExpectedStatistics, what: &str) -> f64 {
 }
 
 #[test]
-fn protocols_match_the_fixture_for_cka_and_procrustes() {
+fn protocols_match_the_fixture_for_the_paper_trio() {
     let fixture = load_fixture();
-    let matrices: HashMap<i64, Array2<f64>> = fixture
+    let prepared: HashMap<i64, Prepared> = fixture
         .representations
         .iter()
         .map(|representation| (representation.id, prepare(&representation.file)))
@@ -241,25 +213,14 @@ fn protocols_match_the_fixture_for_cka_and_procrustes() {
     for (case, protocol, include_derived) in cases() {
         let deviations = check_protocol(
             &fixture,
-            &matrices,
+            &prepared,
             case,
             &protocol,
             include_derived,
-            &CHECKED_METRICS,
+            &Metric::PAPER_TRIO,
         );
         for (metric, deviation) in deviations {
             println!("{case} {metric}: max |deviation| {deviation:.3e}");
-        }
-    }
-}
-
-#[test]
-fn fixture_holds_every_metric_for_every_protocol_case() {
-    let fixture = load_fixture();
-    for metric in ["cka", "procrustes", "pwcca"] {
-        for (case, _, _) in cases() {
-            let expected = &fixture.results[metric][case];
-            assert_eq!(expected.groups.len(), 3, "{metric}/{case}");
         }
     }
 }

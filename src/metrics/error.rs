@@ -1,0 +1,117 @@
+//! Why a metric gave no value for a pair.
+
+use super::Metric;
+
+/// Why a metric gave no value. [`MetricError::is_refusal`] separates a metric declining an input
+/// it is not defined for (a normal outcome, recorded per pair) from invalid input and numerical
+/// failures.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MetricError {
+    #[error(
+        "{metric} needs more examples than features (n > d) in both representations, but n = {n} \
+         examples and d = {d} features: the feature covariance is singular, so canonical \
+         correlations are all 1 whatever the data; use cka or procrustes, which work for any n, \
+         or supply more than {d} examples"
+    )]
+    TooFewExamples { metric: Metric, n: usize, d: usize },
+
+    #[error(
+        "the representation has zero variance: each of its {d} columns is constant over the \
+         {n} rows, so there is nothing to compare"
+    )]
+    ZeroVariance { n: usize, d: usize },
+
+    #[error("the representation is empty ({n} rows x {d} columns)")]
+    Empty { n: usize, d: usize },
+
+    #[error(
+        "the representation holds a non-finite value (NaN or infinity) at row {row}, column {column}"
+    )]
+    NonFinite { row: usize, column: usize },
+
+    #[error(
+        "the two representations have different row counts ({x_rows} and {y_rows}); both must \
+         hold the same inputs in the same order"
+    )]
+    RowCountMismatch { x_rows: usize, y_rows: usize },
+
+    #[error(
+        "rsa needs at least 3 columns, got {d}: with fewer, every correlation between two rows \
+         is +1 or -1"
+    )]
+    RsaTooFewColumns { d: usize },
+
+    #[error(
+        "rsa needs rows that vary: row {row} is constant, so its correlation with other rows is undefined"
+    )]
+    RsaConstantRow { row: usize },
+
+    #[error(
+        "rsa is undefined here: all n(n-1)/2 dissimilarities between rows are equal, so their \
+         ranks carry no information"
+    )]
+    RsaConstantDissimilarities,
+
+    #[error(
+        "rsa ranks the n(n-1)/2 dissimilarities between rows and supports at most {max} rows, \
+         got n = {n}"
+    )]
+    RsaTooManyExamples { n: usize, max: usize },
+
+    #[error("mutual_knn needs more examples than neighbours (n > k), got n = {n} and k = {k}")]
+    TooFewExamplesForNeighbours { n: usize, k: usize },
+
+    #[error("cka_debiased needs at least 4 examples, got n = {n}")]
+    DebiasedTooFewExamples { n: usize },
+
+    #[error(
+        "cka_debiased is undefined here: the unbiased HSIC estimate of a representation with \
+         itself is not positive (too few examples for the debiased estimator, n = {n})"
+    )]
+    DebiasedNotPositive { n: usize },
+
+    #[error("LAPACK routine {routine} failed (info = {info})")]
+    LinearAlgebra { routine: &'static str, info: i32 },
+
+    #[error("a dimension of {dim} is too large for the 32-bit LAPACK/BLAS interface ({routine})")]
+    TooLargeForLapack { routine: &'static str, dim: usize },
+}
+
+impl MetricError {
+    /// Stable machine-readable code, for problem+json bodies and stored per-pair outcomes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MetricError::TooFewExamples { .. } => "too_few_examples",
+            MetricError::ZeroVariance { .. } => "zero_variance",
+            MetricError::Empty { .. } => "empty_matrix",
+            MetricError::NonFinite { .. } => "non_finite",
+            MetricError::RowCountMismatch { .. } => "row_count_mismatch",
+            MetricError::RsaTooFewColumns { .. } => "rsa_too_few_columns",
+            MetricError::RsaConstantRow { .. } => "rsa_constant_row",
+            MetricError::RsaConstantDissimilarities => "rsa_constant_dissimilarities",
+            MetricError::RsaTooManyExamples { .. } => "rsa_too_many_examples",
+            MetricError::TooFewExamplesForNeighbours { .. } => "knn_too_few_examples",
+            MetricError::DebiasedTooFewExamples { .. } => "cka_debiased_too_few_examples",
+            MetricError::DebiasedNotPositive { .. } => "cka_debiased_not_positive",
+            MetricError::LinearAlgebra { .. } => "linear_algebra_failure",
+            MetricError::TooLargeForLapack { .. } => "too_large",
+        }
+    }
+
+    /// True when the metric is simply not defined for this input (the CCA family with n <= d,
+    /// rsa on a constant row, ...): a pair outcome to record, not a failure to retry. False for
+    /// invalid input (zero variance, NaN, mismatched rows) and for numerical failures.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            MetricError::TooFewExamples { .. }
+                | MetricError::RsaTooFewColumns { .. }
+                | MetricError::RsaConstantRow { .. }
+                | MetricError::RsaConstantDissimilarities
+                | MetricError::RsaTooManyExamples { .. }
+                | MetricError::TooFewExamplesForNeighbours { .. }
+                | MetricError::DebiasedTooFewExamples { .. }
+                | MetricError::DebiasedNotPositive { .. }
+        )
+    }
+}

@@ -1,0 +1,257 @@
+//! The few dense kernels the metrics need, called straight into OpenBLAS/LAPACK.
+//!
+//! ndarray-linalg's `eigh` runs LAPACK's `dsyev` (implicit QR), which at d = 768 is three to five
+//! times slower than the divide-and-conquer driver `dsyevd` for eigenvectors (measured with
+//! `simbench bench-metrics`' own machine, see BENCHMARKS.md), so the symmetric eigensolvers here
+//! call `dsyevd` directly. Gram matrices go through `dsyrk`, half the flops of a general product.
+
+use std::os::raw::{c_char, c_int};
+
+use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
+use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
+
+use super::MetricError;
+
+unsafe extern "C" {
+    // Provided by the OpenBLAS that blas-src links; not part of the reference BLAS interface.
+    fn openblas_set_num_threads(num_threads: c_int);
+}
+
+/// Sets how many threads OpenBLAS uses for each call, so that `workers x BLAS threads` never
+/// exceeds the cores (oversubscribed BLAS threads spin against each other and run slower than one).
+pub fn set_blas_threads(threads: usize) {
+    let threads = c_int::try_from(threads.max(1)).unwrap_or(c_int::MAX);
+    // SAFETY: plain setter of OpenBLAS's global thread count; any positive value is valid.
+    unsafe { openblas_set_num_threads(threads) }
+}
+
+fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError> {
+    c_int::try_from(value).map_err(|_| MetricError::TooLargeForLapack {
+        routine,
+        dim: value,
+    })
+}
+
+/// `Aᵀ A` (columns' Gram matrix), both triangles filled.
+pub(crate) fn gram_of_columns(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+    symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasTrans, a.ncols())
+}
+
+/// `A Aᵀ` (rows' Gram matrix), both triangles filled.
+pub(crate) fn gram_of_rows(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+    symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasNoTrans, a.nrows())
+}
+
+fn symmetric_rank_k(
+    a: ArrayView2<f64>,
+    trans: CBLAS_TRANSPOSE,
+    order: usize,
+) -> Result<Array2<f64>, MetricError> {
+    let a = a.as_standard_layout();
+    let mut gram = Array2::<f64>::zeros((order, order));
+    let inner = if order == a.ncols() {
+        a.nrows()
+    } else {
+        a.ncols()
+    };
+    if order == 0 || inner == 0 {
+        return Ok(gram);
+    }
+    let order_c = lapack_dim(order, "dsyrk")?;
+    let inner_c = lapack_dim(inner, "dsyrk")?;
+    let lda = lapack_dim(a.ncols(), "dsyrk")?;
+    // SAFETY: `a` is a contiguous row-major (inner x order or order x inner) matrix with leading
+    // dimension ncols, and `gram` a contiguous order x order output, as dsyrk is told.
+    unsafe {
+        cblas_sys::cblas_dsyrk(
+            CBLAS_LAYOUT::CblasRowMajor,
+            CBLAS_UPLO::CblasUpper,
+            trans,
+            order_c,
+            inner_c,
+            1.0,
+            a.as_ptr(),
+            lda,
+            0.0,
+            gram.as_mut_ptr(),
+            order_c,
+        );
+    }
+    for i in 0..order {
+        for j in 0..i {
+            gram[[i, j]] = gram[[j, i]];
+        }
+    }
+    Ok(gram)
+}
+
+/// Eigen-decomposition of a symmetric matrix.
+pub(crate) struct SymmetricEigen {
+    /// Eigenvalues, largest first.
+    pub values: Vec<f64>,
+    /// Unit eigenvectors as columns, in the order of `values`.
+    pub vectors: Array2<f64>,
+}
+
+/// Eigenvalues and eigenvectors of a symmetric matrix (LAPACK `dsyevd`), largest first.
+pub(crate) fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, MetricError> {
+    let order = matrix.nrows();
+    let (values, buffer) = dsyevd(matrix, b'V')?;
+    // LAPACK writes the eigenvectors column by column: read the buffer in column-major order.
+    let ascending = Array2::from_shape_vec((order, order).f(), buffer)
+        .expect("dsyevd overwrites the order x order input with the eigenvectors");
+    let vectors = ascending
+        .slice(s![.., ..;-1])
+        .as_standard_layout()
+        .into_owned();
+    Ok(SymmetricEigen {
+        values: values.into_iter().rev().collect(),
+        vectors,
+    })
+}
+
+/// Eigenvalues of a symmetric matrix, largest first.
+pub(crate) fn symmetric_eigenvalues(matrix: Array2<f64>) -> Result<Vec<f64>, MetricError> {
+    let (values, _) = dsyevd(matrix, b'N')?;
+    Ok(values.into_iter().rev().collect())
+}
+
+fn dsyevd(matrix: Array2<f64>, job: u8) -> Result<(Vec<f64>, Vec<f64>), MetricError> {
+    let order = matrix.nrows();
+    debug_assert_eq!(order, matrix.ncols());
+    if order == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    // Symmetric, so row-major and column-major storage hold the same matrix.
+    let mut buffer = matrix
+        .as_standard_layout()
+        .into_owned()
+        .into_raw_vec_and_offset()
+        .0;
+    let order_c = lapack_dim(order, "dsyevd")?;
+    let job = job as c_char;
+    let uplo = b'U' as c_char;
+    let mut values = vec![0.0; order];
+    let mut info: c_int = 0;
+    let mut work_size = [0.0f64];
+    let mut iwork_size = [0 as c_int];
+    // SAFETY: workspace query (lwork = liwork = -1): LAPACK only writes the optimal sizes.
+    unsafe {
+        lapack_sys::dsyevd_(
+            &job,
+            &uplo,
+            &order_c,
+            buffer.as_mut_ptr(),
+            &order_c,
+            values.as_mut_ptr(),
+            work_size.as_mut_ptr(),
+            &-1,
+            iwork_size.as_mut_ptr(),
+            &-1,
+            &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(MetricError::LinearAlgebra {
+            routine: "dsyevd",
+            info,
+        });
+    }
+    // The optimal size is an integer stored in a double.
+    let mut work = vec![0.0f64; work_size[0] as usize];
+    let mut iwork = vec![0 as c_int; usize::try_from(iwork_size[0]).unwrap_or(0).max(1)];
+    let work_len = lapack_dim(work.len(), "dsyevd")?;
+    let iwork_len = lapack_dim(iwork.len(), "dsyevd")?;
+    // SAFETY: buffer is order x order, values has order entries, and the workspaces have the sizes
+    // LAPACK asked for in the query above.
+    unsafe {
+        lapack_sys::dsyevd_(
+            &job,
+            &uplo,
+            &order_c,
+            buffer.as_mut_ptr(),
+            &order_c,
+            values.as_mut_ptr(),
+            work.as_mut_ptr(),
+            &work_len,
+            iwork.as_mut_ptr(),
+            &iwork_len,
+            &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(MetricError::LinearAlgebra {
+            routine: "dsyevd",
+            info,
+        });
+    }
+    Ok((values, buffer))
+}
+
+/// Singular values of `a`, largest first (DESIGN, Cost model): square roots of the eigenvalues of
+/// the smaller of AᵀA and AAᵀ, rounding noise set to zero first. At d = 768 this is about twice as
+/// fast as LAPACK's values-only SVD (`dgesdd`), measured on this machine (BENCHMARKS.md).
+pub(crate) fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
+    let gram = if a.ncols() <= a.nrows() {
+        gram_of_columns(a.view())?
+    } else {
+        gram_of_rows(a.view())?
+    };
+    let dim = gram.nrows();
+    let mut values = symmetric_eigenvalues(gram)?;
+    zero_rounding_noise(&mut values, dim);
+    Ok(values.into_iter().map(f64::sqrt).collect())
+}
+
+/// Sets to zero the eigenvalues of a Gram-type matrix that rounding alone can produce (DESIGN,
+/// Metric definitions and Cost model: at most `dim·ε·λ_max`, negatives included). Left in, each
+/// would add about 1e-8 to a sum of square roots.
+pub(crate) fn zero_rounding_noise(values: &mut [f64], dim: usize) {
+    let largest = values.iter().copied().fold(0.0f64, f64::max);
+    let threshold = dim as f64 * f64::EPSILON * largest;
+    for value in values.iter_mut() {
+        if *value <= threshold {
+            *value = 0.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn eigenpairs_come_largest_first_and_reconstruct_the_matrix() {
+        let matrix = array![[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]];
+        let eigen = symmetric_eigen(matrix.clone()).expect("dsyevd");
+        assert!(eigen.values.windows(2).all(|pair| pair[0] >= pair[1]));
+        let rebuilt = (&eigen.vectors * &Array2::from_shape_fn((1, 3), |(_, j)| eigen.values[j]))
+            .dot(&eigen.vectors.t());
+        assert!((rebuilt - &matrix).iter().all(|diff| diff.abs() < 1e-12));
+        let values = symmetric_eigenvalues(matrix).expect("dsyevd");
+        assert!(
+            values
+                .iter()
+                .zip(&eigen.values)
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
+    }
+
+    #[test]
+    fn singular_values_of_a_rank_one_matrix_have_exact_zeros() {
+        let a = array![[1.0], [2.0], [3.0]].dot(&array![[1.0, -1.0, 0.5, 2.0]]);
+        let values = singular_values(&a).expect("singular values");
+        assert_eq!(values.len(), 3);
+        assert!((values[0] - 14f64.sqrt() * 6.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(&values[1..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn gram_matrices_match_plain_products() {
+        let a = array![[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]];
+        assert_eq!(gram_of_columns(a.view()).expect("dsyrk"), a.t().dot(&a));
+        assert_eq!(gram_of_rows(a.view()).expect("dsyrk"), a.dot(&a.t()));
+    }
+}

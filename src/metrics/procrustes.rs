@@ -1,0 +1,22 @@
+//! Orthogonal Procrustes distance and the angular shape metric (DESIGN, Metric definitions:
+//! `procrustes`, `procrustes_angular`).
+
+use ndarray::Array2;
+
+use super::MetricError;
+use super::linalg::singular_values;
+
+/// ‖M‖_*, the sum of the singular values of M = XᵀY (DESIGN, Cost model).
+pub(super) fn nuclear_norm(cross: &Array2<f64>) -> Result<f64, MetricError> {
+    Ok(singular_values(cross)?.iter().sum())
+}
+
+/// `procrustes` (DESIGN, Metric definitions): max(0, 2 - 2‖XᵀY‖_*), in [0, 2].
+pub(super) fn procrustes(nuclear_norm: f64) -> f64 {
+    (2.0 - 2.0 * nuclear_norm).max(0.0)
+}
+
+/// `procrustes_angular` (DESIGN, Metric definitions): arccos(clip(‖XᵀY‖_*, -1, 1)).
+pub(super) fn procrustes_angular(nuclear_norm: f64) -> f64 {
+    nuclear_norm.clamp(-1.0, 1.0).acos()
+}

@@ -1,0 +1,400 @@
+//! Properties the metric definitions imply (DESIGN, Metric definitions), on seeded random
+//! structured matrices.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, Axis, s};
+use ndarray_linalg::{QR, SVD};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use simbench::metrics::{Metric, MetricError, Prepared, compare, parse_metric_list};
+use simbench::synthetic::{SignalSpec, drifting_layers, gaussian, related_pair};
+
+const SPEC: SignalSpec = SignalSpec {
+    n: 160,
+    d: 12,
+    rank: 8,
+    noise: 0.3,
+};
+
+fn prepared(x: &Array2<f64>) -> Prepared {
+    Prepared::new(x.clone()).expect("generated matrices are valid")
+}
+
+fn values(x: &Array2<f64>, y: &Array2<f64>, metrics: &[Metric]) -> BTreeMap<Metric, f64> {
+    compare(&prepared(x), &prepared(y), metrics)
+        .into_iter()
+        .map(|(metric, outcome)| {
+            let value = outcome.unwrap_or_else(|error| panic!("{metric} refused: {error}"));
+            (metric, value)
+        })
+        .collect()
+}
+
+fn assert_close(label: &str, got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance * (1.0 + want.abs()),
+        "{label}: got {got}, want {want}"
+    );
+}
+
+fn random_orthogonal(d: usize, seed: u64) -> Array2<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (q, _) = gaussian(d, d, &mut rng)
+        .qr()
+        .expect("QR of a Gaussian matrix");
+    q
+}
+
+fn random_invertible(d: usize, seed: u64) -> Array2<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    gaussian(d, d, &mut rng) + Array2::<f64>::eye(d) * (d as f64).sqrt() * 2.0
+}
+
+#[test]
+fn a_representation_is_at_distance_zero_from_itself() {
+    let (x, _) = related_pair(&SPEC, 0.5, 1);
+    let got = values(&x, &x, &Metric::ALL);
+    for (metric, value) in got {
+        // arccos(1 - δ) ≈ sqrt(2δ): rounding δ ≈ 1e-16 in the nuclear norm shows up as ~1e-8.
+        let tolerance = if metric == Metric::ProcrustesAngular {
+            1e-7
+        } else {
+            1e-8
+        };
+        assert!(value.abs() <= tolerance, "d(X, X) = {value} for {metric}");
+    }
+}
+
+#[test]
+fn symmetric_metrics_do_not_depend_on_the_argument_order() {
+    let (x, y) = related_pair(&SPEC, 0.6, 2);
+    let y = y.slice(s![.., ..9]).to_owned();
+    let forward = values(&x, &y, &Metric::ALL);
+    let backward = values(&y, &x, &Metric::ALL);
+    for metric in Metric::ALL
+        .into_iter()
+        .filter(|metric| metric.is_symmetric())
+    {
+        assert_close(metric.name(), forward[&metric], backward[&metric], 1e-10);
+    }
+    let (forward, backward) = (forward[&Metric::Pwcca], backward[&Metric::Pwcca]);
+    assert!(
+        (forward - backward).abs() > 1e-3,
+        "pwcca weights come from its first argument"
+    );
+}
+
+#[test]
+fn cka_procrustes_and_svcca_are_invariant_to_orthogonal_maps_and_scaling() {
+    let (x, y) = related_pair(&SPEC, 0.6, 3);
+    let metrics = [
+        Metric::Cka,
+        Metric::CkaDebiased,
+        Metric::Procrustes,
+        Metric::ProcrustesAngular,
+        Metric::Svcca,
+        Metric::MutualKnn,
+    ];
+    let plain = values(&x, &y, &metrics);
+    let mapped_x = x.dot(&random_orthogonal(SPEC.d, 30)) * 3.5;
+    let mapped_y = y.dot(&random_orthogonal(SPEC.d, 31)) * 0.02;
+    let mapped = values(&mapped_x, &mapped_y, &metrics);
+    for metric in metrics {
+        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+    }
+}
+
+#[test]
+fn the_cca_family_is_invariant_to_invertible_linear_maps() {
+    let (x, y) = related_pair(&SPEC, 0.6, 4);
+    let metrics = [Metric::CcaMean, Metric::CcaMeanSq, Metric::Pwcca];
+    let plain = values(&x, &y, &metrics);
+    let mapped_y = y.dot(&random_invertible(SPEC.d, 40));
+    let mapped = values(&x, &mapped_y, &metrics);
+    for metric in metrics {
+        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+    }
+    // X's own coordinates weight pwcca, so only the correlations survive a map of X.
+    let mapped_x = x.dot(&random_invertible(SPEC.d, 41));
+    let mapped = values(&mapped_x, &y, &metrics);
+    for metric in [Metric::CcaMean, Metric::CcaMeanSq] {
+        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+    }
+}
+
+#[test]
+fn procrustes_is_two_minus_twice_the_cosine_of_the_angular_metric() {
+    for seed in 5..8 {
+        let (x, y) = related_pair(&SPEC, 0.3, seed);
+        let got = values(&x, &y, &[Metric::Procrustes, Metric::ProcrustesAngular]);
+        let from_angle = 2.0 - 2.0 * got[&Metric::ProcrustesAngular].cos();
+        assert_close("procrustes", got[&Metric::Procrustes], from_angle, 1e-12);
+    }
+}
+
+#[test]
+fn more_related_representations_are_closer_under_every_metric() {
+    let spec = SignalSpec {
+        n: 300,
+        d: 16,
+        rank: 6,
+        noise: 0.2,
+    };
+    let (x, close) = related_pair(&spec, 0.95, 9);
+    let (_, far) = related_pair(&spec, 0.95, 10);
+    let near = values(&x, &close, &Metric::ALL);
+    let unrelated = values(&x, &far, &Metric::ALL);
+    for metric in Metric::ALL {
+        assert!(
+            near[&metric] < unrelated[&metric],
+            "{metric}: related {} >= unrelated {}",
+            near[&metric],
+            unrelated[&metric]
+        );
+    }
+}
+
+#[test]
+fn layers_drift_away_from_the_first_under_cka() {
+    let layers = drifting_layers(&SPEC, 4, 0.4, 11);
+    let first = prepared(&layers[0]);
+    let distances: Vec<f64> = layers[1..]
+        .iter()
+        .map(|layer| compare(&first, &prepared(layer), &[Metric::Cka])[&Metric::Cka].clone())
+        .map(|outcome| outcome.expect("cka accepts any pair"))
+        .collect();
+    assert!(
+        distances.windows(2).all(|pair| pair[0] < pair[1]),
+        "{distances:?}"
+    );
+}
+
+/// Σ σᵢ ‖vᵢ‖₁ over the singular triplets of `a`: the total PWCCA weight of an orthonormal basis of
+/// a's column space chosen as its left singular vectors.
+fn weight_of_left_singular_basis(a: &Array2<f64>) -> f64 {
+    let (_, sigma, vt) = a.svd(false, true).expect("SVD");
+    let vt = vt.expect("right singular vectors");
+    sigma
+        .iter()
+        .zip(vt.axis_iter(Axis(0)))
+        .map(|(s, v)| s * v.iter().map(|x| x.abs()).sum::<f64>())
+        .sum()
+}
+
+/// PWCCA of X against Y when col(Y) ⊂ col(X), from its meaning rather than its algorithm: all
+/// canonical correlations are 1, the matched directions span col(Y) and the unmatched ones the
+/// rest of col(X); fixing each block's basis to the principal directions of X's projection onto
+/// it gives weights Σ σᵢ‖vᵢ‖₁ of the projections P_Y X and (I - P_Y) X.
+fn pwcca_of_subspace_copy(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
+    let centre = |a: &Array2<f64>| a - &a.mean_axis(Axis(0)).expect("rows");
+    let (x, y) = (centre(x), centre(y));
+    let (basis, _, _) = y.svd(true, false).expect("SVD");
+    let basis = basis
+        .expect("left singular vectors")
+        .slice(s![.., ..y.ncols()])
+        .to_owned();
+    let matched = basis.dot(&basis.t().dot(&x));
+    let unmatched = &x - &matched;
+    let matched_weight = weight_of_left_singular_basis(&matched);
+    let unmatched_weight = weight_of_left_singular_basis(&unmatched);
+    1.0 - matched_weight / (matched_weight + unmatched_weight)
+}
+
+#[test]
+fn pwcca_against_a_column_subset_counts_the_unmatched_variance_of_x() {
+    let (x, _) = related_pair(&SPEC, 0.0, 12);
+    let subset = x.select(Axis(1), &[0, 3, 4, 7, 10]);
+    let got = values(&x, &subset, &[Metric::Pwcca])[&Metric::Pwcca];
+    assert_close(
+        "pwcca(X, subset)",
+        got,
+        pwcca_of_subspace_copy(&x, &subset),
+        1e-9,
+    );
+    assert!(got > 0.05, "X has variance the subset lacks: {got}");
+    let got = values(&subset, &x, &[Metric::Pwcca])[&Metric::Pwcca];
+    assert!(
+        got.abs() <= 1e-9,
+        "the subset lies inside X: pwcca(subset, X) = {got}"
+    );
+}
+
+#[test]
+fn pwcca_against_a_principal_component_copy_counts_the_deleted_components() {
+    let (x, _) = related_pair(&SPEC, 0.0, 13);
+    let copies = simbench::transform::pca_keep(&x, &[3, 8]).expect("k within 1..=d");
+    let mut previous = f64::INFINITY;
+    for copy in &copies {
+        let got = values(&x, copy, &[Metric::Pwcca])[&Metric::Pwcca];
+        assert_close(
+            "pwcca(X, PC copy)",
+            got,
+            pwcca_of_subspace_copy(&x, copy),
+            1e-9,
+        );
+        assert!(
+            got < previous,
+            "keeping more components brings the copy closer"
+        );
+        previous = got;
+        let got = values(copy, &x, &[Metric::Pwcca])[&Metric::Pwcca];
+        assert!(got.abs() <= 1e-9, "pwcca(PC copy, X) = {got}");
+    }
+}
+
+fn refusal(x: &Array2<f64>, y: &Array2<f64>, metric: Metric) -> MetricError {
+    let outcome = compare(&prepared(x), &prepared(y), &[metric]);
+    let error = outcome[&metric]
+        .clone()
+        .expect_err("the metric refuses this input");
+    assert!(error.is_refusal(), "{metric}: {error} is a refusal");
+    error
+}
+
+#[test]
+fn the_cca_family_refuses_fewer_examples_than_features_naming_n_and_d() {
+    let spec = SignalSpec {
+        n: 20,
+        d: 20,
+        rank: 5,
+        noise: 0.5,
+    };
+    let (x, y) = related_pair(&spec, 0.5, 14);
+    for metric in [Metric::CcaMean, Metric::CcaMeanSq, Metric::Pwcca] {
+        let error = refusal(&x, &y, metric);
+        let message = error.to_string();
+        assert_eq!(error.code(), "too_few_examples");
+        for part in ["n = 20", "d = 20", "cka", "procrustes", metric.name()] {
+            assert!(message.contains(part), "{message:?} lacks {part:?}");
+        }
+    }
+    let others = values(&x, &y, &[Metric::Svcca, Metric::Cka, Metric::Procrustes]);
+    assert!(others.values().all(|value| value.is_finite()));
+}
+
+#[test]
+fn rsa_refuses_fewer_than_three_columns_and_constant_rows() {
+    let (x, y) = related_pair(&SPEC, 0.5, 15);
+    let narrow = x.slice(s![.., ..2]).to_owned();
+    assert_eq!(
+        refusal(&narrow, &y, Metric::Rsa).code(),
+        "rsa_too_few_columns"
+    );
+    let mut constant = x.clone();
+    constant.row_mut(7).fill(0.25);
+    let error = refusal(&constant, &y, Metric::Rsa);
+    assert_eq!(error.code(), "rsa_constant_row");
+    assert!(error.to_string().contains("row 7"));
+    assert!(values(&constant, &y, &[Metric::Cka])[&Metric::Cka].is_finite());
+}
+
+#[test]
+fn mutual_knn_refuses_no_more_examples_than_neighbours() {
+    let spec = SignalSpec {
+        n: 10,
+        d: 4,
+        rank: 2,
+        noise: 0.5,
+    };
+    let (x, y) = related_pair(&spec, 0.5, 16);
+    let error = refusal(&x, &y, Metric::MutualKnn);
+    assert_eq!(error.code(), "knn_too_few_examples");
+    assert!(error.to_string().contains("n = 10"));
+}
+
+#[test]
+fn invalid_input_is_refused_by_prepared_and_is_not_a_metric_refusal() {
+    let (x, y) = related_pair(&SPEC, 0.5, 17);
+    let mut with_nan = x.clone();
+    with_nan[[3, 5]] = f64::NAN;
+    let error = Prepared::new(with_nan).err().expect("NaN is refused");
+    assert_eq!(error, MetricError::NonFinite { row: 3, column: 5 });
+    assert!(!error.is_refusal());
+
+    let constant_columns = Array2::from_shape_fn((30, 4), |(_, column)| column as f64 * 0.1);
+    let error = Prepared::new(constant_columns)
+        .err()
+        .expect("zero variance is refused");
+    assert_eq!(error.code(), "zero_variance");
+
+    let shorter = y.slice(s![..SPEC.n - 1, ..]).to_owned();
+    for (metric, outcome) in compare(&prepared(&x), &prepared(&shorter), &Metric::ALL) {
+        let error = outcome.expect_err("different row counts");
+        assert_eq!(error.code(), "row_count_mismatch", "{metric}");
+    }
+}
+
+#[test]
+fn lazy_parts_are_computed_only_for_the_metrics_that_need_them() {
+    let (x, _) = related_pair(&SPEC, 0.5, 18);
+    let x = prepared(&x);
+    let eager = x.memory_bytes();
+    x.prepare_for(&[Metric::Cka, Metric::Procrustes]);
+    assert_eq!(
+        x.memory_bytes(),
+        eager,
+        "cka and procrustes need nothing lazy"
+    );
+    x.prepare_for(&Metric::PAPER_TRIO);
+    let trio = x.memory_bytes();
+    assert!(trio > eager, "pwcca needs the whitening");
+    x.prepare_for(&Metric::ALL);
+    assert!(
+        x.memory_bytes() > trio,
+        "rsa and mutual_knn keep ranks and neighbours"
+    );
+    assert!(eager >= 8 * SPEC.n * SPEC.d, "P(X) alone takes n·d doubles");
+}
+
+#[test]
+fn prepared_representations_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Prepared>();
+    let (x, y) = related_pair(&SPEC, 0.5, 19);
+    let (x, y) = (
+        std::sync::Arc::new(prepared(&x)),
+        std::sync::Arc::new(prepared(&y)),
+    );
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (x, y) = (x.clone(), y.clone());
+            std::thread::spawn(move || compare(&x, &y, &Metric::ALL))
+        })
+        .collect();
+    let results: Vec<_> = workers
+        .into_iter()
+        .map(|worker| worker.join().expect("worker finished"))
+        .collect();
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn metric_names_round_trip_and_unknown_names_list_the_valid_ones() {
+    for metric in Metric::ALL {
+        assert_eq!(metric.name().parse::<Metric>(), Ok(metric));
+        let json = serde_json::to_string(&metric).expect("serialises");
+        assert_eq!(json, format!("\"{}\"", metric.name()));
+    }
+    assert_eq!(
+        Metric::ALL
+            .iter()
+            .filter(|metric| !metric.is_symmetric())
+            .collect::<Vec<_>>(),
+        [&Metric::Pwcca]
+    );
+    assert_eq!(
+        parse_metric_list("cka, pwcca,cka,procrustes"),
+        Ok(vec![Metric::Cka, Metric::Pwcca, Metric::Procrustes])
+    );
+    let message = parse_metric_list("cka,cca")
+        .expect_err("cca is not a metric")
+        .to_string();
+    assert!(message.contains("\"cca\""), "{message}");
+    assert!(
+        Metric::ALL
+            .iter()
+            .all(|metric| message.contains(metric.name())),
+        "{message}"
+    );
+}
