@@ -56,7 +56,60 @@ impl Default for HttpConfig {
     }
 }
 
-/// `simbench serve`: the API (and, later, the in-process workers).
+/// The comparison workers of a process.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WorkerConfig {
+    /// Comparison workers in this process; 0 for an API-only node. Default: one per core.
+    #[arg(long, env = "SIMBENCH_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Seconds a claimed job stays leased without a heartbeat before others may take it.
+    #[arg(long, env = "SIMBENCH_LEASE_SECS", default_value_t = DEFAULT_LEASE_SECS)]
+    pub lease_secs: u64,
+
+    /// Bytes of prepared representations kept in memory for reuse across pairs.
+    #[arg(long, env = "SIMBENCH_CACHE_BYTES", default_value_t = DEFAULT_CACHE_BYTES)]
+    pub cache_bytes: u64,
+
+    /// Attempts of a job before it stays failed.
+    #[arg(long, env = "SIMBENCH_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    pub max_attempts: i32,
+
+    /// Wait before the first retry of a failed job, in milliseconds; doubles with each attempt.
+    #[arg(long, env = "SIMBENCH_RETRY_BACKOFF_MS", default_value_t = DEFAULT_RETRY_BACKOFF_MS)]
+    pub retry_backoff_ms: u64,
+}
+
+pub const DEFAULT_LEASE_SECS: u64 = 60;
+pub const DEFAULT_CACHE_BYTES: u64 = 2 << 30;
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 2000;
+
+impl WorkerConfig {
+    /// Workers to run: as configured, or one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(cores)
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            workers: None,
+            lease_secs: DEFAULT_LEASE_SECS,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
+        }
+    }
+}
+
+/// Cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// `simbench serve`: the API and, unless `SIMBENCH_WORKERS=0`, comparison workers.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeConfig {
     #[command(flatten)]
@@ -64,4 +117,17 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub http: HttpConfig,
+
+    #[command(flatten)]
+    pub workers: WorkerConfig,
+}
+
+/// `simbench worker`: comparison workers only, for scaling out against the same database.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WorkerProcessConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub workers: WorkerConfig,
 }

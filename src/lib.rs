@@ -19,3 +19,4 @@ pub mod store;
 pub mod synthetic;
 pub mod telemetry;
 pub mod transform;
+pub mod worker;

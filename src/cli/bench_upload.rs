@@ -1,16 +1,14 @@
 //! `simbench bench-upload`: upload latency of a typical matrix and the server's peak memory while
 //! a large one streams in, measured against a real `simbench serve` child process.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::stream;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::server_process::ServerProcess;
 use crate::config::DatabaseConfig;
 use crate::matrix::{Dtype, npy_header};
 
@@ -63,14 +61,14 @@ struct MemoryFigures {
 
 pub async fn run(args: BenchUploadArgs) -> anyhow::Result<()> {
     let typical = {
-        let server = Server::start(&args.database).await?;
+        let server = ServerProcess::start(&args.database, &[]).await?;
         let result = time_typical_uploads(&server, &args).await;
         server.stop().await;
         result?
     };
     let large = if args.large_mib > 0 {
         // A fresh server, so its peak resident memory reflects this upload alone.
-        let server = Server::start(&args.database).await?;
+        let server = ServerProcess::start(&args.database, &[]).await?;
         let result = measure_large_upload(&server, args.large_mib).await;
         server.stop().await;
         Some(result?)
@@ -113,29 +111,18 @@ pub async fn run(args: BenchUploadArgs) -> anyhow::Result<()> {
 }
 
 async fn time_typical_uploads(
-    server: &Server,
+    server: &ServerProcess,
     args: &BenchUploadArgs,
 ) -> anyhow::Result<UploadFigures> {
-    let model = server.create_model().await?;
+    let model = server.create_model("typical").await?;
     let mut seconds = Vec::with_capacity(args.repeats);
     let mut body_bytes = 0;
     for layer in 0..args.repeats {
         let body = random_npy(args.rows, args.cols, layer as u64);
         body_bytes = body.len();
         let started = Instant::now();
-        let response = server
-            .client
-            .post(server.upload_url(model, &server.dataset, layer))
-            .header("content-type", "application/x-npy")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
+        server.upload(model, &server.run_name, layer, body).await?;
         seconds.push(started.elapsed().as_secs_f64());
-        if status.as_u16() != 201 {
-            bail!("upload answered {status}: {text}");
-        }
     }
     server.delete_model(model).await?;
     seconds.sort_by(f64::total_cmp);
@@ -152,7 +139,7 @@ async fn time_typical_uploads(
     })
 }
 
-async fn measure_large_upload(server: &Server, mib: usize) -> anyhow::Result<MemoryFigures> {
+async fn measure_large_upload(server: &ServerProcess, mib: usize) -> anyhow::Result<MemoryFigures> {
     let cols = 1024;
     let rows = mib * 1024 * 1024 / (cols * 4);
     let header = npy_header(Dtype::Float32, rows, cols);
@@ -165,23 +152,24 @@ async fn measure_large_upload(server: &Server, mib: usize) -> anyhow::Result<Mem
     });
     let body = stream::iter(std::iter::once(Ok(Bytes::from(header))).chain(pieces));
 
-    let model = server.create_model().await?;
+    let model = server.create_model("large").await?;
     let before = server.resident_bytes()?;
     let started = Instant::now();
-    let response = server
-        .client
-        .post(server.upload_url(model, &format!("{}-large", server.dataset), 0))
-        .header("content-type", "application/x-npy")
-        .header("content-length", body_bytes)
-        .body(reqwest::Body::wrap_stream(body))
-        .send()
+    let url = server.url(&format!(
+        "/v1/models/{model}/representations?dataset={}-large&layer=0",
+        server.run_name
+    ));
+    server
+        .json_request(
+            server
+                .client
+                .post(url)
+                .header("content-type", "application/x-npy")
+                .header("content-length", body_bytes)
+                .body(reqwest::Body::wrap_stream(body)),
+        )
         .await?;
-    let status = response.status();
-    let text = response.text().await?;
     let upload_seconds = started.elapsed().as_secs_f64();
-    if status.as_u16() != 201 {
-        bail!("large upload answered {status}: {text}");
-    }
     let peak = server.peak_resident_bytes()?;
     server.delete_model(model).await?;
     Ok(MemoryFigures {
@@ -191,109 +179,6 @@ async fn measure_large_upload(server: &Server, mib: usize) -> anyhow::Result<Mem
         server_peak_rss_bytes: peak,
         peak_over_body: peak as f64 / body_bytes as f64,
     })
-}
-
-/// A `simbench serve` child process on a free port.
-struct Server {
-    child: Child,
-    base_url: String,
-    dataset: String,
-    client: reqwest::Client,
-}
-
-impl Server {
-    async fn start(database: &DatabaseConfig) -> anyhow::Result<Server> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", &database.database_url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("could not start `simbench serve`")?;
-        let server = Server {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-            dataset: format!("bench-upload-{:08x}", rand::random::<u32>()),
-            client: reqwest::Client::new(),
-        };
-        for _ in 0..300 {
-            let ready = server
-                .client
-                .get(format!("{}/readyz", server.base_url))
-                .send()
-                .await;
-            if ready.is_ok_and(|response| response.status().is_success()) {
-                return Ok(server);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("`simbench serve` did not become ready within 30 s")
-    }
-
-    fn upload_url(&self, model: i64, dataset: &str, layer: usize) -> String {
-        format!(
-            "{}/v1/models/{model}/representations?dataset={dataset}&layer={layer}",
-            self.base_url
-        )
-    }
-
-    async fn create_model(&self) -> anyhow::Result<i64> {
-        let name = format!("{}-{:08x}", self.dataset, rand::random::<u32>());
-        let created: Value = self
-            .client
-            .post(format!("{}/v1/models", self.base_url))
-            .json(&json!({"name": name, "tags": ["bench-upload"]}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        created["id"]
-            .as_i64()
-            .context("the created model has an id")
-    }
-
-    async fn delete_model(&self, model: i64) -> anyhow::Result<()> {
-        self.client
-            .delete(format!("{}/v1/models/{model}?cascade=true", self.base_url))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-
-    fn resident_bytes(&self) -> anyhow::Result<u64> {
-        proc_status_kib(self.child.id(), "VmRSS:").map(|kib| kib * 1024)
-    }
-
-    fn peak_resident_bytes(&self) -> anyhow::Result<u64> {
-        proc_status_kib(self.child.id(), "VmHWM:").map(|kib| kib * 1024)
-    }
-
-    async fn stop(mut self) {
-        // SIGTERM for a graceful shutdown; the child is reaped either way.
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A field of `/proc/<pid>/status`, in KiB.
-fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 fn random_npy(rows: usize, cols: usize, seed: u64) -> Vec<u8> {

@@ -2,13 +2,14 @@
 
 mod bench_upload;
 mod serve;
+mod server_process;
 
 use std::future::Future;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, ServeConfig};
+use crate::config::{DatabaseConfig, ServeConfig, WorkerProcessConfig};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -33,8 +34,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply pending migrations, then serve the HTTP API.
+    /// Apply pending migrations, then serve the HTTP API and run comparison workers.
     Serve(ServeConfig),
+    /// Run comparison workers only (scale out on more machines against the same database).
+    Worker(WorkerProcessConfig),
     /// Apply pending migrations and exit.
     Migrate(DatabaseConfig),
     /// Measure upload latency and the server's memory while a large matrix uploads.
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(cli.log_format);
     let outcome = match cli.command {
         Command::Serve(config) => block_on(serve::serve(config)),
+        Command::Worker(config) => block_on(serve::worker(config)),
         Command::Migrate(config) => block_on(serve::migrate(config)),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
     };

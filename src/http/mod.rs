@@ -1,12 +1,16 @@
 //! The HTTP API: shared state, router assembly and middleware. One module per resource, each
 //! exposing its `router()`; handlers only parse, call `store`, and map errors.
 
+mod comparisons;
 mod datasets;
+mod distances;
 mod extract;
 mod health;
+mod jobs;
 pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
+mod prometheus;
 mod representations;
 mod scores;
 mod validate;
@@ -16,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderName, Method, Uri};
 use axum::middleware::{self, Next};
@@ -32,12 +36,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::metrics::Metric;
+use crate::telemetry::Instruments;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiContext {
     pub db: PgPool,
     pub config: Arc<HttpConfig>,
+    pub instruments: Arc<Instruments>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,6 +52,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: routes, fallbacks and middleware.
 pub fn app(ctx: ApiContext) -> Router {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs);
+    let instruments = ctx.instruments.clone();
     let routes = api_routes();
     let bounded = routes
         .bounded
@@ -57,6 +65,7 @@ pub fn app(ctx: ApiContext) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(ctx.config.max_json_bytes))
+        .layer(middleware::from_fn_with_state(instruments, record_latency))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
@@ -98,6 +107,10 @@ fn api_routes() -> Routes {
         .merge(models::router())
         .merge(representations::router())
         .merge(scores::router())
+        .merge(comparisons::router())
+        .merge(distances::router())
+        .merge(jobs::router())
+        .merge(prometheus::router())
 }
 
 /// A router that remembers what it routes, so the route table can be checked against the
@@ -150,6 +163,35 @@ impl Routes {
     }
 }
 
+/// Metric names from a request, refused with the list of valid ones.
+fn parse_metrics(names: &[String]) -> Result<Vec<Metric>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::unprocessable(
+            "unknown_metric",
+            format!("name at least one metric: {}", metric_names()),
+        ));
+    }
+    let mut metrics = Vec::with_capacity(names.len());
+    for name in names {
+        let metric = parse_metric(name)?;
+        if !metrics.contains(&metric) {
+            metrics.push(metric);
+        }
+    }
+    Ok(metrics)
+}
+
+fn parse_metric(name: &str) -> Result<Metric, ApiError> {
+    name.parse()
+        .map_err(|error: crate::metrics::UnknownMetric| {
+            ApiError::unprocessable("unknown_metric", error.to_string())
+        })
+}
+
+fn metric_names() -> String {
+    Metric::ALL.map(Metric::name).join(", ")
+}
+
 fn method_filter(method: &Method) -> MethodFilter {
     MethodFilter::try_from(method.clone()).expect("routes use standard HTTP methods")
 }
@@ -159,6 +201,26 @@ async fn enforce_timeout(State(limit): State<Duration>, request: Request, next: 
         Ok(response) => response,
         Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
     }
+}
+
+/// Observes each request's latency under its route pattern (not its path, which holds ids).
+async fn record_latency(
+    State(instruments): State<Arc<Instruments>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    instruments
+        .http_request_seconds
+        .with_label_values(&[method.as_str(), &route, response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn route_not_found(uri: Uri) -> ApiError {

@@ -83,9 +83,21 @@ pub struct CanonicalMatrix {
 impl CanonicalMatrix {
     /// Builds the canonical float64 form of an in-memory matrix.
     pub fn from_f64(values: &Array2<f64>) -> CanonicalMatrix {
-        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        CanonicalMatrix::from_f64_as(Dtype::Float64, values)
+    }
+
+    /// Builds the canonical form of an in-memory matrix in `dtype`, rounding each value to it.
+    pub fn from_f64_as(dtype: Dtype, values: &Array2<f64>) -> CanonicalMatrix {
+        let mut data = Vec::with_capacity(values.len() * dtype.item_size());
+        for &value in values {
+            match dtype {
+                Dtype::Float16 => data.extend_from_slice(&half::f16::from_f64(value).to_le_bytes()),
+                Dtype::Float32 => data.extend_from_slice(&(value as f32).to_le_bytes()),
+                Dtype::Float64 => data.extend_from_slice(&value.to_le_bytes()),
+            }
+        }
         CanonicalMatrix {
-            dtype: Dtype::Float64,
+            dtype,
             rows: values.nrows(),
             cols: values.ncols(),
             data,

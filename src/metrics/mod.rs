@@ -305,6 +305,23 @@ pub fn compare(
     y: &Prepared,
     metrics: &[Metric],
 ) -> BTreeMap<Metric, Result<f64, MetricError>> {
+    compare_timed(x, y, metrics)
+        .into_iter()
+        .map(|(metric, timed)| (metric, timed.value))
+        .collect()
+}
+
+/// A metric's outcome for a pair and the seconds spent on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timed {
+    pub value: Result<f64, MetricError>,
+    /// Work shared between metrics (M = XᵀY, the canonical decomposition) counts for the first
+    /// metric of the call that needs it.
+    pub seconds: f64,
+}
+
+/// [`compare`], timing each metric.
+pub fn compare_timed(x: &Prepared, y: &Prepared, metrics: &[Metric]) -> BTreeMap<Metric, Timed> {
     let pair = Pair {
         x,
         y,
@@ -315,7 +332,12 @@ pub fn compare(
     };
     metrics
         .iter()
-        .map(|&metric| (metric, pair.value(metric)))
+        .map(|&metric| {
+            let started = std::time::Instant::now();
+            let value = pair.value(metric);
+            let seconds = started.elapsed().as_secs_f64();
+            (metric, Timed { value, seconds })
+        })
         .collect()
 }
 

@@ -1,7 +1,10 @@
 //! Every SQL statement of the service, grouped by aggregate.
 
 pub mod blobs;
+pub mod comparisons;
 pub mod datasets;
+pub mod distances;
+pub mod jobs;
 pub mod models;
 pub mod representations;
 pub mod scores;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest, blobs};
+use super::{Page, PageRequest, blobs, jobs};
 use crate::error::ApiError;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -177,25 +177,58 @@ pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Deletes representations, their derived copies and scores (by cascade), then the blobs no
-/// representation refers to any more.
+/// Deletes representations with their derived copies, scores and distances (by cascade), cancels
+/// their unfinished jobs, then deletes the blobs no representation refers to any more.
 pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let blob_ids: Vec<i64> = sqlx::query_scalar(
+    let doomed: Vec<(i64, i64)> = sqlx::query_as(
         "WITH RECURSIVE doomed (id, blob_id) AS (
              SELECT id, blob_id FROM representations WHERE id = ANY($1)
              UNION
              SELECT r.id, r.blob_id FROM representations r JOIN doomed ON r.parent_id = doomed.id)
-         SELECT DISTINCT blob_id FROM doomed",
+         SELECT id, blob_id FROM doomed",
     )
     .bind(ids)
     .fetch_all(&mut *tx)
     .await?;
+    let (doomed_ids, blob_ids): (Vec<i64>, Vec<i64>) = doomed.into_iter().unzip();
+    jobs::cancel_for_representations(tx, &doomed_ids).await?;
     sqlx::query("DELETE FROM representations WHERE id = ANY($1)")
         .bind(ids)
         .execute(&mut *tx)
         .await?;
     blobs::delete_unreferenced(tx, &blob_ids).await
+}
+
+/// Checks that the representations exist and share one dataset (distances compare the same
+/// inputs row by row).
+pub async fn check_same_dataset(db: &PgPool, ids: &[i64]) -> Result<(), ApiError> {
+    let found: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT r.id, d.name FROM representations r JOIN datasets d ON d.id = r.dataset_id
+         WHERE r.id = ANY($1) ORDER BY r.id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !found.iter().any(|(found, _)| found == *id))
+    {
+        return Err(ApiError::not_found("representation", missing));
+    }
+    let mut datasets: Vec<&str> = found.iter().map(|(_, dataset)| dataset.as_str()).collect();
+    datasets.sort_unstable();
+    datasets.dedup();
+    if datasets.len() > 1 {
+        return Err(ApiError::unprocessable(
+            "different_datasets",
+            format!(
+                "the representations belong to different datasets ({}); distances compare the same inputs row by row, so compare representations of one dataset",
+                datasets.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }

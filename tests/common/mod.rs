@@ -11,9 +11,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 use tokio::net::TcpListener;
 
-use simbench::config::{DEFAULT_DATABASE_URL, HttpConfig};
+use simbench::config::{DEFAULT_DATABASE_URL, HttpConfig, WorkerConfig};
 use simbench::http::ApiContext;
 use simbench::matrix::{CanonicalMatrix, Dtype};
+use simbench::telemetry::Instruments;
+use simbench::worker::WorkerPool;
+use tokio_util::sync::CancellationToken;
 
 /// The tables whose row counts must not move when a request is refused.
 pub const TABLES: &[&str] = &[
@@ -23,12 +26,34 @@ pub const TABLES: &[&str] = &[
     "blob_chunks",
     "representations",
     "scores",
+    "distances",
+    "jobs",
+    "comparisons",
 ];
 
 pub struct TestApp {
     pub base_url: String,
     pub db: PgPool,
     pub client: Client,
+    /// Stops the in-process workers when the test ends.
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Worker settings for tests: short leases and backoffs, so recovery happens in seconds.
+pub fn test_workers(count: usize) -> WorkerConfig {
+    WorkerConfig {
+        workers: Some(count),
+        lease_secs: 2,
+        cache_bytes: 256 << 20,
+        max_attempts: 3,
+        retry_backoff_ms: 50,
+    }
 }
 
 /// The server the harness creates test databases on.
@@ -68,23 +93,71 @@ pub async fn empty_database() -> (PgPool, String) {
 }
 
 impl TestApp {
+    /// The API alone: queued jobs stay queued.
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(HttpConfig::default()).await
     }
 
     pub async fn spawn_with(config: HttpConfig) -> TestApp {
+        TestApp::spawn_full(config, test_workers(0)).await
+    }
+
+    /// The API with `count` in-process comparison workers.
+    pub async fn spawn_with_workers(count: usize) -> TestApp {
+        TestApp::spawn_full(HttpConfig::default(), test_workers(count)).await
+    }
+
+    pub async fn spawn_full(config: HttpConfig, workers: WorkerConfig) -> TestApp {
         let db = fresh_database().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let base_url = format!("http://{}", listener.local_addr().expect("bound"));
+        let instruments = Arc::new(Instruments::new());
+        let shutdown = CancellationToken::new();
+        WorkerPool::start(db.clone(), &workers, instruments.clone(), shutdown.clone());
         let ctx = ApiContext {
             db: db.clone(),
             config: Arc::new(config),
+            instruments,
         };
-        tokio::spawn(simbench::http::serve(listener, ctx, std::future::pending()));
+        let stop = shutdown.clone();
+        tokio::spawn(simbench::http::serve(listener, ctx, async move {
+            stop.cancelled().await
+        }));
         TestApp {
             base_url,
             db,
             client: Client::new(),
+            shutdown,
+        }
+    }
+
+    /// Starts `count` more in-process workers on this app's database.
+    pub fn start_workers(&self, count: usize) {
+        WorkerPool::start(
+            self.db.clone(),
+            &test_workers(count),
+            Arc::new(Instruments::new()),
+            self.shutdown.clone(),
+        );
+    }
+
+    /// Polls a comparison until nothing of it is queued or running; returns its last state.
+    pub async fn wait_for_comparison(&self, id: i64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let state = expect_status(
+                self.get(&format!("/v1/comparisons/{id}")).await,
+                StatusCode::OK,
+            )
+            .await;
+            if state["queued"] == 0 && state["running"] == 0 {
+                return state;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "comparison {id} did not finish: {state}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

@@ -21,3 +21,7 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+mod instruments;
+
+pub use instruments::Instruments;

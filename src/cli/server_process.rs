@@ -1,0 +1,150 @@
+//! A `simbench serve` child process on a free port, for benchmarks that measure the service as
+//! it runs in production: over HTTP, in its own process.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::config::DatabaseConfig;
+
+pub struct ServerProcess {
+    child: Child,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    /// A name unique to this run, for the dataset and models it creates.
+    pub run_name: String,
+}
+
+impl ServerProcess {
+    /// Starts `simbench serve` with extra environment (`SIMBENCH_*` settings) and waits until
+    /// it is ready.
+    pub async fn start(
+        database: &DatabaseConfig,
+        environment: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", &database.database_url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        for (name, value) in environment {
+            command.env(name, value);
+        }
+        let child = command
+            .spawn()
+            .context("could not start `simbench serve`")?;
+        let server = ServerProcess {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            run_name: format!("bench-{:08x}", rand::random::<u32>()),
+        };
+        for _ in 0..300 {
+            let ready = server.client.get(server.url("/readyz")).send().await;
+            if ready.is_ok_and(|response| response.status().is_success()) {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("`simbench serve` did not become ready within 30 s")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Registers a model named after this run; returns its id.
+    pub async fn create_model(&self, suffix: &str) -> anyhow::Result<i64> {
+        let created = self
+            .json_request(self.client.post(self.url("/v1/models")).json(
+                &json!({"name": format!("{}-{suffix}", self.run_name), "tags": ["benchmark"]}),
+            ))
+            .await?;
+        created["id"]
+            .as_i64()
+            .context("the created model has an id")
+    }
+
+    /// Deletes a model with everything computed from it.
+    pub async fn delete_model(&self, model: i64) -> anyhow::Result<()> {
+        self.client
+            .delete(self.url(&format!("/v1/models/{model}?cascade=true")))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Uploads a `.npy` body as (model, dataset, layer); returns the representation.
+    pub async fn upload(
+        &self,
+        model: i64,
+        dataset: &str,
+        layer: usize,
+        npy: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        self.json_request(
+            self.client
+                .post(self.url(&format!(
+                    "/v1/models/{model}/representations?dataset={dataset}&layer={layer}"
+                )))
+                .header("content-type", "application/x-npy")
+                .body(npy),
+        )
+        .await
+    }
+
+    /// Sends a request and returns its JSON body, or the problem it answered.
+    pub async fn json_request(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() {
+            bail!("the service answered {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Resident memory now, in bytes.
+    pub fn resident_bytes(&self) -> anyhow::Result<u64> {
+        proc_status_kib(self.pid(), "VmRSS:").map(|kib| kib * 1024)
+    }
+
+    /// Peak resident memory since the process started, in bytes.
+    pub fn peak_resident_bytes(&self) -> anyhow::Result<u64> {
+        proc_status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
+    }
+
+    /// Stops the server with SIGTERM (a graceful shutdown), killing it if it lingers.
+    pub async fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A field of `/proc/<pid>/status`, in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
