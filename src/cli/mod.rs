@@ -1,5 +1,8 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
+mod bench_metrics;
+mod compare;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +17,12 @@ use crate::telemetry::LogFormat;
 )]
 pub struct Cli {
     /// Log output: human-readable lines or one JSON object per line.
-    #[arg(long, env = "SIMBENCH_LOG_FORMAT", default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "SIMBENCH_LOG_FORMAT",
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]
@@ -22,12 +30,20 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Compute dissimilarity metrics between two matrix files and print them as one JSON object.
+    Compare(compare::CompareArgs),
+    /// Time every metric per pair, preparation and memory, against one GEMM of the same run.
+    BenchMetrics(bench_metrics::BenchMetricsArgs),
+}
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
 pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(cli.log_format);
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::Compare(args) => compare::run(args),
+        Command::BenchMetrics(args) => bench_metrics::run(args),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,4 +1,5 @@
-//! The few dense kernels the metrics need, called straight into OpenBLAS/LAPACK.
+//! The few dense kernels the metrics need, called straight into OpenBLAS/LAPACK (public so that
+//! `simbench bench-metrics` can time them against the alternatives).
 //!
 //! ndarray-linalg's `eigh` runs LAPACK's `dsyev` (implicit QR), which at d = 768 is three to five
 //! times slower than the divide-and-conquer driver `dsyevd` for eigenvectors (measured with
@@ -15,6 +16,7 @@ use super::MetricError;
 unsafe extern "C" {
     // Provided by the OpenBLAS that blas-src links; not part of the reference BLAS interface.
     fn openblas_set_num_threads(num_threads: c_int);
+    fn openblas_get_num_threads() -> c_int;
 }
 
 /// Sets how many threads OpenBLAS uses for each call, so that `workers x BLAS threads` never
@@ -25,6 +27,13 @@ pub fn set_blas_threads(threads: usize) {
     unsafe { openblas_set_num_threads(threads) }
 }
 
+/// The number of threads OpenBLAS uses for each call.
+pub fn blas_threads() -> usize {
+    // SAFETY: plain getter of OpenBLAS's global thread count.
+    let threads = unsafe { openblas_get_num_threads() };
+    usize::try_from(threads).unwrap_or(1)
+}
+
 fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError> {
     c_int::try_from(value).map_err(|_| MetricError::TooLargeForLapack {
         routine,
@@ -33,12 +42,12 @@ fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError>
 }
 
 /// `Aᵀ A` (columns' Gram matrix), both triangles filled.
-pub(crate) fn gram_of_columns(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+pub fn gram_of_columns(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
     symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasTrans, a.ncols())
 }
 
 /// `A Aᵀ` (rows' Gram matrix), both triangles filled.
-pub(crate) fn gram_of_rows(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+pub fn gram_of_rows(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
     symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasNoTrans, a.nrows())
 }
 
@@ -86,7 +95,7 @@ fn symmetric_rank_k(
 }
 
 /// Eigen-decomposition of a symmetric matrix.
-pub(crate) struct SymmetricEigen {
+pub struct SymmetricEigen {
     /// Eigenvalues, largest first.
     pub values: Vec<f64>,
     /// Unit eigenvectors as columns, in the order of `values`.
@@ -94,7 +103,7 @@ pub(crate) struct SymmetricEigen {
 }
 
 /// Eigenvalues and eigenvectors of a symmetric matrix (LAPACK `dsyevd`), largest first.
-pub(crate) fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, MetricError> {
+pub fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, MetricError> {
     let order = matrix.nrows();
     let (values, buffer) = dsyevd(matrix, b'V')?;
     // LAPACK writes the eigenvectors column by column: read the buffer in column-major order.
@@ -111,7 +120,7 @@ pub(crate) fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, Met
 }
 
 /// Eigenvalues of a symmetric matrix, largest first.
-pub(crate) fn symmetric_eigenvalues(matrix: Array2<f64>) -> Result<Vec<f64>, MetricError> {
+pub fn symmetric_eigenvalues(matrix: Array2<f64>) -> Result<Vec<f64>, MetricError> {
     let (values, _) = dsyevd(matrix, b'N')?;
     Ok(values.into_iter().rev().collect())
 }
@@ -191,7 +200,7 @@ fn dsyevd(matrix: Array2<f64>, job: u8) -> Result<(Vec<f64>, Vec<f64>), MetricEr
 /// Singular values of `a`, largest first (DESIGN, Cost model): square roots of the eigenvalues of
 /// the smaller of AᵀA and AAᵀ, rounding noise set to zero first. At d = 768 this is about twice as
 /// fast as LAPACK's values-only SVD (`dgesdd`), measured on this machine (BENCHMARKS.md).
-pub(crate) fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
+pub fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
     let gram = if a.ncols() <= a.nrows() {
         gram_of_columns(a.view())?
     } else {
@@ -206,7 +215,7 @@ pub(crate) fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> 
 /// Sets to zero the eigenvalues of a Gram-type matrix that rounding alone can produce (DESIGN,
 /// Metric definitions and Cost model: at most `dim·ε·λ_max`, negatives included). Left in, each
 /// would add about 1e-8 to a sum of square roots.
-pub(crate) fn zero_rounding_noise(values: &mut [f64], dim: usize) {
+pub fn zero_rounding_noise(values: &mut [f64], dim: usize) {
     let largest = values.iter().copied().fold(0.0f64, f64::max);
     let threshold = dim as f64 * f64::EPSILON * largest;
     for value in values.iter_mut() {
