@@ -46,6 +46,7 @@ struct Report {
     repeats: usize,
     seed: u64,
     blas_threads: usize,
+    /// Median of every GEMM timed during the run.
     gemm_seconds: f64,
     /// Seconds per pair, prepared representations cached.
     per_pair: Vec<Figure>,
@@ -61,6 +62,8 @@ struct Report {
 struct Figure {
     name: String,
     seconds: f64,
+    /// Median of the GEMMs timed just before each run of this figure.
+    gemm_seconds: f64,
     ratio_to_gemm: f64,
 }
 
@@ -68,6 +71,50 @@ struct Figure {
 struct Memory {
     name: String,
     bytes: usize,
+}
+
+/// Times work against one n x d x d GEMM (XᵀY) run just before each timed run, so that a ratio
+/// compares timings taken under the same load: the machines this runs on are shared.
+struct Stopwatch<'a> {
+    x: &'a Array2<f64>,
+    y: &'a Array2<f64>,
+    product: Array2<f64>,
+    repeats: usize,
+    all_gemm_seconds: Vec<f64>,
+}
+
+impl Stopwatch<'_> {
+    fn figure(&mut self, name: &str, mut work: impl FnMut()) -> Figure {
+        self.figure_with_input(name, || (), |()| work())
+    }
+
+    /// Median wall time of `work`, each run on a fresh input whose making is not timed.
+    fn figure_with_input<T>(
+        &mut self,
+        name: &str,
+        mut make_input: impl FnMut() -> T,
+        mut work: impl FnMut(T),
+    ) -> Figure {
+        let mut seconds = Vec::with_capacity(self.repeats);
+        let mut gemm_seconds = Vec::with_capacity(self.repeats);
+        for _ in 0..self.repeats {
+            let start = Instant::now();
+            general_mat_mul(1.0, &self.x.t(), self.y, 0.0, &mut self.product);
+            gemm_seconds.push(start.elapsed().as_secs_f64());
+            let input = make_input();
+            let start = Instant::now();
+            work(input);
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        self.all_gemm_seconds.extend(&gemm_seconds);
+        let (seconds, gemm_seconds) = (median(seconds), median(gemm_seconds));
+        Figure {
+            name: name.to_owned(),
+            seconds,
+            gemm_seconds,
+            ratio_to_gemm: seconds / gemm_seconds,
+        }
+    }
 }
 
 pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
@@ -81,25 +128,35 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         set_blas_threads(threads);
     }
     let (x, y) = related_pair(&SignalSpec::new(args.n, args.d), 0.8, args.seed);
-    let repeats = args.repeats;
-
-    let mut product = Array2::<f64>::zeros((args.d, args.d));
-    let gemm_seconds = median_seconds(repeats, || {
-        general_mat_mul(1.0, &x.t(), &y, 0.0, &mut product);
-    });
-    let figure = |name: &str, seconds: f64| Figure {
-        name: name.to_owned(),
-        seconds,
-        ratio_to_gemm: seconds / gemm_seconds,
-    };
-
     let a = Prepared::new(x.clone()).context("preparing X")?;
-    let b = Prepared::new(y).context("preparing Y")?;
+    let b = Prepared::new(y.clone()).context("preparing Y")?;
     a.prepare_for(&Metric::ALL);
     b.prepare_for(&Metric::ALL);
     for (metric, outcome) in compare(&a, &b, &Metric::ALL) {
         outcome.with_context(|| format!("{metric} refused the generated pair"))?;
     }
+    let mut stopwatch = Stopwatch {
+        x: &x,
+        y: &y,
+        product: Array2::zeros((args.d, args.d)),
+        repeats: args.repeats,
+        all_gemm_seconds: Vec::new(),
+    };
+
+    let mut per_pair = Vec::new();
+    for metric in Metric::ALL {
+        per_pair.push(stopwatch.figure(metric.name(), || {
+            std::hint::black_box(compare(&a, &b, &[metric]));
+        }));
+    }
+    per_pair.push(
+        stopwatch.figure("trio: cka + pwcca + procrustes, one call", || {
+            std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
+        }),
+    );
+    per_pair.push(stopwatch.figure("all ten, one call", || {
+        std::hint::black_box(compare(&a, &b, &Metric::ALL));
+    }));
 
     let mut preparation = Vec::new();
     let mut memory_bytes = Vec::new();
@@ -114,50 +171,31 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         ("for all ten metrics", &Metric::ALL[..]),
     ] {
         let mut bytes = 0;
-        let seconds = median_seconds_with_input(
-            repeats,
+        preparation.push(stopwatch.figure_with_input(
+            name,
             || x.clone(),
             |input| {
                 let prepared = Prepared::new(input).expect("X was prepared once already");
                 prepared.prepare_for(metrics);
                 bytes = prepared.memory_bytes();
             },
-        );
-        preparation.push(figure(name, seconds));
+        ));
         memory_bytes.push(Memory {
             name: name.to_owned(),
             bytes,
         });
     }
 
-    let mut per_pair = Vec::new();
-    for metric in Metric::ALL {
-        let seconds = median_seconds(repeats, || {
-            std::hint::black_box(compare(&a, &b, &[metric]));
-        });
-        per_pair.push(figure(metric.name(), seconds));
-    }
-    let seconds = median_seconds(repeats, || {
-        std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
-    });
-    per_pair.push(figure("trio: cka + pwcca + procrustes, one call", seconds));
-    let seconds = median_seconds(repeats, || {
-        std::hint::black_box(compare(&a, &b, &Metric::ALL));
-    });
-    per_pair.push(figure("all ten, one call", seconds));
-
-    let kernels = kernel_figures(&x, &product, repeats)?
-        .into_iter()
-        .map(|(name, seconds)| figure(name, seconds))
-        .collect();
+    let cross = x.t().dot(&y);
+    let kernels = kernel_figures(&mut stopwatch, &x, &cross)?;
 
     let report = Report {
         n: args.n,
         d: args.d,
-        repeats,
+        repeats: args.repeats,
         seed: args.seed,
         blas_threads: blas_threads(),
-        gemm_seconds,
+        gemm_seconds: median(stopwatch.all_gemm_seconds),
         per_pair,
         preparation,
         memory_bytes,
@@ -174,10 +212,10 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
 /// The alternatives behind the choices in `metrics::linalg`: LAPACK drivers for d x d symmetric
 /// eigenproblems, and a values-only SVD against the Gram-matrix route for singular values.
 fn kernel_figures(
+    stopwatch: &mut Stopwatch,
     x: &Array2<f64>,
     cross: &Array2<f64>,
-    repeats: usize,
-) -> anyhow::Result<Vec<(&'static str, f64)>> {
+) -> anyhow::Result<Vec<Figure>> {
     let gram = x.t().dot(x);
     let mut failure = None;
     let mut note = |outcome: Result<(), String>| {
@@ -186,89 +224,62 @@ fn kernel_figures(
         }
     };
     let figures = vec![
-        (
-            "S = XᵀX by GEMM",
-            median_seconds(repeats, || {
-                std::hint::black_box(x.t().dot(x));
-            }),
-        ),
-        (
-            "S = XᵀX by dsyrk (used)",
-            median_seconds(repeats, || {
-                note(
-                    linalg::gram_of_columns(x.view())
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "eigh(S), ndarray-linalg (dsyev)",
-            median_seconds(repeats, || {
-                note(gram.eigh(UPLO::Upper).map(drop).map_err(|e| e.to_string()));
-            }),
-        ),
-        (
-            "eigh(S), dsyevd (used)",
-            median_seconds(repeats, || {
-                note(
-                    linalg::symmetric_eigen(gram.clone())
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "eigvalsh(S), ndarray-linalg (dsyev)",
-            median_seconds(repeats, || {
-                note(
-                    gram.eigvalsh(UPLO::Upper)
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "eigvalsh(S), dsyevd (used)",
-            median_seconds(repeats, || {
-                note(
-                    linalg::symmetric_eigenvalues(gram.clone())
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "singular values of M, dgesdd values-only (used)",
-            median_seconds(repeats, || {
-                note(
-                    linalg::singular_values(cross)
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "singular values of M, eigvalsh(MᵀM)",
-            median_seconds(repeats, || {
-                note(
-                    linalg::singular_values_from_gram(cross)
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
-        (
-            "full SVD of M, dgesdd",
-            median_seconds(repeats, || {
-                note(
-                    cross
-                        .svddc(JobSvd::All)
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                );
-            }),
-        ),
+        stopwatch.figure("S = XᵀX by GEMM", || {
+            std::hint::black_box(x.t().dot(x));
+        }),
+        stopwatch.figure("S = XᵀX by dsyrk (used)", || {
+            note(
+                linalg::gram_of_columns(x.view())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigh(S), ndarray-linalg (dsyev)", || {
+            note(gram.eigh(UPLO::Upper).map(drop).map_err(|e| e.to_string()));
+        }),
+        stopwatch.figure("eigh(S), dsyevd (used)", || {
+            note(
+                linalg::symmetric_eigen(gram.clone())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigvalsh(S), ndarray-linalg (dsyev)", || {
+            note(
+                gram.eigvalsh(UPLO::Upper)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigvalsh(S), dsyevd (used)", || {
+            note(
+                linalg::symmetric_eigenvalues(gram.clone())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("singular values of M, dgesdd values-only (used)", || {
+            note(
+                linalg::singular_values(cross)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("singular values of M, eigvalsh(MᵀM)", || {
+            note(
+                linalg::singular_values_from_gram(cross)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("full SVD of M, dgesdd", || {
+            note(
+                cross
+                    .svddc(JobSvd::All)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
     ];
     match failure {
         Some(error) => anyhow::bail!("a kernel failed: {error}"),
@@ -276,24 +287,7 @@ fn kernel_figures(
     }
 }
 
-fn median_seconds(repeats: usize, mut work: impl FnMut()) -> f64 {
-    median_seconds_with_input(repeats, || (), |()| work())
-}
-
-/// Median wall time of `work`, each run on a fresh input whose making is not timed.
-fn median_seconds_with_input<T>(
-    repeats: usize,
-    mut make_input: impl FnMut() -> T,
-    mut work: impl FnMut(T),
-) -> f64 {
-    let mut seconds: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let input = make_input();
-            let start = Instant::now();
-            work(input);
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
+fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);
     let middle = seconds.len() / 2;
     if seconds.len() % 2 == 1 {
@@ -309,7 +303,8 @@ fn print_table(report: &Report) {
         report.n, report.d, report.repeats, report.seed, report.blas_threads
     );
     println!(
-        "one n x d x d f64 GEMM (XᵀY): {:.4} s\n",
+        "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s; each ratio divides by the \
+         median of the GEMMs timed just before that figure's runs\n",
         report.gemm_seconds
     );
     let section = |title: &str, figures: &[Figure]| {
