@@ -398,3 +398,26 @@ fn metric_names_round_trip_and_unknown_names_list_the_valid_ones() {
         "{message}"
     );
 }
+
+#[test]
+fn procrustes_keeps_the_small_singular_values_of_the_cross_product() {
+    // Low-rank signal with faint noise: most singular values of M = XᵀY are ~1e-6 of the largest,
+    // where a square root of eigvalsh(MᵀM) would be off by ~1e-9 each.
+    let spec = SignalSpec {
+        n: 1500,
+        d: 200,
+        rank: 10,
+        noise: 0.02,
+    };
+    let (x, y) = related_pair(&spec, 0.9, 20);
+    let normalise = |a: &Array2<f64>| {
+        let centred = a - &a.mean_axis(Axis(0)).expect("rows");
+        let norm = centred.iter().map(|v| v * v).sum::<f64>().sqrt();
+        centred / norm
+    };
+    let cross = normalise(&x).t().dot(&normalise(&y));
+    let (_, sigma, _) = cross.svd(false, false).expect("SVD");
+    let want = 2.0 - 2.0 * sigma.sum();
+    let got = values(&x, &y, &[Metric::Procrustes])[&Metric::Procrustes];
+    assert_close("procrustes", got, want, 1e-12);
+}

@@ -1,6 +1,8 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
+mod bench_metrics;
 mod bench_upload;
+mod compare;
 mod serve;
 mod server_process;
 
@@ -40,6 +42,10 @@ pub enum Command {
     Worker(WorkerProcessConfig),
     /// Apply pending migrations and exit.
     Migrate(DatabaseConfig),
+    /// Compute dissimilarity metrics between two matrix files and print them as one JSON object.
+    Compare(compare::CompareArgs),
+    /// Time every metric per pair, preparation and memory, against one GEMM of the same run.
+    BenchMetrics(bench_metrics::BenchMetricsArgs),
     /// Measure upload latency and the server's memory while a large matrix uploads.
     BenchUpload(bench_upload::BenchUploadArgs),
 }
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(config) => block_on(serve::serve(config)),
         Command::Worker(config) => block_on(serve::worker(config)),
         Command::Migrate(config) => block_on(serve::migrate(config)),
+        Command::Compare(args) => compare::run(args),
+        Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
     };
     match outcome {

@@ -8,7 +8,7 @@ use ndarray::{Array2, ArrayView1, Axis, s};
 
 use super::MetricError;
 use super::linalg::{
-    gram_of_columns, gram_of_rows, singular_values, symmetric_eigen, zero_rounding_noise,
+    gram_of_columns, gram_of_rows, singular_values_from_gram, symmetric_eigen, zero_rounding_noise,
 };
 
 /// Share of the total variance the svcca reduction keeps (DESIGN, Metric definitions: `svcca`).
@@ -110,7 +110,7 @@ pub(super) fn canonical(
     let whitened = x.inverse_root.dot(cross).dot(&y.inverse_root);
     let count = whitened.nrows().min(whitened.ncols());
     if !with_pwcca {
-        let correlations = clip_unit(singular_values(&whitened)?, count);
+        let correlations = clip_unit(singular_values_from_gram(&whitened)?, count);
         return Ok(Canonical {
             correlations,
             pwcca: None,
@@ -197,7 +197,7 @@ fn tie_blocks(correlations: &[f64], dim: usize) -> Vec<std::ops::Range<usize>> {
 pub(super) fn svcca(x: &Spectrum, y: &Spectrum, cross: &Array2<f64>) -> Result<f64, MetricError> {
     let whitened = x.svcca_basis.t().dot(cross).dot(&y.svcca_basis);
     let count = whitened.nrows().min(whitened.ncols());
-    let correlations = clip_unit(singular_values(&whitened)?, count);
+    let correlations = clip_unit(singular_values_from_gram(&whitened)?, count);
     Ok(1.0 - mean(&correlations))
 }
 

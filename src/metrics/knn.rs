@@ -29,17 +29,34 @@ impl Neighbours {
             return Err(MetricError::TooFewExamplesForNeighbours { n, k: NEIGHBOURS });
         }
         let unit_rows = normalise_rows(centred);
-        let mut indices = Vec::with_capacity(n * NEIGHBOURS);
+        let mut nearest = vec![Nearest::default(); n];
+        // Similarity is symmetric: each strip of rows is multiplied only by the rows from its own
+        // first row on, and a similarity outside the strip serves both rows, which halves the
+        // products of a full n x n GEMM.
         for strip_start in (0..n).step_by(STRIP_ROWS) {
             let strip_end = (strip_start + STRIP_ROWS).min(n);
             let similarities = unit_rows
                 .slice(s![strip_start..strip_end, ..])
-                .dot(&unit_rows.t());
+                .dot(&unit_rows.slice(s![strip_start.., ..]).t());
             for (local, row) in similarities.axis_iter(Axis(0)).enumerate() {
-                let mut nearest = top_k(row.iter(), strip_start + local);
-                nearest.sort_unstable();
-                indices.extend(nearest);
+                let i = strip_start + local;
+                for (offset, &similarity) in row.iter().enumerate() {
+                    let j = strip_start + offset;
+                    if j == i {
+                        continue;
+                    }
+                    nearest[i].offer(similarity, j as u32);
+                    if j >= strip_end {
+                        nearest[j].offer(similarity, i as u32);
+                    }
+                }
             }
+        }
+        let mut indices = Vec::with_capacity(n * NEIGHBOURS);
+        for list in nearest {
+            let mut row: Vec<u32> = list.kept().iter().map(|&(_, index)| index).collect();
+            row.sort_unstable();
+            indices.extend(row);
         }
         Ok(Neighbours { indices })
     }
@@ -64,23 +81,34 @@ fn normalise_rows(rows: ArrayView2<f64>) -> Array2<f64> {
     unit
 }
 
-/// The k indices with the largest similarity, `own` excluded; on equal similarity the lower index
-/// wins. Scanning in index order, a candidate enters only when strictly better than the current
-/// k-th, because every index already kept is lower.
-fn top_k<'a>(similarities: impl Iterator<Item = &'a f64>, own: usize) -> Vec<u32> {
-    let mut best: Vec<(f64, u32)> = Vec::with_capacity(NEIGHBOURS + 1);
-    for (index, &similarity) in similarities.enumerate() {
-        if index == own {
-            continue;
+/// The best k candidates offered so far, best first: higher similarity, then lower index.
+#[derive(Clone, Default)]
+struct Nearest {
+    kept: [(f64, u32); NEIGHBOURS],
+    len: usize,
+}
+
+impl Nearest {
+    fn offer(&mut self, similarity: f64, index: u32) {
+        let beats = |&(kept, kept_index): &(f64, u32)| {
+            similarity > kept || (similarity == kept && index < kept_index)
+        };
+        if self.len == NEIGHBOURS && !beats(&self.kept[NEIGHBOURS - 1]) {
+            return;
         }
-        if best.len() == NEIGHBOURS && similarity <= best[NEIGHBOURS - 1].0 {
-            continue;
-        }
-        let position = best.partition_point(|&(kept, _)| kept >= similarity);
-        best.insert(position, (similarity, index as u32));
-        best.truncate(NEIGHBOURS);
+        let position = self.kept[..self.len]
+            .iter()
+            .position(beats)
+            .unwrap_or(self.len);
+        let last = self.len.min(NEIGHBOURS - 1);
+        self.kept.copy_within(position..last, position + 1);
+        self.kept[position] = (similarity, index);
+        self.len = (self.len + 1).min(NEIGHBOURS);
     }
-    best.into_iter().map(|(_, index)| index).collect()
+
+    fn kept(&self) -> &[(f64, u32)] {
+        &self.kept[..self.len]
+    }
 }
 
 /// `mutual_knn` (DESIGN, Metric definitions): 1 - Σᵢ |N_X(i) ∩ N_Y(i)| / (n·k).
@@ -113,13 +141,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn equal_similarities_go_to_the_lower_index_and_the_row_itself_is_skipped() {
+    fn equal_similarities_go_to_the_lower_index_whatever_the_order_of_offers() {
+        // Eleven candidates tie at 0.9 for ten places: the highest index among them, 12, loses.
         let similarities = [
-            0.5, 0.9, 0.2, 0.9, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.3,
+            0.9, 0.9, 0.2, 0.9, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.3,
         ];
-        let mut nearest = top_k(similarities.iter(), 1);
-        nearest.sort_unstable();
-        assert_eq!(nearest, [0, 3, 4, 6, 7, 8, 9, 10, 11, 12]);
+        let mut nearest = Nearest::default();
+        for index in [13, 12, 0, 11, 2, 10, 3, 9, 5, 8, 4, 7, 6, 1] {
+            nearest.offer(similarities[index], index as u32);
+        }
+        let kept: Vec<u32> = nearest.kept().iter().map(|&(_, index)| index).collect();
+        assert_eq!(kept, [0, 1, 3, 4, 6, 7, 8, 9, 10, 11]);
     }
 
     #[test]

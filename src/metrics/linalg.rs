@@ -1,4 +1,5 @@
-//! The few dense kernels the metrics need, called straight into OpenBLAS/LAPACK.
+//! The few dense kernels the metrics need, called straight into OpenBLAS/LAPACK (public so that
+//! `simbench bench-metrics` can time them against the alternatives).
 //!
 //! ndarray-linalg's `eigh` runs LAPACK's `dsyev` (implicit QR), which at d = 768 is three to five
 //! times slower than the divide-and-conquer driver `dsyevd` for eigenvectors (measured with
@@ -15,6 +16,7 @@ use super::MetricError;
 unsafe extern "C" {
     // Provided by the OpenBLAS that blas-src links; not part of the reference BLAS interface.
     fn openblas_set_num_threads(num_threads: c_int);
+    fn openblas_get_num_threads() -> c_int;
 }
 
 /// Sets how many threads OpenBLAS uses for each call, so that `workers x BLAS threads` never
@@ -25,6 +27,13 @@ pub fn set_blas_threads(threads: usize) {
     unsafe { openblas_set_num_threads(threads) }
 }
 
+/// The number of threads OpenBLAS uses for each call.
+pub fn blas_threads() -> usize {
+    // SAFETY: plain getter of OpenBLAS's global thread count.
+    let threads = unsafe { openblas_get_num_threads() };
+    usize::try_from(threads).unwrap_or(1)
+}
+
 fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError> {
     c_int::try_from(value).map_err(|_| MetricError::TooLargeForLapack {
         routine,
@@ -33,12 +42,12 @@ fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError>
 }
 
 /// `Aᵀ A` (columns' Gram matrix), both triangles filled.
-pub(crate) fn gram_of_columns(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+pub fn gram_of_columns(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
     symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasTrans, a.ncols())
 }
 
 /// `A Aᵀ` (rows' Gram matrix), both triangles filled.
-pub(crate) fn gram_of_rows(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
+pub fn gram_of_rows(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricError> {
     symmetric_rank_k(a, CBLAS_TRANSPOSE::CblasNoTrans, a.nrows())
 }
 
@@ -86,7 +95,7 @@ fn symmetric_rank_k(
 }
 
 /// Eigen-decomposition of a symmetric matrix.
-pub(crate) struct SymmetricEigen {
+pub struct SymmetricEigen {
     /// Eigenvalues, largest first.
     pub values: Vec<f64>,
     /// Unit eigenvectors as columns, in the order of `values`.
@@ -94,7 +103,7 @@ pub(crate) struct SymmetricEigen {
 }
 
 /// Eigenvalues and eigenvectors of a symmetric matrix (LAPACK `dsyevd`), largest first.
-pub(crate) fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, MetricError> {
+pub fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, MetricError> {
     let order = matrix.nrows();
     let (values, buffer) = dsyevd(matrix, b'V')?;
     // LAPACK writes the eigenvectors column by column: read the buffer in column-major order.
@@ -111,7 +120,7 @@ pub(crate) fn symmetric_eigen(matrix: Array2<f64>) -> Result<SymmetricEigen, Met
 }
 
 /// Eigenvalues of a symmetric matrix, largest first.
-pub(crate) fn symmetric_eigenvalues(matrix: Array2<f64>) -> Result<Vec<f64>, MetricError> {
+pub fn symmetric_eigenvalues(matrix: Array2<f64>) -> Result<Vec<f64>, MetricError> {
     let (values, _) = dsyevd(matrix, b'N')?;
     Ok(values.into_iter().rev().collect())
 }
@@ -188,10 +197,12 @@ fn dsyevd(matrix: Array2<f64>, job: u8) -> Result<(Vec<f64>, Vec<f64>), MetricEr
     Ok((values, buffer))
 }
 
-/// Singular values of `a`, largest first (DESIGN, Cost model): square roots of the eigenvalues of
-/// the smaller of AᵀA and AAᵀ, rounding noise set to zero first. At d = 768 this is about twice as
-/// fast as LAPACK's values-only SVD (`dgesdd`), measured on this machine (BENCHMARKS.md).
-pub(crate) fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
+/// Singular values of `a`, largest first, from the eigenvalues of the smaller of AᵀA and AAᵀ
+/// (DESIGN, Cost model), rounding noise set to zero first. About twice as fast as
+/// [`singular_values`] at d = 768, but a singular value σ carries an absolute error of about
+/// sqrt(ε)·σ_max: fine for canonical correlations (whitened, σ_max <= 1, the small ones are noise
+/// either way), not for a sum of hundreds of small singular values.
+pub fn singular_values_from_gram(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
     let gram = if a.ncols() <= a.nrows() {
         gram_of_columns(a.view())?
     } else {
@@ -203,10 +214,88 @@ pub(crate) fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> 
     Ok(values.into_iter().map(f64::sqrt).collect())
 }
 
+/// Singular values of `a`, largest first, by LAPACK's values-only SVD (`dgesdd`, bidiagonal
+/// reduction then dqds), accurate to about ε·σ_max each.
+pub fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
+    let (rows, cols) = a.dim();
+    let count = rows.min(cols);
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    // A row-major matrix read as column-major is its transpose, which has the same singular values.
+    let mut buffer = a
+        .as_standard_layout()
+        .into_owned()
+        .into_raw_vec_and_offset()
+        .0;
+    let (m, n) = (lapack_dim(cols, "dgesdd")?, lapack_dim(rows, "dgesdd")?);
+    let job = b'N' as c_char;
+    let mut values = vec![0.0; count];
+    let mut iwork = vec![0 as c_int; 8 * count];
+    let mut unused_vectors = [0.0f64];
+    let mut info: c_int = 0;
+    let mut work_size = [0.0f64];
+    // SAFETY: workspace query (lwork = -1): LAPACK only writes the optimal size. With job 'N' the
+    // singular-vector arrays are not referenced (leading dimension 1 is valid).
+    unsafe {
+        lapack_sys::dgesdd_(
+            &job,
+            &m,
+            &n,
+            buffer.as_mut_ptr(),
+            &m,
+            values.as_mut_ptr(),
+            unused_vectors.as_mut_ptr(),
+            &1,
+            unused_vectors.as_mut_ptr(),
+            &1,
+            work_size.as_mut_ptr(),
+            &-1,
+            iwork.as_mut_ptr(),
+            &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(MetricError::LinearAlgebra {
+            routine: "dgesdd",
+            info,
+        });
+    }
+    let mut work = vec![0.0f64; work_size[0] as usize];
+    let work_len = lapack_dim(work.len(), "dgesdd")?;
+    // SAFETY: buffer holds the m x n matrix (leading dimension m), values min(m, n) entries, iwork
+    // 8·min(m, n), work the size LAPACK asked for.
+    unsafe {
+        lapack_sys::dgesdd_(
+            &job,
+            &m,
+            &n,
+            buffer.as_mut_ptr(),
+            &m,
+            values.as_mut_ptr(),
+            unused_vectors.as_mut_ptr(),
+            &1,
+            unused_vectors.as_mut_ptr(),
+            &1,
+            work.as_mut_ptr(),
+            &work_len,
+            iwork.as_mut_ptr(),
+            &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(MetricError::LinearAlgebra {
+            routine: "dgesdd",
+            info,
+        });
+    }
+    Ok(values)
+}
+
 /// Sets to zero the eigenvalues of a Gram-type matrix that rounding alone can produce (DESIGN,
 /// Metric definitions and Cost model: at most `dim·ε·λ_max`, negatives included). Left in, each
 /// would add about 1e-8 to a sum of square roots.
-pub(crate) fn zero_rounding_noise(values: &mut [f64], dim: usize) {
+pub fn zero_rounding_noise(values: &mut [f64], dim: usize) {
     let largest = values.iter().copied().fold(0.0f64, f64::max);
     let threshold = dim as f64 * f64::EPSILON * largest;
     for value in values.iter_mut() {
@@ -242,10 +331,28 @@ mod tests {
     #[test]
     fn singular_values_of_a_rank_one_matrix_have_exact_zeros() {
         let a = array![[1.0], [2.0], [3.0]].dot(&array![[1.0, -1.0, 0.5, 2.0]]);
-        let values = singular_values(&a).expect("singular values");
+        let values = singular_values_from_gram(&a).expect("singular values");
         assert_eq!(values.len(), 3);
         assert!((values[0] - 14f64.sqrt() * 6.25f64.sqrt()).abs() < 1e-12);
         assert_eq!(&values[1..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn small_singular_values_keep_their_accuracy_in_the_values_only_svd() {
+        // diag(1, 1e-9, 1e-12) in a rotated basis: the Gram route cannot see below sqrt(ε).
+        let (c, s) = (0.6, 0.8);
+        let rotation = array![[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]];
+        let a = rotation
+            .dot(&Array2::from_diag(&array![1.0, 1e-9, 1e-12]))
+            .dot(&rotation.t());
+        let values = singular_values(&a).expect("dgesdd");
+        for (got, want) in values.iter().zip([1.0, 1e-9, 1e-12]) {
+            assert!((got - want).abs() <= 1e-15, "{got} vs {want}");
+        }
+        let wide = array![[3.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]];
+        let values = singular_values(&wide).expect("dgesdd");
+        assert_eq!(values.len(), 2);
+        assert!((values[0] - 3.0).abs() < 1e-14 && (values[1] - 2.0).abs() < 1e-14);
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod cca;
 mod cka;
 mod error;
 mod knn;
-mod linalg;
+pub mod linalg;
 mod procrustes;
 mod rsa;
 
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::MetricError;
 pub use knn::NEIGHBOURS;
-pub use linalg::set_blas_threads;
+pub use linalg::{blas_threads, set_blas_threads};
 
 /// A dissimilarity between two representations: 0 for identical ones, larger when they differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

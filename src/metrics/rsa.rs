@@ -75,7 +75,7 @@ fn standardise_rows(
     centred_norm: f64,
     column_means: ArrayView1<f64>,
 ) -> Array2<f64> {
-    let mut rows = &normalised * centred_norm + &column_means;
+    let mut rows = &normalised * centred_norm + column_means;
     for mut row in rows.axis_iter_mut(Axis(0)) {
         let mean = row.mean().unwrap_or(0.0);
         row -= mean;

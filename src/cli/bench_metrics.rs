@@ -1,0 +1,335 @@
+//! `simbench bench-metrics`: seconds per pair of each metric on structured random matrices, the
+//! paper's trio in one call, one-time preparation and memory per representation, and the
+//! building blocks behind them, each as a multiple of one n x d x d GEMM timed in the same run.
+
+use std::time::Instant;
+
+use anyhow::{Context, ensure};
+use ndarray::{Array2, linalg::general_mat_mul};
+use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
+use serde::Serialize;
+
+use crate::metrics::{Metric, Prepared, blas_threads, compare, linalg, set_blas_threads};
+use crate::synthetic::{SignalSpec, related_pair};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchMetricsArgs {
+    /// Examples (rows) per representation.
+    #[arg(long, default_value_t = 4000)]
+    pub n: usize,
+
+    /// Features (columns) per representation.
+    #[arg(long, default_value_t = 768)]
+    pub d: usize,
+
+    /// Timed runs of each figure; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+
+    /// Seed of the generated matrices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// OpenBLAS threads per call (default: OpenBLAS's own setting, normally one per core).
+    #[arg(long)]
+    pub blas_threads: Option<usize>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    n: usize,
+    d: usize,
+    repeats: usize,
+    seed: u64,
+    blas_threads: usize,
+    /// Median of every GEMM timed during the run.
+    gemm_seconds: f64,
+    /// Seconds per pair, prepared representations cached.
+    per_pair: Vec<Figure>,
+    /// Seconds to prepare one representation.
+    preparation: Vec<Figure>,
+    /// Bytes held by one prepared representation.
+    memory_bytes: Vec<Memory>,
+    /// The d x d decompositions the metrics could use, timed on S = XᵀX and M = XᵀY.
+    kernels: Vec<Figure>,
+}
+
+#[derive(Debug, Serialize)]
+struct Figure {
+    name: String,
+    seconds: f64,
+    /// Median of the GEMMs timed just before each run of this figure.
+    gemm_seconds: f64,
+    ratio_to_gemm: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Memory {
+    name: String,
+    bytes: usize,
+}
+
+/// Times work against one n x d x d GEMM (XᵀY) run just before each timed run, so that a ratio
+/// compares timings taken under the same load: the machines this runs on are shared.
+struct Stopwatch<'a> {
+    x: &'a Array2<f64>,
+    y: &'a Array2<f64>,
+    product: Array2<f64>,
+    repeats: usize,
+    all_gemm_seconds: Vec<f64>,
+}
+
+impl Stopwatch<'_> {
+    fn figure(&mut self, name: &str, mut work: impl FnMut()) -> Figure {
+        self.figure_with_input(name, || (), |()| work())
+    }
+
+    /// Median wall time of `work`, each run on a fresh input whose making is not timed.
+    fn figure_with_input<T>(
+        &mut self,
+        name: &str,
+        mut make_input: impl FnMut() -> T,
+        mut work: impl FnMut(T),
+    ) -> Figure {
+        let mut seconds = Vec::with_capacity(self.repeats);
+        let mut gemm_seconds = Vec::with_capacity(self.repeats);
+        for _ in 0..self.repeats {
+            let start = Instant::now();
+            general_mat_mul(1.0, &self.x.t(), self.y, 0.0, &mut self.product);
+            gemm_seconds.push(start.elapsed().as_secs_f64());
+            let input = make_input();
+            let start = Instant::now();
+            work(input);
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        self.all_gemm_seconds.extend(&gemm_seconds);
+        let (seconds, gemm_seconds) = (median(seconds), median(gemm_seconds));
+        Figure {
+            name: name.to_owned(),
+            seconds,
+            gemm_seconds,
+            ratio_to_gemm: seconds / gemm_seconds,
+        }
+    }
+}
+
+pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
+    ensure!(args.repeats > 0, "--repeats must be at least 1");
+    ensure!(args.d >= 1, "--d must be at least 1");
+    ensure!(
+        args.n > args.d,
+        "--n must exceed --d so that every metric applies"
+    );
+    if let Some(threads) = args.blas_threads {
+        set_blas_threads(threads);
+    }
+    let (x, y) = related_pair(&SignalSpec::new(args.n, args.d), 0.8, args.seed);
+    let a = Prepared::new(x.clone()).context("preparing X")?;
+    let b = Prepared::new(y.clone()).context("preparing Y")?;
+    a.prepare_for(&Metric::ALL);
+    b.prepare_for(&Metric::ALL);
+    for (metric, outcome) in compare(&a, &b, &Metric::ALL) {
+        outcome.with_context(|| format!("{metric} refused the generated pair"))?;
+    }
+    let mut stopwatch = Stopwatch {
+        x: &x,
+        y: &y,
+        product: Array2::zeros((args.d, args.d)),
+        repeats: args.repeats,
+        all_gemm_seconds: Vec::new(),
+    };
+
+    let mut per_pair = Vec::new();
+    for metric in Metric::ALL {
+        per_pair.push(stopwatch.figure(metric.name(), || {
+            std::hint::black_box(compare(&a, &b, &[metric]));
+        }));
+    }
+    per_pair.push(
+        stopwatch.figure("trio: cka + pwcca + procrustes, one call", || {
+            std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
+        }),
+    );
+    per_pair.push(stopwatch.figure("all ten, one call", || {
+        std::hint::black_box(compare(&a, &b, &Metric::ALL));
+    }));
+
+    let mut preparation = Vec::new();
+    let mut memory_bytes = Vec::new();
+    for (name, metrics) in [
+        ("eager part only (cka, procrustes)", &[][..]),
+        (
+            "for the trio (cka + pwcca + procrustes)",
+            &Metric::PAPER_TRIO[..],
+        ),
+        ("for rsa (RDM ranks)", &[Metric::Rsa][..]),
+        ("for mutual_knn (neighbour lists)", &[Metric::MutualKnn][..]),
+        ("for all ten metrics", &Metric::ALL[..]),
+    ] {
+        let mut bytes = 0;
+        preparation.push(stopwatch.figure_with_input(
+            name,
+            || x.clone(),
+            |input| {
+                let prepared = Prepared::new(input).expect("X was prepared once already");
+                prepared.prepare_for(metrics);
+                bytes = prepared.memory_bytes();
+            },
+        ));
+        memory_bytes.push(Memory {
+            name: name.to_owned(),
+            bytes,
+        });
+    }
+
+    let cross = x.t().dot(&y);
+    let kernels = kernel_figures(&mut stopwatch, &x, &cross)?;
+
+    let report = Report {
+        n: args.n,
+        d: args.d,
+        repeats: args.repeats,
+        seed: args.seed,
+        blas_threads: blas_threads(),
+        gemm_seconds: median(stopwatch.all_gemm_seconds),
+        per_pair,
+        preparation,
+        memory_bytes,
+        kernels,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+/// The alternatives behind the choices in `metrics::linalg`: LAPACK drivers for d x d symmetric
+/// eigenproblems, and a values-only SVD against the Gram-matrix route for singular values.
+fn kernel_figures(
+    stopwatch: &mut Stopwatch,
+    x: &Array2<f64>,
+    cross: &Array2<f64>,
+) -> anyhow::Result<Vec<Figure>> {
+    let gram = x.t().dot(x);
+    let mut failure = None;
+    let mut note = |outcome: Result<(), String>| {
+        if let Err(error) = outcome {
+            failure.get_or_insert(error);
+        }
+    };
+    let figures = vec![
+        stopwatch.figure("S = XᵀX by GEMM", || {
+            std::hint::black_box(x.t().dot(x));
+        }),
+        stopwatch.figure("S = XᵀX by dsyrk (used)", || {
+            note(
+                linalg::gram_of_columns(x.view())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigh(S), ndarray-linalg (dsyev)", || {
+            note(gram.eigh(UPLO::Upper).map(drop).map_err(|e| e.to_string()));
+        }),
+        stopwatch.figure("eigh(S), dsyevd (used)", || {
+            note(
+                linalg::symmetric_eigen(gram.clone())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigvalsh(S), ndarray-linalg (dsyev)", || {
+            note(
+                gram.eigvalsh(UPLO::Upper)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("eigvalsh(S), dsyevd (used)", || {
+            note(
+                linalg::symmetric_eigenvalues(gram.clone())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("singular values of M, dgesdd values-only (used)", || {
+            note(
+                linalg::singular_values(cross)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("singular values of M, eigvalsh(MᵀM)", || {
+            note(
+                linalg::singular_values_from_gram(cross)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+        stopwatch.figure("full SVD of M, dgesdd", || {
+            note(
+                cross
+                    .svddc(JobSvd::All)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }),
+    ];
+    match failure {
+        Some(error) => anyhow::bail!("a kernel failed: {error}"),
+        None => Ok(figures),
+    }
+}
+
+fn median(mut seconds: Vec<f64>) -> f64 {
+    seconds.sort_by(f64::total_cmp);
+    let middle = seconds.len() / 2;
+    if seconds.len() % 2 == 1 {
+        seconds[middle]
+    } else {
+        (seconds[middle - 1] + seconds[middle]) / 2.0
+    }
+}
+
+fn print_table(report: &Report) {
+    println!(
+        "bench-metrics: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS thread(s)",
+        report.n, report.d, report.repeats, report.seed, report.blas_threads
+    );
+    println!(
+        "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s; each ratio divides by the \
+         median of the GEMMs timed just before that figure's runs\n",
+        report.gemm_seconds
+    );
+    let section = |title: &str, figures: &[Figure]| {
+        println!("{title:<52} {:>10} {:>8}", "seconds", "x GEMM");
+        for figure in figures {
+            println!(
+                "  {:<50} {:>10.4} {:>8.2}",
+                figure.name, figure.seconds, figure.ratio_to_gemm
+            );
+        }
+        println!();
+    };
+    section(
+        "per pair (prepared representations cached)",
+        &report.per_pair,
+    );
+    section("preparation, once per representation", &report.preparation);
+    println!("memory per prepared representation");
+    for memory in &report.memory_bytes {
+        println!(
+            "  {:<50} {:>10.1} MiB",
+            memory.name,
+            memory.bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    println!();
+    section("building blocks (d x d)", &report.kernels);
+}
