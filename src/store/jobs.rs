@@ -466,9 +466,15 @@ pub async fn retry(db: &PgPool, id: i64) -> Result<Job, ApiError> {
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    // Read back before committing: once committed, a woken worker may claim (and fail) the job
+    // before a later read, and the answer would not show the retry.
+    let job = sqlx::query_as::<_, Job>(select_jobs!("WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
     notify_workers(&mut tx).await?;
     tx.commit().await?;
-    get(db, id).await
+    Ok(job)
 }
 
 /// Jobs per status, for the queue-depth gauge.
