@@ -1,6 +1,9 @@
 //! Configuration: every setting is a flag and an environment variable (README, Configuration).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::http::HeaderValue;
 
 /// Where the local setup script creates the database; `DATABASE_URL` overrides it.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://simbench:simbench@127.0.0.1:5432/simbench";
@@ -8,6 +11,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 pub const DEFAULT_MAX_JSON_BYTES: usize = 4 << 20;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Generous for people and training jobs; a client stuck in a loop is slowed, not served.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 3000;
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 500;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DatabaseConfig {
@@ -43,6 +49,69 @@ pub struct HttpConfig {
     /// Time limit for a request, in seconds (uploads and downloads of matrices are exempt).
     #[arg(long, env = "SIMBENCH_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS)]
     pub request_timeout_secs: u64,
+
+    /// Let GET requests (and /metrics) in without a token; writes still need one.
+    #[arg(
+        long,
+        env = "SIMBENCH_PUBLIC_READ",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub public_read: bool,
+
+    /// Requests per minute and per token (per client address for requests without a token);
+    /// 0 turns rate limiting off.
+    #[arg(long, env = "SIMBENCH_RATE_LIMIT_PER_MINUTE", default_value_t = DEFAULT_RATE_LIMIT_PER_MINUTE)]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests a caller may make at once before the per-minute rate applies.
+    #[arg(
+        long,
+        env = "SIMBENCH_RATE_LIMIT_BURST",
+        default_value_t = DEFAULT_RATE_LIMIT_BURST,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    /// https://dash.example.org; none by default.
+    #[arg(
+        long,
+        env = "SIMBENCH_CORS_ORIGINS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = parse_origins
+    )]
+    pub cors_origins: Origins,
+}
+
+/// Browser origins allowed to call the API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<HeaderValue>);
+
+/// A comma-separated list of origins; empty for none.
+fn parse_origins(list: &str) -> Result<Origins, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(parse_origin)
+        .collect::<Result<_, _>>()
+        .map(Origins)
+}
+
+/// An origin as browsers send it: scheme and host, optionally a port, nothing after.
+fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
+    let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+    let valid = matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', ' ']);
+    if !valid {
+        return Err(format!(
+            "{origin:?} is not an origin: write scheme and host, e.g. https://dash.example.org or http://localhost:3000"
+        ));
+    }
+    HeaderValue::from_str(origin).map_err(|error| format!("{origin:?}: {error}"))
 }
 
 impl Default for HttpConfig {
@@ -52,7 +121,42 @@ impl Default for HttpConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            public_read: false,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
+            cors_origins: Origins::default(),
         }
+    }
+}
+
+/// Where `simbench serve` writes the admin token it creates on first start.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AccessConfig {
+    /// Directory for the service's local files. Default: $XDG_DATA_HOME/simbench, else
+    /// ~/.local/share/simbench.
+    #[arg(long, env = "SIMBENCH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// File the first start writes its admin token to (readable by its owner only). Default:
+    /// admin-token in the data directory.
+    #[arg(long, env = "SIMBENCH_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+impl AccessConfig {
+    /// The admin token file, when a location is configured or a home directory is known.
+    pub fn admin_token_file(&self) -> Option<PathBuf> {
+        if let Some(file) = &self.admin_token_file {
+            return Some(file.clone());
+        }
+        let data_dir = self.data_dir.clone().or_else(|| {
+            let from_env = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+            from_env("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| from_env("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+                .map(|base| base.join("simbench"))
+        })?;
+        Some(data_dir.join("admin-token"))
     }
 }
 
@@ -120,6 +224,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub workers: WorkerConfig,
+
+    #[command(flatten)]
+    pub access: AccessConfig,
 }
 
 /// `simbench worker`: comparison workers only, for scaling out against the same database.

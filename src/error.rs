@@ -2,10 +2,11 @@
 //! machine-readable `code`.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::access::Scope;
 use crate::matrix::MatrixError;
 
 /// Everything a request can fail with. Database constraint violations are translated into the
@@ -50,6 +51,27 @@ pub enum ApiError {
 
     #[error("{method} is not allowed on this route")]
     MethodNotAllowed { method: String },
+
+    /// No usable bearer token: missing, malformed, unknown, revoked or expired.
+    #[error("{detail}")]
+    Unauthorized {
+        challenge: Challenge,
+        detail: String,
+    },
+
+    #[error(
+        "this request needs a token with scope {required}; the token {token:?} has scope {held}"
+    )]
+    InsufficientScope {
+        token: String,
+        required: Scope,
+        held: Scope,
+    },
+
+    #[error(
+        "too many requests from this caller; retry in {retry_after_secs} s (limits: SIMBENCH_RATE_LIMIT_PER_MINUTE, SIMBENCH_RATE_LIMIT_BURST)"
+    )]
+    RateLimited { retry_after_secs: u64 },
 
     #[error(transparent)]
     Matrix(#[from] MatrixError),
@@ -103,6 +125,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Matrix(error) if error.is_malformed() => StatusCode::BAD_REQUEST,
             ApiError::Matrix(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Database(error) => match constraint_violation(error) {
@@ -125,6 +150,9 @@ impl ApiError {
             ApiError::Timeout(_) => "request_timeout",
             ApiError::RouteNotFound(_) => "route_not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::InsufficientScope { .. } => "insufficient_scope",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Matrix(error) => error.code(),
             ApiError::Database(error) => match constraint_violation(error) {
                 Some(violation) => violation.code,
@@ -134,7 +162,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// What the client is told went wrong (server errors keep their details in the log).
+    pub fn detail(&self) -> String {
         match self {
             ApiError::Database(error) => match constraint_violation(error) {
                 Some(violation) => violation.detail.to_owned(),
@@ -163,7 +192,58 @@ impl ApiError {
                 members.insert("limit_bytes".into(), json!(limit));
                 members
             }
+            ApiError::InsufficientScope { required, .. } => {
+                let mut members = Map::new();
+                members.insert("required_scope".into(), json!(required));
+                members
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                let mut members = Map::new();
+                members.insert("retry_after_seconds".into(), json!(retry_after_secs));
+                members
+            }
             _ => Map::new(),
+        }
+    }
+
+    /// Headers the status calls for: the bearer challenge of a 401 or 403 (RFC 6750), the wait
+    /// of a 429.
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            ApiError::Unauthorized { challenge, .. } => vec![(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge.header()),
+            )],
+            ApiError::InsufficientScope { required, .. } => {
+                let challenge = format!(
+                    "Bearer realm=\"simbench\", error=\"insufficient_scope\", scope=\"{required}\""
+                );
+                HeaderValue::from_str(&challenge)
+                    .map(|value| vec![(header::WWW_AUTHENTICATE, value)])
+                    .unwrap_or_default()
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                vec![(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge of a 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// No credentials were sent: say which scheme to use.
+    Missing,
+    /// Credentials were sent but cannot be used (malformed, unknown, revoked, expired).
+    InvalidToken,
+}
+
+impl Challenge {
+    fn header(self) -> &'static str {
+        match self {
+            Challenge::Missing => "Bearer realm=\"simbench\"",
+            Challenge::InvalidToken => "Bearer realm=\"simbench\", error=\"invalid_token\"",
         }
     }
 }
@@ -185,10 +265,14 @@ impl IntoResponse for ApiError {
         body.insert("code".into(), json!(self.code()));
         body.extend(self.extensions());
         let mut response = (status, Json(Value::Object(body))).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        for (name, value) in self.headers() {
+            headers.insert(name, value);
+        }
         response
     }
 }
@@ -243,6 +327,11 @@ fn constraint_violation(error: &sqlx::Error) -> Option<Violation> {
             StatusCode::NOT_FOUND,
             "not_found",
             "the model does not exist (it may just have been deleted)",
+        ),
+        "tokens_name_key" => violation(
+            StatusCode::CONFLICT,
+            "token_exists",
+            "a token with this name already exists (names of revoked tokens stay taken, so that the audit log stays unambiguous); choose another name",
         ),
         _ => None,
     }

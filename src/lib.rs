@@ -7,6 +7,7 @@
 // Links the system OpenBLAS that ndarray's `blas` feature and ndarray-linalg call into.
 extern crate blas_src;
 
+pub mod access;
 pub mod benchmark;
 pub mod cli;
 pub mod config;

@@ -340,7 +340,8 @@ async fn a_content_length_that_understates_the_body() {
     let address = app.base_url.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "POST /v1/models/{model}/representations?dataset=d&layer=1 HTTP/1.1\r\nhost: test\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n"
+        "POST /v1/models/{model}/representations?dataset=d&layer=1 HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {}\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n",
+        app.token
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     socket.write_all(&body).await.unwrap();

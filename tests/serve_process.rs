@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_serve(database_url: &str, port: u16) -> Child {
+fn spawn_serve(database_url: &str, port: u16, data_dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_simbench"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", database_url)
+        .env("SIMBENCH_DATA_DIR", data_dir)
         .env("SIMBENCH_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -61,8 +63,12 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
 #[tokio::test]
 async fn servers_starting_together_migrate_once_and_stop_cleanly_on_sigterm() {
     let (db, url) = common::empty_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
     let ports = [free_port(), free_port()];
-    let mut children: Vec<Child> = ports.iter().map(|port| spawn_serve(&url, *port)).collect();
+    let mut children: Vec<Child> = ports
+        .iter()
+        .map(|port| spawn_serve(&url, *port, data_dir.path()))
+        .collect();
     for port in ports {
         wait_ready(port).await;
     }
@@ -76,6 +82,11 @@ async fn servers_starting_together_migrate_once_and_stop_cleanly_on_sigterm() {
         .map(|m| m.version)
         .collect();
     assert_eq!(applied, known, "each migration applied exactly once");
+    let tokens: Vec<String> = sqlx::query_scalar("SELECT name FROM tokens")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(tokens, ["initial-admin"], "one first admin token");
 
     for child in &mut children {
         kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
@@ -99,9 +110,11 @@ async fn migrate_applies_the_schema_and_exits() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_reported() {
+    let data_dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_simbench"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("SIMBENCH_DATA_DIR", data_dir.path())
         .output()
         .unwrap();
     assert!(!output.status.success());

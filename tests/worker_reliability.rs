@@ -274,7 +274,7 @@ async fn jobs_queued_before_a_restart_complete_after_it() {
 
     // An API-only service accepts the comparison and is stopped with the jobs still queued.
     let mut api_only = Process::serve(&url, port, 0);
-    let client = reqwest::Client::new();
+    let client = common::client_with(&app.token);
     poll_until(
         "the service to start",
         Duration::from_secs(30),

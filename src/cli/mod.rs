@@ -5,6 +5,7 @@ mod bench_upload;
 mod compare;
 mod serve;
 mod server_process;
+mod token;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ pub enum Command {
     BenchMetrics(bench_metrics::BenchMetricsArgs),
     /// Measure upload latency and the server's memory while a large matrix uploads.
     BenchUpload(bench_upload::BenchUploadArgs),
+    /// Create, list and revoke API tokens, directly in the database (reads DATABASE_URL).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
+        Command::Token(command) => block_on(token::run(command)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,16 +6,18 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DatabaseConfig, ServeConfig, WorkerProcessConfig};
+use crate::access::bootstrap::{self, INITIAL_ADMIN};
+use crate::config::{AccessConfig, DatabaseConfig, ServeConfig, WorkerProcessConfig};
 use crate::http::{self, ApiContext};
 use crate::store;
 use crate::telemetry::Instruments;
 use crate::worker::WorkerPool;
 
-/// Applies pending migrations, then serves the API and runs the in-process workers until
-/// SIGTERM or SIGINT.
+/// Applies pending migrations, creates the first admin token when there is no token at all,
+/// then serves the API and runs the in-process workers until SIGTERM or SIGINT.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let db = connect_and_migrate(&config.database).await?;
+    first_admin_token(&db, &config.access).await?;
     let listener = TcpListener::bind(config.http.bind)
         .await
         .with_context(|| format!("could not listen on {}", config.http.bind))?;
@@ -68,7 +70,24 @@ pub async fn migrate(config: DatabaseConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect_and_migrate(config: &DatabaseConfig) -> anyhow::Result<sqlx::PgPool> {
+/// On first start, hands the operator an admin token through a private file; says where, and
+/// never what the token is.
+async fn first_admin_token(db: &sqlx::PgPool, config: &AccessConfig) -> anyhow::Result<()> {
+    let file = config.admin_token_file();
+    if !bootstrap::ensure_admin_token(db, file.as_deref()).await? {
+        return Ok(());
+    }
+    let path = file
+        .map(|file| file.display().to_string())
+        .unwrap_or_default();
+    tracing::info!(
+        %path,
+        "no API token existed: created the admin token {INITIAL_ADMIN:?} and wrote it to {path}, readable by you only. Send it as the header Authorization: Bearer <token>; simbench's client commands read it from SIMBENCH_TOKEN (export SIMBENCH_TOKEN=$(cat {path})). Make more tokens with `simbench token create --name NAME --scope read|write|admin`, or POST /v1/tokens"
+    );
+    Ok(())
+}
+
+pub(super) async fn connect_and_migrate(config: &DatabaseConfig) -> anyhow::Result<sqlx::PgPool> {
     let db = store::connect(config)
         .await
         .context("could not connect to PostgreSQL (check DATABASE_URL)")?;

@@ -1,26 +1,34 @@
 //! A `simbench serve` child process on a free port, for benchmarks that measure the service as
-//! it runs in production: over HTTP, in its own process.
+//! it runs in production: over HTTP, in its own process, with a token of their own.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 
+use crate::access::{self, Scope};
 use crate::config::DatabaseConfig;
+use crate::store::{self, tokens};
 
 pub struct ServerProcess {
     child: Child,
+    db: PgPool,
     pub base_url: String,
+    /// Sends this run's write token with every request.
     pub client: reqwest::Client,
-    /// A name unique to this run, for the dataset and models it creates.
+    /// A name unique to this run, for the dataset and models it creates and for its token.
     pub run_name: String,
 }
 
 impl ServerProcess {
-    /// Starts `simbench serve` with extra environment (`SIMBENCH_*` settings) and waits until
-    /// it is ready.
+    /// Starts `simbench serve` with extra environment (`SIMBENCH_*` settings), waits until it is
+    /// ready, and creates a write token for this run (revoked by `stop`). The token is made
+    /// after the server started, so that a first start on an empty database still hands the
+    /// operator their admin token.
     pub async fn start(
         database: &DatabaseConfig,
         environment: &[(&str, String)],
@@ -35,23 +43,38 @@ impl ServerProcess {
         for (name, value) in environment {
             command.env(name, value);
         }
-        let child = command
+        let mut child = command
             .spawn()
             .context("could not start `simbench serve`")?;
-        let server = ServerProcess {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-            run_name: format!("bench-{:08x}", rand::random::<u32>()),
-        };
-        for _ in 0..300 {
-            let ready = server.client.get(server.url("/readyz")).send().await;
-            if ready.is_ok_and(|response| response.status().is_success()) {
-                return Ok(server);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let base_url = format!("http://127.0.0.1:{port}");
+        if let Err(error) = wait_ready(&base_url).await {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(error);
         }
-        bail!("`simbench serve` did not become ready within 30 s")
+        let db = store::connect(database)
+            .await
+            .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
+        let run_name = format!("bench-{:08x}", rand::random::<u32>());
+        let new = tokens::NewToken {
+            name: &run_name,
+            scope: Scope::Write,
+            expires_in_days: Some(1),
+            created_by: None,
+        };
+        let issued = access::issue(&mut *db.acquire().await?, &new).await?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", issued.plaintext.expose()))?;
+        bearer.set_sensitive(true);
+        let client = reqwest::Client::builder()
+            .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
+            .build()?;
+        Ok(ServerProcess {
+            child,
+            db,
+            base_url,
+            client,
+            run_name,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -124,8 +147,12 @@ impl ServerProcess {
         proc_status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
     }
 
-    /// Stops the server with SIGTERM (a graceful shutdown), killing it if it lingers.
+    /// Revokes this run's token, then stops the server with SIGTERM (a graceful shutdown),
+    /// killing it if it lingers.
     pub async fn stop(mut self) {
+        if let Err(error) = tokens::revoke(&self.db, &self.run_name).await {
+            tracing::warn!(%error, token = %self.run_name, "could not revoke the benchmark's token");
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         for _ in 0..200 {
@@ -137,6 +164,18 @@ impl ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+async fn wait_ready(base_url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        let ready = client.get(format!("{base_url}/readyz")).send().await;
+        if ready.is_ok_and(|response| response.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("`simbench serve` did not become ready within 30 s")
 }
 
 /// A field of `/proc/<pid>/status`, in KiB.

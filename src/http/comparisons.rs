@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::extract::{Json, Path};
 use super::{ApiContext, Routes, parse_metrics};
 use crate::error::ApiError;
@@ -36,6 +37,7 @@ struct NewComparison {
 
 async fn create(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Json(request): Json<NewComparison>,
 ) -> Result<impl IntoResponse, ApiError> {
     let metrics = parse_metrics(&request.metrics)?;
@@ -71,7 +73,7 @@ async fn create(
         .into_iter()
         .collect();
     representations::check_same_dataset(&ctx.db, &ids).await?;
-    let comparison = comparisons::create(&ctx.db, &pairs, &metrics).await?;
+    let comparison = comparisons::create(&ctx.db, &pairs, &metrics, caller.token_name()).await?;
     let location = format!("/v1/comparisons/{}", comparison.id);
     Ok((
         StatusCode::ACCEPTED,

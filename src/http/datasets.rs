@@ -5,6 +5,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
@@ -28,6 +29,7 @@ struct NewDataset {
 
 async fn create(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Json(new): Json<NewDataset>,
 ) -> Result<impl IntoResponse, ApiError> {
     validate::name("dataset", &new.name)?;
@@ -39,8 +41,14 @@ async fn create(
             format!("n_rows is the number of examples and must be at least 1, got {n_rows}"),
         ));
     }
-    let dataset =
-        datasets::create(&ctx.db, &new.name, new.n_rows, new.description.as_deref()).await?;
+    let dataset = datasets::create(
+        &ctx.db,
+        &new.name,
+        new.n_rows,
+        new.description.as_deref(),
+        caller.token_name(),
+    )
+    .await?;
     let location = format!("/v1/datasets/{}", dataset.id);
     Ok((
         StatusCode::CREATED,

@@ -1,6 +1,8 @@
 //! The HTTP API: shared state, router assembly and middleware. One module per resource, each
 //! exposing its `router()`; handlers only parse, call `store`, and map errors.
 
+mod audit;
+mod auth;
 mod comparisons;
 mod datasets;
 mod distances;
@@ -11,18 +13,21 @@ pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
 mod prometheus;
+mod rate_limit;
 mod representations;
 mod scores;
+mod tokens;
 mod validate;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
-use axum::http::{HeaderName, Method, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
@@ -31,6 +36,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -53,6 +59,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(ctx: ApiContext) -> Router {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs);
     let instruments = ctx.instruments.clone();
+    let guard = auth::Guard {
+        limiter: rate_limit::RateLimiter::new(
+            ctx.config.rate_limit_per_minute,
+            ctx.config.rate_limit_burst,
+        )
+        .map(Arc::new),
+        ctx: ctx.clone(),
+    };
     let routes = api_routes();
     let bounded = routes
         .bounded
@@ -60,14 +74,22 @@ pub fn app(ctx: ApiContext) -> Router {
     // Matrices are float data: gzip costs CPU and saves nothing.
     let compress_when =
         DefaultPredicate::new().and(NotForContentType::const_new("application/x-npy"));
-    bounded
+    let mut app = bounded
         .merge(routes.streaming)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Uploads read their body as a stream under SIMBENCH_MAX_UPLOAD_BYTES; this limit binds
+        // the extractors (JSON) only.
         .layer(DefaultBodyLimit::max(ctx.config.max_json_bytes))
+        .layer(middleware::from_fn_with_state(guard, auth::guard))
         .layer(middleware::from_fn_with_state(instruments, record_latency))
-        .layer(CompressionLayer::new().compress_when(compress_when))
-        .layer(CatchPanicLayer::custom(|_| {
+        .layer(CompressionLayer::new().compress_when(compress_when));
+    // Outside the access check, so that browsers' preflight requests (which carry no token) are
+    // answered, and refusals carry the headers that let a dashboard read them.
+    if let Some(cors) = cors(&ctx.config.cors_origins.0) {
+        app = app.layer(cors);
+    }
+    app.layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -89,9 +111,38 @@ pub async fn serve(
     ctx: ApiContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(ctx))
+    // Client addresses key the rate limit of requests without a token.
+    let service = app(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// CORS for the configured dashboard origins; none configured, no CORS headers at all.
+fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                header::LOCATION,
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+                REQUEST_ID,
+            ])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 /// Every (method, path) the API routes, in registration order; `openapi.yaml` must list exactly
@@ -110,6 +161,8 @@ fn api_routes() -> Routes {
         .merge(comparisons::router())
         .merge(distances::router())
         .merge(jobs::router())
+        .merge(tokens::router())
+        .merge(audit::router())
         .merge(prometheus::router())
 }
 

@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
@@ -37,12 +38,20 @@ fn empty_object() -> Value {
 
 async fn create(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Json(new): Json<NewModel>,
 ) -> Result<impl IntoResponse, ApiError> {
     validate::name("model", &new.name)?;
     validate::metadata(&new.metadata)?;
     validate::tags(&new.tags)?;
-    let model = models::create(&ctx.db, &new.name, &new.metadata, &new.tags).await?;
+    let model = models::create(
+        &ctx.db,
+        &new.name,
+        &new.metadata,
+        &new.tags,
+        caller.token_name(),
+    )
+    .await?;
     let location = format!("/v1/models/{}", model.id);
     Ok((
         StatusCode::CREATED,

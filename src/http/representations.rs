@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
@@ -56,6 +57,7 @@ struct UploadResponse {
 /// safetensors file, streamed into the database chunk by chunk as it arrives.
 async fn upload(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Path(model_id): Path<i64>,
     Query(params): Query<UploadParams>,
     headers: HeaderMap,
@@ -108,12 +110,19 @@ async fn upload(
 
     let written = writer.finish().await?;
     let mut tx = written.tx;
-    let dataset_id = datasets::lock_for_upload(&mut tx, &params.dataset, info.rows as i64).await?;
+    let dataset_id = datasets::lock_for_upload(
+        &mut tx,
+        &params.dataset,
+        info.rows as i64,
+        caller.token_name(),
+    )
+    .await?;
     let target = UploadTarget {
         model_id,
         dataset_id,
         layer: params.layer,
         layer_name: params.layer_name,
+        created_by: caller.token_name().map(str::to_owned),
     };
     let stored =
         representations::store_upload(&mut tx, &target, written.id, params.replace).await?;

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::Method;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::extract::{Json, Path};
 use super::pagination::ListResponse;
 use super::{ApiContext, Routes, validate};
@@ -42,28 +43,33 @@ struct ScoreValue {
 
 async fn put_representation_score(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Path((id, name)): Path<(i64, String)>,
     Json(score): Json<ScoreValue>,
 ) -> Result<Json<Score>, ApiError> {
-    put(&ctx, ScoreTarget::Representation(id), &name, score.value).await
+    let target = ScoreTarget::Representation(id);
+    put(&ctx, &caller, target, &name, score.value).await
 }
 
 async fn put_model_score(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Path((id, name)): Path<(i64, String)>,
     Json(score): Json<ScoreValue>,
 ) -> Result<Json<Score>, ApiError> {
-    put(&ctx, ScoreTarget::Model(id), &name, score.value).await
+    put(&ctx, &caller, ScoreTarget::Model(id), &name, score.value).await
 }
 
 async fn put(
     ctx: &ApiContext,
+    caller: &Caller,
     target: ScoreTarget,
     name: &str,
     value: f64,
 ) -> Result<Json<Score>, ApiError> {
     validate::score_name(name)?;
-    Ok(Json(scores::upsert(&ctx.db, target, name, value).await?))
+    let score = scores::upsert(&ctx.db, target, name, value, caller.token_name()).await?;
+    Ok(Json(score))
 }
 
 async fn list_representation_scores(
@@ -109,6 +115,7 @@ struct ScoreItem {
 /// `POST /v1/scores`: sets many scores at once, all or none.
 async fn upsert_many(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Json(batch): Json<ScoreBatch>,
 ) -> Result<Json<ListResponse<Score>>, ApiError> {
     if batch.scores.len() > MAX_BATCH {
@@ -138,7 +145,7 @@ async fn upsert_many(
         items.push((target, item.name, item.value));
     }
     Ok(Json(ListResponse {
-        items: scores::upsert_many(&ctx.db, &items).await?,
+        items: scores::upsert_many(&ctx.db, &items, caller.token_name()).await?,
         next_cursor: None,
     }))
 }

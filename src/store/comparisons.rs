@@ -23,6 +23,8 @@ pub struct Comparison {
     pub queued: i64,
     pub cancelled: i64,
     pub created_at: DateTime<Utc>,
+    /// The token whose request created it.
+    pub created_by: Option<String>,
 }
 
 /// Records a comparison of `pairs` (each as asked) and queues what is missing.
@@ -30,16 +32,19 @@ pub async fn create(
     db: &PgPool,
     pairs: &[(i64, i64)],
     metrics: &[Metric],
+    created_by: Option<&str>,
 ) -> Result<Comparison, ApiError> {
     let mut tx = db.begin().await?;
     let enqueued = jobs::enqueue(&mut tx, pairs, metrics).await?;
     let names: Vec<&str> = metrics.iter().map(|metric| metric.name()).collect();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO comparisons (metrics, n_pairs, n_known) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO comparisons (metrics, n_pairs, n_known, created_by) VALUES ($1, $2, $3, $4)
+         RETURNING id",
     )
     .bind(&names)
     .bind(pairs.len() as i32)
     .bind(enqueued.n_known as i32)
+    .bind(created_by)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
@@ -61,6 +66,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
         i32,
         bool,
         DateTime<Utc>,
+        Option<String>,
         i64,
         i64,
         i64,
@@ -68,7 +74,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
         i64,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT c.id, c.metrics, c.n_pairs, c.n_known, c.cancelled, c.created_at,
+        "SELECT c.id, c.metrics, c.n_pairs, c.n_known, c.cancelled, c.created_at, c.created_by,
                 count(j.id) FILTER (WHERE j.status = 'done'),
                 count(j.id) FILTER (WHERE j.status = 'failed'),
                 count(j.id) FILTER (WHERE j.status = 'running'),
@@ -90,6 +96,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
         n_known,
         cancelled_by_user,
         created_at,
+        created_by,
         done,
         failed,
         running,
@@ -124,6 +131,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
         queued,
         cancelled,
         created_at,
+        created_by,
     })
 }
 

@@ -16,13 +16,15 @@ pub struct Dataset {
     pub description: Option<String>,
     pub n_representations: i64,
     pub created_at: DateTime<Utc>,
+    /// The token whose request created it.
+    pub created_by: Option<String>,
 }
 
 /// A query returning [`Dataset`] rows, completed by the given clauses.
 macro_rules! select_datasets {
     ($clauses:literal) => {
         concat!(
-            "SELECT d.id, d.name, d.n_rows, d.description, d.created_at,
+            "SELECT d.id, d.name, d.n_rows, d.description, d.created_at, d.created_by,
                 (SELECT count(*) FROM representations r WHERE r.dataset_id = d.id)
                     AS n_representations
              FROM datasets d ",
@@ -36,13 +38,16 @@ pub async fn create(
     name: &str,
     n_rows: Option<i64>,
     description: Option<&str>,
+    created_by: Option<&str>,
 ) -> Result<Dataset, ApiError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO datasets (name, n_rows, description) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO datasets (name, n_rows, description, created_by) VALUES ($1, $2, $3, $4)
+         RETURNING id",
     )
     .bind(name)
     .bind(n_rows)
     .bind(description)
+    .bind(created_by)
     .fetch_one(db)
     .await?;
     get(db, id).await
@@ -88,12 +93,15 @@ pub async fn lock_for_upload(
     tx: &mut PgConnection,
     name: &str,
     upload_rows: i64,
+    created_by: Option<&str>,
 ) -> Result<i64, ApiError> {
     sqlx::query(
-        "INSERT INTO datasets (name, n_rows) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO datasets (name, n_rows, created_by) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
     .bind(upload_rows)
+    .bind(created_by)
     .execute(&mut *tx)
     .await?;
     let (id, n_rows): (i64, Option<i64>) =

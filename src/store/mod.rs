@@ -1,5 +1,6 @@
 //! Every SQL statement of the service, grouped by aggregate.
 
+pub mod audit;
 pub mod blobs;
 pub mod comparisons;
 pub mod datasets;
@@ -8,6 +9,7 @@ pub mod jobs;
 pub mod models;
 pub mod representations;
 pub mod scores;
+pub mod tokens;
 
 use std::time::Duration;
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub n_representations: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The token whose request created it.
+    pub created_by: Option<String>,
 }
 
 /// Which models a list returns: all tags must be present, every metadata key must hold the value
@@ -32,7 +34,7 @@ pub struct ModelFilter {
 macro_rules! select_models {
     ($clauses:literal) => {
         concat!(
-            "SELECT m.id, m.name, m.metadata, m.tags, m.created_at, m.updated_at,
+            "SELECT m.id, m.name, m.metadata, m.tags, m.created_at, m.updated_at, m.created_by,
                 (SELECT count(*) FROM representations r WHERE r.model_id = m.id)
                     AS n_representations
              FROM models m ",
@@ -46,13 +48,16 @@ pub async fn create(
     name: &str,
     metadata: &Value,
     tags: &[String],
+    created_by: Option<&str>,
 ) -> Result<Model, ApiError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO models (name, metadata, tags) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO models (name, metadata, tags, created_by) VALUES ($1, $2, $3, $4)
+         RETURNING id",
     )
     .bind(name)
     .bind(metadata)
     .bind(tags)
+    .bind(created_by)
     .fetch_one(db)
     .await?;
     get(db, id).await

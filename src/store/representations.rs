@@ -27,6 +27,8 @@ pub struct Representation {
     #[serde(skip)]
     pub blob_id: i64,
     pub created_at: DateTime<Utc>,
+    /// The token whose request created it.
+    pub created_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -44,7 +46,7 @@ macro_rules! select_representations {
             "SELECT r.id, r.model_id, m.name AS model, r.dataset_id, d.name AS dataset,
                     r.layer, r.layer_name, b.n_rows, b.n_cols, b.dtype,
                     encode(b.sha256, 'hex') AS sha256, b.byte_len, r.parent_id, r.transform,
-                    r.blob_id, r.created_at
+                    r.blob_id, r.created_at, r.created_by
              FROM representations r
              JOIN models m ON m.id = r.model_id
              JOIN datasets d ON d.id = r.dataset_id
@@ -96,6 +98,7 @@ pub struct UploadTarget {
     pub dataset_id: i64,
     pub layer: i32,
     pub layer_name: Option<String>,
+    pub created_by: Option<String>,
 }
 
 /// The outcome of storing an uploaded matrix under its (model, dataset, layer).
@@ -145,14 +148,15 @@ pub async fn store_upload(
         None => None,
     };
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO representations (model_id, dataset_id, layer, layer_name, blob_id)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO representations (model_id, dataset_id, layer, layer_name, blob_id, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(target.model_id)
     .bind(target.dataset_id)
     .bind(target.layer)
     .bind(target.layer_name.as_deref())
     .bind(blob_id)
+    .bind(target.created_by.as_deref())
     .fetch_one(&mut *tx)
     .await?;
     Ok(match previous {

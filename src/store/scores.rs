@@ -25,6 +25,8 @@ pub struct Score {
     pub name: String,
     pub value: f64,
     pub updated_at: DateTime<Utc>,
+    /// The token whose request first set it.
+    pub created_by: Option<String>,
 }
 
 async fn upsert_one(
@@ -32,19 +34,20 @@ async fn upsert_one(
     target: ScoreTarget,
     name: &str,
     value: f64,
+    created_by: Option<&str>,
 ) -> Result<Score, ApiError> {
     let query = match target {
         ScoreTarget::Representation(_) => {
-            "INSERT INTO scores (representation_id, name, value) VALUES ($1, $2, $3)
+            "INSERT INTO scores (representation_id, name, value, created_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT (representation_id, name) WHERE representation_id IS NOT NULL
              DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-             RETURNING representation_id, model_id, name, value, updated_at"
+             RETURNING representation_id, model_id, name, value, updated_at, created_by"
         }
         ScoreTarget::Model(_) => {
-            "INSERT INTO scores (model_id, name, value) VALUES ($1, $2, $3)
+            "INSERT INTO scores (model_id, name, value, created_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT (model_id, name) WHERE model_id IS NOT NULL
              DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-             RETURNING representation_id, model_id, name, value, updated_at"
+             RETURNING representation_id, model_id, name, value, updated_at, created_by"
         }
     };
     let (ScoreTarget::Representation(id) | ScoreTarget::Model(id)) = target;
@@ -52,6 +55,7 @@ async fn upsert_one(
         .bind(id)
         .bind(name)
         .bind(value)
+        .bind(created_by)
         .fetch_one(conn)
         .await?)
 }
@@ -62,23 +66,25 @@ pub async fn upsert(
     target: ScoreTarget,
     name: &str,
     value: f64,
+    created_by: Option<&str>,
 ) -> Result<Score, ApiError> {
     let mut conn = db.acquire().await?;
     check_targets_exist(&mut conn, &[target]).await?;
-    upsert_one(&mut conn, target, name, value).await
+    upsert_one(&mut conn, target, name, value, created_by).await
 }
 
 /// Sets many scores in one transaction: all of them or none.
 pub async fn upsert_many(
     db: &PgPool,
     scores: &[(ScoreTarget, String, f64)],
+    created_by: Option<&str>,
 ) -> Result<Vec<Score>, ApiError> {
     let mut tx = db.begin().await?;
     let targets: Vec<ScoreTarget> = scores.iter().map(|(target, _, _)| *target).collect();
     check_targets_exist(&mut tx, &targets).await?;
     let mut stored = Vec::with_capacity(scores.len());
     for (target, name, value) in scores {
-        stored.push(upsert_one(&mut tx, *target, name, *value).await?);
+        stored.push(upsert_one(&mut tx, *target, name, *value, created_by).await?);
     }
     tx.commit().await?;
     Ok(stored)
@@ -89,11 +95,11 @@ pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, ApiErr
     check_targets_exist(&mut conn, &[target]).await?;
     let query = match target {
         ScoreTarget::Representation(_) => {
-            "SELECT representation_id, model_id, name, value, updated_at FROM scores
+            "SELECT representation_id, model_id, name, value, updated_at, created_by FROM scores
              WHERE representation_id = $1 ORDER BY name"
         }
         ScoreTarget::Model(_) => {
-            "SELECT representation_id, model_id, name, value, updated_at FROM scores
+            "SELECT representation_id, model_id, name, value, updated_at, created_by FROM scores
              WHERE model_id = $1 ORDER BY name"
         }
     };

@@ -1,19 +1,22 @@
 //! Test harness: every test gets its own database, migrated from scratch, and the real
-//! application listening on a free port, and talks to it over HTTP.
+//! application listening on a free port, and talks to it over HTTP with an admin token.
 
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 use std::sync::Arc;
 
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 use tokio::net::TcpListener;
 
+use simbench::access::Scope;
 use simbench::config::{DEFAULT_DATABASE_URL, HttpConfig, WorkerConfig};
 use simbench::http::ApiContext;
 use simbench::matrix::{CanonicalMatrix, Dtype};
+use simbench::store::tokens::NewToken;
 use simbench::telemetry::Instruments;
 use simbench::worker::WorkerPool;
 use tokio_util::sync::CancellationToken;
@@ -31,10 +34,15 @@ pub const TABLES: &[&str] = &[
     "comparisons",
 ];
 
+/// The name of the admin token every test app starts with.
+pub const TEST_ADMIN: &str = "test-admin";
+
 pub struct TestApp {
     pub base_url: String,
     pub db: PgPool,
+    /// Sends the admin token `token` with every request.
     pub client: Client,
+    pub token: String,
     /// Stops the in-process workers when the test ends.
     shutdown: CancellationToken,
 }
@@ -123,12 +131,19 @@ impl TestApp {
         tokio::spawn(simbench::http::serve(listener, ctx, async move {
             stop.cancelled().await
         }));
+        let token = issue_token(&db, TEST_ADMIN, Scope::Admin).await;
         TestApp {
             base_url,
             db,
-            client: Client::new(),
+            client: client_with(&token),
+            token,
             shutdown,
         }
+    }
+
+    /// Creates a token of this scope in the app's database; returns its text.
+    pub async fn token(&self, name: &str, scope: Scope) -> String {
+        issue_token(&self.db, name, scope).await
     }
 
     /// Starts `count` more in-process workers on this app's database.
@@ -252,6 +267,31 @@ impl TestApp {
         }
         counts
     }
+}
+
+/// Creates a token directly in the database, as `simbench token create` does; returns its text.
+pub async fn issue_token(db: &PgPool, name: &str, scope: Scope) -> String {
+    let new = NewToken {
+        name,
+        scope,
+        expires_in_days: None,
+        created_by: None,
+    };
+    let mut conn = db.acquire().await.expect("a connection");
+    let issued = simbench::access::issue(&mut conn, &new)
+        .await
+        .expect("the token is created");
+    issued.plaintext.expose().to_owned()
+}
+
+/// A client that sends `token` as its bearer token with every request.
+pub fn client_with(token: &str) -> Client {
+    let mut bearer = HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value");
+    bearer.set_sensitive(true);
+    Client::builder()
+        .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
+        .build()
+        .expect("a client")
 }
 
 /// Asserts the status (showing the body when it differs) and returns the JSON body, or Null.
