@@ -19,7 +19,8 @@ COPY --from=build /src/target/release/simbench /usr/local/bin/simbench
 USER simbench
 WORKDIR /var/lib/simbench
 ENV SIMBENCH_BIND=0.0.0.0:8080 \
-    SIMBENCH_LOG_FORMAT=json
+    SIMBENCH_LOG_FORMAT=json \
+    SIMBENCH_DATA_DIR=/var/lib/simbench
 EXPOSE 8080
 ENTRYPOINT ["simbench"]
 CMD ["serve"]
