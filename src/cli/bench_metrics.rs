@@ -12,6 +12,9 @@ use serde::Serialize;
 use crate::metrics::{Metric, Prepared, blas_threads, compare, linalg, set_blas_threads};
 use crate::synthetic::{SignalSpec, related_pair};
 
+/// The name of the trio figure in the report, which `bench-queue` compares the service with.
+pub const TRIO_FIGURE: &str = "trio: cka + pwcca + procrustes, one call";
+
 #[derive(Debug, clap::Args)]
 pub struct BenchMetricsArgs {
     /// Examples (rows) per representation.
@@ -150,7 +153,7 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         }));
     }
     per_pair.push(
-        stopwatch.figure("trio: cka + pwcca + procrustes, one call", || {
+        stopwatch.figure(TRIO_FIGURE, || {
             std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
         }),
     );
