@@ -7,8 +7,8 @@
 // Links the system OpenBLAS that ndarray's `blas` feature and ndarray-linalg call into.
 extern crate blas_src;
 
-pub mod matrix;
 pub mod cli;
+pub mod matrix;
 pub mod metrics;
 pub mod synthetic;
 pub mod telemetry;

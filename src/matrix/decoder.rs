@@ -38,12 +38,21 @@ enum Stage {
     /// Collecting bytes until the format and header are known.
     Prefix(Vec<u8>),
     /// Safetensors: other tensors stored before the chosen one.
-    Skipping { remaining: u64, body: Body },
+    Skipping {
+        remaining: u64,
+        body: Body,
+    },
     Body(Body),
     /// Safetensors: other tensors stored after the chosen one.
-    Trailer { remaining: u64, info: MatrixInfo },
+    Trailer {
+        remaining: u64,
+        info: MatrixInfo,
+    },
     /// All data read; counts anything that still arrives.
-    Done { info: MatrixInfo, extra: u64 },
+    Done {
+        info: MatrixInfo,
+        extra: u64,
+    },
     /// A Fortran-ordered array, read whole, handed out row-major chunk by chunk.
     Transposing(Transpose),
     Failed,
@@ -138,7 +147,9 @@ impl MatrixDecoder {
                     received: 0,
                 });
             }
-            Stage::Done { extra, .. } if extra > 0 => return Err(MatrixError::TrailingBytes { extra }),
+            Stage::Done { extra, .. } if extra > 0 => {
+                return Err(MatrixError::TrailingBytes { extra });
+            }
             Stage::Done { info, .. } => info,
             Stage::Transposing(transpose) => {
                 let info = transpose.info;
@@ -208,7 +219,9 @@ impl MatrixDecoder {
                     input = &[];
                 }
                 Stage::Transposing(_) | Stage::Failed => {
-                    return Err(MatrixError::Io("bytes pushed after the end of the matrix".into()));
+                    return Err(MatrixError::Io(
+                        "bytes pushed after the end of the matrix".into(),
+                    ));
                 }
             }
         }
@@ -346,7 +359,11 @@ impl Body {
 
     /// Appends the canonical form of whole elements; in row-major order, stops at the first
     /// non-finite one.
-    fn convert(&mut self, elements: &[u8], ready: &mut VecDeque<Vec<u8>>) -> Result<(), MatrixError> {
+    fn convert(
+        &mut self,
+        elements: &[u8],
+        ready: &mut VecDeque<Vec<u8>>,
+    ) -> Result<(), MatrixError> {
         let first_index = self.elements_seen;
         let check = !self.fortran_order;
         let bad = convert_elements(self.source, self.big_endian, elements, &mut self.out, check);
@@ -362,7 +379,10 @@ impl Body {
         self.elements_seen += (elements.len() / self.source.item_size()) as u64;
         if !self.fortran_order && self.out.len() >= CHUNK_BYTES {
             let capacity = CHUNK_BYTES.min(self.remaining_bytes() as usize);
-            ready.push_back(std::mem::replace(&mut self.out, Vec::with_capacity(capacity)));
+            ready.push_back(std::mem::replace(
+                &mut self.out,
+                Vec::with_capacity(capacity),
+            ));
         }
         Ok(())
     }
@@ -482,7 +502,13 @@ fn convert_elements(
     }
     match source {
         SourceType::Float16 => {
-            each!(2, u16, |raw| half::f16::from_bits(raw), |v| v.is_finite(), v.to_f64())
+            each!(
+                2,
+                u16,
+                |raw| half::f16::from_bits(raw),
+                |v| v.is_finite(),
+                v.to_f64()
+            )
         }
         SourceType::BFloat16 => each!(
             2,
@@ -492,7 +518,13 @@ fn convert_elements(
             f64::from(v)
         ),
         SourceType::Float32 => {
-            each!(4, u32, |raw| f32::from_bits(raw), |v| v.is_finite(), f64::from(v))
+            each!(
+                4,
+                u32,
+                |raw| f32::from_bits(raw),
+                |v| v.is_finite(),
+                f64::from(v)
+            )
         }
         SourceType::Float64 => each!(8, u64, |raw| f64::from_bits(raw), |v| v.is_finite(), v),
     }
@@ -548,7 +580,9 @@ mod tests {
 
     fn npy_file(descr: &str, fortran: bool, rows: usize, cols: usize, data: &[u8]) -> Vec<u8> {
         let order = if fortran { "True" } else { "False" };
-        let dict = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({rows}, {cols}), }}\n");
+        let dict = format!(
+            "{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({rows}, {cols}), }}\n"
+        );
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&[1, 0]);
         bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
@@ -581,7 +615,13 @@ mod tests {
     fn f32_bytes(values: &[f32], big_endian: bool) -> Vec<u8> {
         values
             .iter()
-            .flat_map(|v| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+            .flat_map(|v| {
+                if big_endian {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            })
             .collect()
     }
 
@@ -591,7 +631,10 @@ mod tests {
         let file = npy_file("<f4", false, 3, 4, &f32_bytes(&values, false));
         for piece in [1, 3, 7, 64, file.len()] {
             let matrix = decode_in_pieces(&file, piece).unwrap();
-            assert_eq!((matrix.rows, matrix.cols, matrix.dtype), (3, 4, Dtype::Float32));
+            assert_eq!(
+                (matrix.rows, matrix.cols, matrix.dtype),
+                (3, 4, Dtype::Float32)
+            );
             assert_eq!(matrix.data, f32_bytes(&values, false), "piece {piece}");
         }
     }
@@ -602,7 +645,10 @@ mod tests {
         let column_major = f32_bytes(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], true);
         let file = npy_file(">f4", true, 2, 3, &column_major);
         let matrix = decode_in_pieces(&file, 5).unwrap();
-        assert_eq!(matrix.data, f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], false));
+        assert_eq!(
+            matrix.data,
+            f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], false)
+        );
         let expected = CanonicalMatrix {
             dtype: Dtype::Float32,
             rows: 2,
@@ -661,8 +707,14 @@ mod tests {
             decode_in_pieces(&longer, 10).unwrap_err(),
             MatrixError::TrailingBytes { extra: 3 }
         );
-        assert_eq!(decode_in_pieces(&file[..5], 10).unwrap_err().code(), "malformed_npy");
-        assert_eq!(decode_in_pieces(&[], 10).unwrap_err().code(), "unknown_matrix_format");
+        assert_eq!(
+            decode_in_pieces(&file[..5], 10).unwrap_err().code(),
+            "malformed_npy"
+        );
+        assert_eq!(
+            decode_in_pieces(&[], 10).unwrap_err().code(),
+            "unknown_matrix_format"
+        );
         let zip = b"PK\x03\x04 0123456789abcdef";
         let error = decode_in_pieces(zip, 10).unwrap_err();
         assert!(error.to_string().contains("zip archive"), "{error}");
@@ -699,9 +751,18 @@ mod tests {
             .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
             .collect();
         let tensors = [
-            ("a_weights", TensorView::new(TensorDtype::F32, vec![2, 2], &weights).unwrap()),
-            ("acts", TensorView::new(TensorDtype::F32, vec![3, 2], &activations).unwrap()),
-            ("z_half", TensorView::new(TensorDtype::BF16, vec![1, 2], &bf16).unwrap()),
+            (
+                "a_weights",
+                TensorView::new(TensorDtype::F32, vec![2, 2], &weights).unwrap(),
+            ),
+            (
+                "acts",
+                TensorView::new(TensorDtype::F32, vec![3, 2], &activations).unwrap(),
+            ),
+            (
+                "z_half",
+                TensorView::new(TensorDtype::BF16, vec![1, 2], &bf16).unwrap(),
+            ),
         ];
         let file = ::safetensors::tensor::serialize(tensors, None).unwrap();
 

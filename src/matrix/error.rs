@@ -103,7 +103,11 @@ pub(crate) fn reshape_advice(shape: &[usize]) -> MatrixError {
         [single] => format!("({single},)"),
         _ => format!(
             "({})",
-            shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let suggestion = match shape.len() {

@@ -133,12 +133,17 @@ impl CanonicalMatrix {
 }
 
 /// Decodes a whole `.npy` or safetensors byte source with the same decoder uploads go through.
-pub fn read_matrix(mut source: impl Read, tensor: Option<&str>) -> Result<CanonicalMatrix, MatrixError> {
+pub fn read_matrix(
+    mut source: impl Read,
+    tensor: Option<&str>,
+) -> Result<CanonicalMatrix, MatrixError> {
     let mut decoder = MatrixDecoder::new(tensor.map(str::to_owned));
     let mut data = Vec::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let read = source.read(&mut buffer).map_err(|error| MatrixError::Io(error.to_string()))?;
+        let read = source
+            .read(&mut buffer)
+            .map_err(|error| MatrixError::Io(error.to_string()))?;
         if read == 0 {
             break;
         }

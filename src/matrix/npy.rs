@@ -89,7 +89,9 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<NpyHeader>, MatrixErro
         .map_err(|_| MatrixError::MalformedNpy("the header is not valid text".into()))?;
     let dict = PyLiteral::parse(text)?;
     let PyLiteral::Dict(entries) = dict else {
-        return Err(MatrixError::MalformedNpy("the header is not a dictionary".into()));
+        return Err(MatrixError::MalformedNpy(
+            "the header is not a dictionary".into(),
+        ));
     };
     let field = |name: &str| {
         entries
@@ -108,14 +110,20 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<NpyHeader>, MatrixErro
     };
     let fortran_order = match field("fortran_order")? {
         PyLiteral::Bool(value) => *value,
-        _ => return Err(MatrixError::MalformedNpy("'fortran_order' is not True or False".into())),
+        _ => {
+            return Err(MatrixError::MalformedNpy(
+                "'fortran_order' is not True or False".into(),
+            ));
+        }
     };
     let shape = match field("shape")? {
         PyLiteral::Tuple(items) => items
             .iter()
             .map(|item| match item {
                 PyLiteral::Int(value) => Ok(*value),
-                _ => Err(MatrixError::MalformedNpy("'shape' holds a non-integer".into())),
+                _ => Err(MatrixError::MalformedNpy(
+                    "'shape' holds a non-integer".into(),
+                )),
             })
             .collect::<Result<Vec<usize>, _>>()?,
         _ => return Err(MatrixError::MalformedNpy("'shape' is not a tuple".into())),
@@ -343,7 +351,11 @@ impl LiteralParser {
 
     fn word(&mut self) -> Result<PyLiteral, MatrixError> {
         let start = self.at;
-        while self.chars.get(self.at).is_some_and(char::is_ascii_alphanumeric) {
+        while self
+            .chars
+            .get(self.at)
+            .is_some_and(char::is_ascii_alphanumeric)
+        {
             self.at += 1;
         }
         let word: String = self.chars[start..self.at].iter().collect();
@@ -390,7 +402,8 @@ mod tests {
 
     #[test]
     fn parses_fortran_big_endian_and_python2_headers() {
-        let bytes = file_with_header("{'descr': '>f8', 'fortran_order': True, 'shape': (3L, 2L)}\n");
+        let bytes =
+            file_with_header("{'descr': '>f8', 'fortran_order': True, 'shape': (3L, 2L)}\n");
         let header = parse_header(&bytes).unwrap().unwrap();
         assert_eq!(header.source, SourceType::Float64);
         assert!(header.big_endian && header.fortran_order);
@@ -399,7 +412,8 @@ mod tests {
 
     #[test]
     fn incomplete_header_asks_for_more() {
-        let bytes = file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }\n");
+        let bytes =
+            file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }\n");
         assert_eq!(parse_header(&bytes[..20]).unwrap(), None);
     }
 
@@ -410,20 +424,38 @@ mod tests {
         assert_eq!(error.code(), "unsupported_dtype");
         assert!(error.to_string().contains("integer"), "{error}");
 
-        let complex = file_with_header("{'descr': '<c16', 'fortran_order': False, 'shape': (3, 2), }");
-        assert!(parse_header(&complex).unwrap_err().to_string().contains("complex"));
+        let complex =
+            file_with_header("{'descr': '<c16', 'fortran_order': False, 'shape': (3, 2), }");
+        assert!(
+            parse_header(&complex)
+                .unwrap_err()
+                .to_string()
+                .contains("complex")
+        );
 
-        let objects = file_with_header("{'descr': '|O', 'fortran_order': False, 'shape': (3, 2), }");
-        assert!(parse_header(&objects).unwrap_err().to_string().contains("objects"));
+        let objects =
+            file_with_header("{'descr': '|O', 'fortran_order': False, 'shape': (3, 2), }");
+        assert!(
+            parse_header(&objects)
+                .unwrap_err()
+                .to_string()
+                .contains("objects")
+        );
 
-        let cube = file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 5), }");
+        let cube =
+            file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 5), }");
         let error = parse_header(&cube).unwrap_err();
         assert_eq!(error.code(), "not_two_dimensional");
         assert!(error.to_string().contains("(3, 2, 5)"), "{error}");
         assert!(error.to_string().contains("reshape(3, -1)"), "{error}");
 
         let vector = file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }");
-        assert!(parse_header(&vector).unwrap_err().to_string().contains("reshape(-1, 1)"));
+        assert!(
+            parse_header(&vector)
+                .unwrap_err()
+                .to_string()
+                .contains("reshape(-1, 1)")
+        );
 
         let empty = file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }");
         assert_eq!(parse_header(&empty).unwrap_err().code(), "empty_matrix");

@@ -55,7 +55,9 @@ pub(crate) fn locate_tensor(
         (Some(wanted), _) => wanted.to_owned(),
         (None, [only]) => only.clone(),
         (None, []) => {
-            return Err(MatrixError::MalformedSafetensors("the file holds no tensor".into()));
+            return Err(MatrixError::MalformedSafetensors(
+                "the file holds no tensor".into(),
+            ));
         }
         (None, _) => {
             return Err(MatrixError::AmbiguousTensor {
@@ -63,10 +65,12 @@ pub(crate) fn locate_tensor(
             });
         }
     };
-    let info = metadata.info(&name).ok_or_else(|| MatrixError::TensorNotFound {
-        wanted: name.clone(),
-        names: names.join(", "),
-    })?;
+    let info = metadata
+        .info(&name)
+        .ok_or_else(|| MatrixError::TensorNotFound {
+            wanted: name.clone(),
+            names: names.join(", "),
+        })?;
     let source = match info.dtype {
         TensorDtype::F16 => SourceType::Float16,
         TensorDtype::BF16 => SourceType::BFloat16,
