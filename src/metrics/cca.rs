@@ -22,7 +22,8 @@ const PWCCA_TIE: f64 = 1e-6;
 pub(super) struct Spectrum {
     /// W = S^(-1/2) (inverse 0 on rounding-noise eigenvalues).
     inverse_root: Array2<f64>,
-    /// S^(1/2) on the same eigenvalues as W, so that W S = S^(1/2) exactly as a product of factors.
+    /// S^(1/2) over the same eigenvalues as W, so that W·S = S^(1/2) holds for the thresholded
+    /// spectrum too (PWCCA's weights rely on it).
     root: Array2<f64>,
     /// V_r Λ_r^(-1/2): maps P(X)'s feature space to the whitened svcca reduction of X.
     svcca_basis: Array2<f64>,
