@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::metrics::{Metric, Prepared, blas_threads, compare, linalg, set_blas_threads};
 use crate::synthetic::{SignalSpec, related_pair};
+use crate::transform::pca_keep;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchMetricsArgs {
@@ -157,6 +158,24 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     per_pair.push(stopwatch.figure("all ten, one call", || {
         std::hint::black_box(compare(&a, &b, &Metric::ALL));
     }));
+    // The principal-component deletion benchmark pairs each representation with its copies.
+    let keep = (args.d / 48).max(1);
+    let copies = pca_keep(&x, &[keep]).context("principal-component copy of X")?;
+    let copy = copies.into_iter().next().context("one copy per k")?;
+    let copy = Prepared::new(copy).context("preparing the copy")?;
+    copy.prepare_for(&Metric::ALL);
+    per_pair.push(stopwatch.figure(
+        &format!("pwcca(X, its top-{keep} principal components)"),
+        || {
+            std::hint::black_box(compare(&a, &copy, &[Metric::Pwcca]));
+        },
+    ));
+    per_pair.push(stopwatch.figure(
+        &format!("trio(X, its top-{keep} principal components)"),
+        || {
+            std::hint::black_box(compare(&a, &copy, &Metric::PAPER_TRIO));
+        },
+    ));
 
     let mut preparation = Vec::new();
     let mut memory_bytes = Vec::new();
