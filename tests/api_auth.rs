@@ -611,7 +611,7 @@ async fn writes_are_audited_and_only_admins_read_the_audit_log() {
 
 #[tokio::test]
 async fn objects_record_the_token_that_created_them() {
-    let app = TestApp::spawn_with_workers(1).await;
+    let app = TestApp::spawn().await;
     let writer = client_with(&app.token("trainer", Scope::Write).await);
     let post = |path: &str, body: Value| writer.post(app.url(path)).json(&body).send();
     let dataset = post("/v1/datasets", json!({"name": "named"}))
@@ -655,6 +655,21 @@ async fn objects_record_the_token_that_created_them() {
     .await
     .unwrap();
     let comparison = expect_status(comparison, StatusCode::ACCEPTED).await;
+    let derived = post(
+        &format!("/v1/representations/{}/derived", first["id"]),
+        json!({"pca_keep": [1]}),
+    )
+    .await
+    .unwrap();
+    let derived = expect_status(derived, StatusCode::CREATED).await;
+    let benchmark = post(
+        "/v1/benchmarks",
+        json!({"name": "b", "dataset": "d", "score": "ood",
+               "protocol": {"kind": "all_pairs", "group_by": "none"}, "metrics": ["cka"]}),
+    )
+    .await
+    .unwrap();
+    let benchmark = expect_status(benchmark, StatusCode::CREATED).await;
 
     for object in [
         &dataset,
@@ -663,9 +678,26 @@ async fn objects_record_the_token_that_created_them() {
         &score,
         &batch["items"][0],
         &comparison,
+        &derived["items"][0],
+        &benchmark,
     ] {
         assert_eq!(object["created_by"], "trainer", "{object}");
     }
+    let path = format!("/v1/benchmarks/{}/run", benchmark["id"]);
+    let run = expect_status(app.post_json(&path, &json!({})).await, StatusCode::ACCEPTED).await;
+    let run_by: Option<String> = sqlx::query_scalar(
+        "SELECT c.created_by FROM comparisons c JOIN benchmarks b ON b.comparison_id = c.id
+         WHERE b.id = $1",
+    )
+    .bind(run["id"].as_i64())
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        run_by.as_deref(),
+        Some(TEST_ADMIN),
+        "the run's comparison: who ran it"
+    );
     let uploaded_dataset =
         expect_status(app.get("/v1/datasets?name=d").await, StatusCode::OK).await;
     assert_eq!(uploaded_dataset["items"][0]["created_by"], "trainer");

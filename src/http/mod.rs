@@ -3,12 +3,14 @@
 
 mod audit;
 mod auth;
+mod benchmarks;
 mod comparisons;
 mod datasets;
 mod distances;
 mod extract;
 mod health;
 mod jobs;
+mod leaderboard;
 pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
@@ -161,6 +163,8 @@ fn api_routes() -> Routes {
         .merge(comparisons::router())
         .merge(distances::router())
         .merge(jobs::router())
+        .merge(benchmarks::router())
+        .merge(leaderboard::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(prometheus::router())

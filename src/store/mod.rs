@@ -1,6 +1,7 @@
 //! Every SQL statement of the service, grouped by aggregate.
 
 pub mod audit;
+pub mod benchmarks;
 pub mod blobs;
 pub mod comparisons;
 pub mod datasets;
