@@ -206,6 +206,7 @@ async fn admins_create_list_and_revoke_tokens_and_a_revoked_token_fails_everywhe
         )
         .await;
     assert_eq!(created.headers()["location"], "/v1/tokens/ci-uploads");
+    assert_eq!(created.headers()["cache-control"], "no-store");
     let created = expect_status(created, StatusCode::CREATED).await;
     let text = created["token"].as_str().unwrap().to_owned();
     assert!(text.starts_with("sbk_"), "{created}");

@@ -55,9 +55,13 @@ async fn create(
         token: issued.token,
         text: issued.plaintext.expose().to_owned(),
     };
+    // The body holds a credential: no cache along the way may keep it.
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
         Json(created),
     ))
 }
