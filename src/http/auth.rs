@@ -123,10 +123,11 @@ pub(super) async fn guard(
             return ApiError::RateLimited { retry_after_secs }.into_response();
         }
     }
-    let audited = matches!(caller, Caller::Token { .. })
-        && request.method() != Method::GET
-        && request.method() != Method::HEAD;
-    let entry = audited.then(|| PendingAudit::of(&request, route));
+    let writes = request.method() != Method::GET && request.method() != Method::HEAD;
+    let audit = caller
+        .token_name()
+        .filter(|_| writes)
+        .map(|token_name| PendingAudit::of(&request, token_name, route));
     let response = match authorize(required, &caller) {
         Ok(()) => {
             request.extensions_mut().insert(caller.clone());
@@ -134,10 +135,8 @@ pub(super) async fn guard(
         }
         Err(error) => error.into_response(),
     };
-    if let (Some(entry), Some(token_name)) = (entry, caller.token_name()) {
-        entry
-            .record(&guard.ctx, token_name, response.status().as_u16())
-            .await;
+    if let Some(audit) = audit {
+        audit.record(&guard.ctx, response.status().as_u16()).await;
     }
     response
 }
@@ -217,6 +216,7 @@ fn client_address(request: &Request) -> std::net::IpAddr {
 
 /// What the audit log needs from a request, taken before the request is handed on.
 struct PendingAudit {
+    token_name: String,
     method: Method,
     route: Option<String>,
     path: String,
@@ -224,8 +224,9 @@ struct PendingAudit {
 }
 
 impl PendingAudit {
-    fn of(request: &Request, route: Option<String>) -> PendingAudit {
+    fn of(request: &Request, token_name: &str, route: Option<String>) -> PendingAudit {
         PendingAudit {
+            token_name: token_name.to_owned(),
             method: request.method().clone(),
             route,
             path: request
@@ -243,9 +244,9 @@ impl PendingAudit {
     /// Writes the entry before the response leaves, so that whoever reads the audit log after
     /// a write sees it; one insert on requests that already write. A failure is logged: the
     /// write it describes has happened and is not undone.
-    async fn record(self, ctx: &ApiContext, token_name: &str, status: u16) {
+    async fn record(self, ctx: &ApiContext, status: u16) {
         let entry = AuditEntry {
-            token_name,
+            token_name: &self.token_name,
             method: self.method.as_str(),
             route: self.route.as_deref(),
             path: &self.path,
@@ -255,7 +256,7 @@ impl PendingAudit {
         if let Err(error) = audit::record(&ctx.db, &entry).await {
             tracing::error!(
                 %error,
-                token = token_name,
+                token = entry.token_name,
                 method = entry.method,
                 path = entry.path,
                 status = entry.status,
