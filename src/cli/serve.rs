@@ -82,7 +82,7 @@ async fn first_admin_token(db: &sqlx::PgPool, config: &AccessConfig) -> anyhow::
         .unwrap_or_default();
     tracing::info!(
         %path,
-        "no API token existed: created the admin token {INITIAL_ADMIN:?} and wrote it to {path}, readable by you only. Send it as the header Authorization: Bearer <token>; simbench's client commands read it from SIMBENCH_TOKEN (export SIMBENCH_TOKEN=$(cat {path})). Make more tokens with `simbench token create --name NAME --scope read|write|admin`, or POST /v1/tokens"
+        "no API token existed: created the admin token {INITIAL_ADMIN:?} and wrote it to {path}, readable by you only. Send it as the header Authorization: Bearer <token>, or to clients through SIMBENCH_TOKEN (export SIMBENCH_TOKEN=$(cat {path})). Make more tokens with `simbench token create --name NAME --scope read|write|admin`, or POST /v1/tokens"
     );
     Ok(())
 }

@@ -83,7 +83,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     tracing::info!(
         name = %issued.token.name,
         scope = %issued.token.scope,
-        "token created; send it as the header Authorization: Bearer <token>, or set SIMBENCH_TOKEN for simbench's client commands"
+        "token created; send it as the header Authorization: Bearer <token>, or hand it to clients through SIMBENCH_TOKEN"
     );
     Ok(())
 }
