@@ -80,7 +80,9 @@ async fn first_admin_token(db: &sqlx::PgPool, config: &AccessConfig) -> anyhow::
     let path = file
         .map(|file| file.display().to_string())
         .unwrap_or_default();
-    tracing::info!(
+    // A warning so that it shows at every log level but error: a credential now exists, and
+    // whoever started the service must learn where it is.
+    tracing::warn!(
         %path,
         "no API token existed: created the admin token {INITIAL_ADMIN:?} and wrote it to {path}, readable by you only. Send it as the header Authorization: Bearer <token>, or to clients through SIMBENCH_TOKEN (export SIMBENCH_TOKEN=$(cat {path})). Make more tokens with `simbench token create --name NAME --scope read|write|admin`, or POST /v1/tokens"
     );

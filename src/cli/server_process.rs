@@ -47,34 +47,24 @@ impl ServerProcess {
             .spawn()
             .context("could not start `simbench serve`")?;
         let base_url = format!("http://127.0.0.1:{port}");
-        if let Err(error) = wait_ready(&base_url).await {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(error);
-        }
-        let db = store::connect(database)
-            .await
-            .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
-        let run_name = format!("bench-{:08x}", rand::random::<u32>());
-        let new = tokens::NewToken {
-            name: &run_name,
-            scope: Scope::Write,
-            expires_in_days: Some(1),
-            created_by: None,
+        let ready = async {
+            wait_ready(&base_url).await?;
+            run_token(database).await
         };
-        let issued = access::issue(&mut *db.acquire().await?, &new).await?;
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", issued.plaintext.expose()))?;
-        bearer.set_sensitive(true);
-        let client = reqwest::Client::builder()
-            .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
-            .build()?;
-        Ok(ServerProcess {
-            child,
-            db,
-            base_url,
-            client,
-            run_name,
-        })
+        match ready.await {
+            Ok((db, run_name, client)) => Ok(ServerProcess {
+                child,
+                db,
+                base_url,
+                client,
+                run_name,
+            }),
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -164,6 +154,27 @@ impl ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A write token named after a new run, and a client that sends it.
+async fn run_token(database: &DatabaseConfig) -> anyhow::Result<(PgPool, String, reqwest::Client)> {
+    let db = store::connect(database)
+        .await
+        .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
+    let run_name = format!("bench-{:08x}", rand::random::<u32>());
+    let new = tokens::NewToken {
+        name: &run_name,
+        scope: Scope::Write,
+        expires_in_days: Some(1),
+        created_by: None,
+    };
+    let issued = access::issue(&mut *db.acquire().await?, &new).await?;
+    let mut bearer = HeaderValue::from_str(&format!("Bearer {}", issued.plaintext.expose()))?;
+    bearer.set_sensitive(true);
+    let client = reqwest::Client::builder()
+        .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
+        .build()?;
+    Ok((db, run_name, client))
 }
 
 async fn wait_ready(base_url: &str) -> anyhow::Result<()> {
