@@ -717,3 +717,16 @@ async fn objects_record_the_token_that_created_them() {
     .await;
     assert_eq!(scores["items"][0]["created_by"], "trainer");
 }
+
+#[tokio::test]
+async fn a_write_succeeds_even_when_its_audit_entry_cannot_be_written() {
+    let app = TestApp::spawn().await;
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let created = app.post_json("/v1/models", &json!({"name": "m"})).await;
+    expect_status(created, StatusCode::CREATED).await;
+    let models = expect_status(app.get("/v1/models").await, StatusCode::OK).await;
+    assert_eq!(models["items"][0]["name"], "m", "the write happened");
+}
