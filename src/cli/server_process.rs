@@ -1,5 +1,5 @@
-//! A `simbench serve` child process on a free port, for benchmarks that measure the service as
-//! it runs in production: over HTTP, in its own process, with a token of their own.
+//! A `simbench serve` child process on a free port and a scratch database, for benchmarks that
+//! measure the service as it runs in production: over HTTP, in its own process, with a token.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -8,63 +8,117 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Executor};
 
 use crate::access::{self, Scope};
 use crate::config::DatabaseConfig;
-use crate::store::{self, tokens};
+use crate::store::{self, tokens::NewToken};
 
 pub struct ServerProcess {
     child: Child,
-    db: PgPool,
     pub base_url: String,
-    /// Sends this run's write token with every request.
+    /// Sends a write token of the scratch database with every request.
     pub client: reqwest::Client,
-    /// A name unique to this run, for the dataset and models it creates and for its token.
+    /// A name unique to this run, for the dataset and models it creates.
     pub run_name: String,
+    scratch: ScratchDatabase,
+}
+
+/// A database made for one benchmark run on the server of `DATABASE_URL`, so measurements start
+/// from an empty schema and leave the user's data alone.
+struct ScratchDatabase {
+    server: PgConnectOptions,
+    name: String,
+}
+
+impl ScratchDatabase {
+    async fn create(database: &DatabaseConfig) -> anyhow::Result<ScratchDatabase> {
+        // Creating and dropping a database takes seconds on a busy disk; that is not news.
+        let server: PgConnectOptions = database
+            .database_url
+            .parse::<PgConnectOptions>()?
+            .log_slow_statements(log::LevelFilter::Off, Duration::ZERO);
+        let name = format!("simbench_bench_{:08x}", rand::random::<u32>());
+        let mut admin = server
+            .connect()
+            .await
+            .context("could not connect to PostgreSQL (DATABASE_URL)")?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await
+            .context("the benchmark needs a role that may create databases")?;
+        Ok(ScratchDatabase { server, name })
+    }
+
+    fn url(&self, database: &DatabaseConfig) -> anyhow::Result<String> {
+        let mut url = reqwest::Url::parse(&database.database_url)?;
+        url.set_path(&self.name);
+        Ok(url.to_string())
+    }
+
+    async fn drop(self) {
+        let dropped = async {
+            let mut admin = self.server.connect().await?;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.name
+                )))
+                .await
+        };
+        if let Err(error) = dropped.await {
+            eprintln!("could not drop the scratch database {}: {error}", self.name);
+        }
+    }
 }
 
 impl ServerProcess {
-    /// Starts `simbench serve` with extra environment (`SIMBENCH_*` settings), waits until it is
-    /// ready, and creates a write token for this run (revoked by `stop`). The token is made
-    /// after the server started, so that a first start on an empty database still hands the
-    /// operator their admin token.
+    /// Starts `simbench serve` with extra environment (`SIMBENCH_*` settings) and waits until
+    /// it is ready.
     pub async fn start(
         database: &DatabaseConfig,
         environment: &[(&str, String)],
     ) -> anyhow::Result<ServerProcess> {
+        let scratch = ScratchDatabase::create(database).await?;
+        let client = match authorized_client(&scratch.url(database)?).await {
+            Ok(client) => client,
+            Err(error) => {
+                scratch.drop().await;
+                return Err(error);
+            }
+        };
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut command = Command::new(std::env::current_exe()?);
         command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", &database.database_url)
+            .env("DATABASE_URL", scratch.url(database)?)
             .env("RUST_LOG", "warn")
+            // Measurements of throughput and latency, not of the rate limiter.
+            .env("SIMBENCH_RATE_LIMIT_PER_MINUTE", "0")
             .stdout(Stdio::null());
         for (name, value) in environment {
             command.env(name, value);
         }
-        let mut child = command
+        let child = command
             .spawn()
             .context("could not start `simbench serve`")?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        let ready = async {
-            wait_ready(&base_url).await?;
-            run_token(database).await
+        let server = ServerProcess {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            client,
+            run_name: format!("bench-{:08x}", rand::random::<u32>()),
+            scratch,
         };
-        match ready.await {
-            Ok((db, run_name, client)) => Ok(ServerProcess {
-                child,
-                db,
-                base_url,
-                client,
-                run_name,
-            }),
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(error)
+        for _ in 0..300 {
+            let ready = server.client.get(server.url("/readyz")).send().await;
+            if ready.is_ok_and(|response| response.status().is_success()) {
+                return Ok(server);
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        server.stop().await;
+        bail!("`simbench serve` did not become ready within 30 s")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -85,16 +139,6 @@ impl ServerProcess {
         created["id"]
             .as_i64()
             .context("the created model has an id")
-    }
-
-    /// Deletes a model with everything computed from it.
-    pub async fn delete_model(&self, model: i64) -> anyhow::Result<()> {
-        self.client
-            .delete(self.url(&format!("/v1/models/{model}?cascade=true")))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
     }
 
     /// Uploads a `.npy` body as (model, dataset, layer); returns the representation.
@@ -137,56 +181,49 @@ impl ServerProcess {
         proc_status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
     }
 
-    /// Revokes this run's token, then stops the server with SIGTERM (a graceful shutdown),
-    /// killing it if it lingers.
+    /// Stops the server with SIGTERM (a graceful shutdown), killing it if it lingers, and drops
+    /// its database.
     pub async fn stop(mut self) {
-        if let Err(error) = tokens::revoke(&self.db, &self.run_name).await {
-            tracing::warn!(%error, token = %self.run_name, "could not revoke the benchmark's token");
-        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let mut exited = false;
         for _ in 0..200 {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.scratch.drop().await;
     }
 }
 
-/// A write token named after a new run, and a client that sends it.
-async fn run_token(database: &DatabaseConfig) -> anyhow::Result<(PgPool, String, reqwest::Client)> {
-    let db = store::connect(database)
-        .await
-        .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
-    let run_name = format!("bench-{:08x}", rand::random::<u32>());
-    let new = tokens::NewToken {
-        name: &run_name,
+/// Migrates the scratch database and makes a write token in it, so that the server starts with a
+/// token (and leaves the first start's admin token file alone); returns a client that sends it.
+async fn authorized_client(database_url: &str) -> anyhow::Result<reqwest::Client> {
+    let config = DatabaseConfig {
+        database_url: database_url.to_owned(),
+        db_connections: 1,
+    };
+    let db = store::connect(&config).await?;
+    store::migrate(&db).await?;
+    let new = NewToken {
+        name: "bench",
         scope: Scope::Write,
-        expires_in_days: Some(1),
+        expires_in_days: None,
         created_by: None,
     };
     let issued = access::issue(&mut *db.acquire().await?, &new).await?;
+    db.close().await;
     let mut bearer = HeaderValue::from_str(&format!("Bearer {}", issued.plaintext.expose()))?;
     bearer.set_sensitive(true);
-    let client = reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
-        .build()?;
-    Ok((db, run_name, client))
-}
-
-async fn wait_ready(base_url: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        let ready = client.get(format!("{base_url}/readyz")).send().await;
-        if ready.is_ok_and(|response| response.status().is_success()) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("`simbench serve` did not become ready within 30 s")
+        .build()?)
 }
 
 /// A field of `/proc/<pid>/status`, in KiB.
