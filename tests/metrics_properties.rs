@@ -189,10 +189,11 @@ fn weight_of_left_singular_basis(a: &Array2<f64>) -> f64 {
 fn pwcca_of_subspace_copy(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
     let centre = |a: &Array2<f64>| a - &a.mean_axis(Axis(0)).expect("rows");
     let (x, y) = (centre(x), centre(y));
-    let (basis, _, _) = y.svd(true, false).expect("SVD");
+    let (basis, sigma, _) = y.svd(true, false).expect("SVD");
+    let rank = sigma.iter().filter(|&&s| s > 1e-10 * sigma[0]).count();
     let basis = basis
         .expect("left singular vectors")
-        .slice(s![.., ..y.ncols()])
+        .slice(s![.., ..rank])
         .to_owned();
     let matched = basis.dot(&basis.t().dot(&x));
     let unmatched = &x - &matched;
@@ -420,4 +421,19 @@ fn procrustes_keeps_the_small_singular_values_of_the_cross_product() {
     let want = 2.0 - 2.0 * sigma.sum();
     let got = values(&x, &y, &[Metric::Procrustes])[&Metric::Procrustes];
     assert_close("procrustes", got, want, 1e-12);
+}
+
+#[test]
+fn pwcca_against_a_rank_deficient_copy_merges_its_zero_correlations_with_the_unmatched_block() {
+    // Y repeats one of its columns: min(d1, d2) = 6 correlations of which only 5 are 1 and the
+    // sixth is 0, in the same null space as the d1 - 6 directions nothing in Y matches.
+    let (x, _) = related_pair(&SPEC, 0.0, 21);
+    let copy = x.select(Axis(1), &[1, 2, 5, 8, 11, 5]);
+    let got = values(&x, &copy, &[Metric::Pwcca])[&Metric::Pwcca];
+    assert_close(
+        "pwcca(X, copy)",
+        got,
+        pwcca_of_subspace_copy(&x, &copy),
+        1e-9,
+    );
 }

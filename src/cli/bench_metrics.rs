@@ -11,6 +11,10 @@ use serde::Serialize;
 
 use crate::metrics::{Metric, Prepared, blas_threads, compare, linalg, set_blas_threads};
 use crate::synthetic::{SignalSpec, related_pair};
+use crate::transform::pca_keep;
+
+/// The name of the trio figure in the report, which `bench-queue` compares the service with.
+pub const TRIO_FIGURE: &str = "trio: cka + pwcca + procrustes, one call";
 
 #[derive(Debug, clap::Args)]
 pub struct BenchMetricsArgs {
@@ -150,13 +154,31 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         }));
     }
     per_pair.push(
-        stopwatch.figure("trio: cka + pwcca + procrustes, one call", || {
+        stopwatch.figure(TRIO_FIGURE, || {
             std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
         }),
     );
     per_pair.push(stopwatch.figure("all ten, one call", || {
         std::hint::black_box(compare(&a, &b, &Metric::ALL));
     }));
+    // The principal-component deletion benchmark pairs each representation with its copies.
+    let keep = (args.d / 48).max(1);
+    let copies = pca_keep(&x, &[keep]).context("principal-component copy of X")?;
+    let copy = copies.into_iter().next().context("one copy per k")?;
+    let copy = Prepared::new(copy).context("preparing the copy")?;
+    copy.prepare_for(&Metric::ALL);
+    per_pair.push(stopwatch.figure(
+        &format!("pwcca(X, its top-{keep} principal components)"),
+        || {
+            std::hint::black_box(compare(&a, &copy, &[Metric::Pwcca]));
+        },
+    ));
+    per_pair.push(stopwatch.figure(
+        &format!("trio(X, its top-{keep} principal components)"),
+        || {
+            std::hint::black_box(compare(&a, &copy, &Metric::PAPER_TRIO));
+        },
+    ));
 
     let mut preparation = Vec::new();
     let mut memory_bytes = Vec::new();
@@ -228,63 +250,38 @@ fn kernel_figures(
             std::hint::black_box(x.t().dot(x));
         }),
         stopwatch.figure("S = XᵀX by dsyrk (used)", || {
-            note(
-                linalg::gram_of_columns(x.view())
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(linalg::gram_of_columns(x.view())))
         }),
         stopwatch.figure("eigh(S), ndarray-linalg (dsyev)", || {
-            note(gram.eigh(UPLO::Upper).map(drop).map_err(|e| e.to_string()));
+            note(discard(gram.eigh(UPLO::Upper)))
         }),
         stopwatch.figure("eigh(S), dsyevd (used)", || {
-            note(
-                linalg::symmetric_eigen(gram.clone())
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(linalg::symmetric_eigen(gram.clone())))
         }),
         stopwatch.figure("eigvalsh(S), ndarray-linalg (dsyev)", || {
-            note(
-                gram.eigvalsh(UPLO::Upper)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(gram.eigvalsh(UPLO::Upper)))
         }),
         stopwatch.figure("eigvalsh(S), dsyevd (used)", || {
-            note(
-                linalg::symmetric_eigenvalues(gram.clone())
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(linalg::symmetric_eigenvalues(gram.clone())))
         }),
         stopwatch.figure("singular values of M, dgesdd values-only (used)", || {
-            note(
-                linalg::singular_values(cross)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(linalg::singular_values(cross)))
         }),
         stopwatch.figure("singular values of M, eigvalsh(MᵀM)", || {
-            note(
-                linalg::singular_values_from_gram(cross)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(linalg::singular_values_from_gram(cross)))
         }),
         stopwatch.figure("full SVD of M, dgesdd", || {
-            note(
-                cross
-                    .svddc(JobSvd::All)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            );
+            note(discard(cross.svddc(JobSvd::All)))
         }),
     ];
     match failure {
         Some(error) => anyhow::bail!("a kernel failed: {error}"),
         None => Ok(figures),
     }
+}
+
+fn discard<T, E: std::fmt::Display>(outcome: Result<T, E>) -> Result<(), String> {
+    outcome.map(drop).map_err(|error| error.to_string())
 }
 
 fn median(mut seconds: Vec<f64>) -> f64 {

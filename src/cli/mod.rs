@@ -1,6 +1,7 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
 mod bench_metrics;
+mod bench_queue;
 mod bench_upload;
 mod compare;
 mod serve;
@@ -48,6 +49,8 @@ pub enum Command {
     BenchMetrics(bench_metrics::BenchMetricsArgs),
     /// Measure upload latency and the server's memory while a large matrix uploads.
     BenchUpload(bench_upload::BenchUploadArgs),
+    /// Measure pairs per second through the service against the pure compute rate.
+    BenchQueue(bench_queue::BenchQueueArgs),
 }
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
+        Command::BenchQueue(args) => block_on(bench_queue::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

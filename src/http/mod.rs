@@ -1,12 +1,14 @@
 //! The HTTP API: shared state, router assembly and middleware. One module per resource, each
 //! exposing its `router()`; handlers only parse, call `store`, and map errors.
 
+mod benchmarks;
 mod comparisons;
 mod datasets;
 mod distances;
 mod extract;
 mod health;
 mod jobs;
+mod leaderboard;
 pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
@@ -110,6 +112,8 @@ fn api_routes() -> Routes {
         .merge(comparisons::router())
         .merge(distances::router())
         .merge(jobs::router())
+        .merge(benchmarks::router())
+        .merge(leaderboard::router())
         .merge(prometheus::router())
 }
 

@@ -9,17 +9,19 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
 use crate::error::ApiError;
-use crate::matrix::{Dtype, MatrixDecoder, MatrixInfo, npy_header};
+use crate::matrix::{CanonicalMatrix, Dtype, MatrixDecoder, MatrixInfo, npy_header};
 use crate::store::blobs::{self, BlobWriter};
 use crate::store::representations::{
     self, Representation, RepresentationFilter, Stored, UploadTarget,
 };
 use crate::store::{datasets, models};
+use crate::transform::{TransformError, pca_keep};
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -28,6 +30,7 @@ pub(super) fn router() -> Routes {
         .route(Method::GET, "/v1/representations/{id}", get)
         .route(Method::DELETE, "/v1/representations/{id}", delete)
         .streaming(Method::GET, "/v1/representations/{id}/data", data)
+        .route(Method::POST, "/v1/representations/{id}/derived", derive)
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,4 +335,95 @@ async fn data(State(ctx): State<ApiContext>, Path(id): Path<i64>) -> Result<Resp
         );
     }
     Ok((headers, Body::from_stream(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeriveRequest {
+    pca_keep: Vec<usize>,
+}
+
+/// `POST /v1/representations/{id}/derived`: copies keeping the top-k principal components, as
+/// derived representations of the same model, dataset and layer (`transform: {"pca_keep": k}`).
+/// Copies that exist already are returned as they are.
+async fn derive(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<i64>,
+    Json(request): Json<DeriveRequest>,
+) -> Result<Response, ApiError> {
+    let parent = representations::get(&ctx.db, id).await?;
+    if let Some(root) = parent.parent_id {
+        return Err(ApiError::unprocessable(
+            "derived_parent",
+            format!(
+                "representation {id} is itself a derived copy; derive from representation {root}"
+            ),
+        ));
+    }
+    let d = parent.n_cols as usize;
+    if request.pca_keep.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_k",
+            "pca_keep lists no k; give e.g. [256, 64, 16]",
+        ));
+    }
+    if let Some(k) = request.pca_keep.iter().find(|&&k| k == 0 || k > d) {
+        return Err(ApiError::unprocessable(
+            "invalid_k",
+            TransformError::KOutOfRange { k: *k, d }.to_string(),
+        ));
+    }
+    let mut ks = request.pca_keep.clone();
+    ks.sort_unstable();
+    ks.dedup();
+    let transform_of = |k: usize| json!({"pca_keep": k});
+    let transforms: Vec<Value> = ks.iter().map(|&k| transform_of(k)).collect();
+    let existing = representations::find_derived(&ctx.db, id, &transforms).await?;
+    let missing: Vec<usize> = ks
+        .iter()
+        .copied()
+        .filter(|&k| {
+            !existing
+                .iter()
+                .any(|copy| copy.transform.as_ref() == Some(&transform_of(k)))
+        })
+        .collect();
+    if !missing.is_empty() {
+        let matrix = blobs::read(&ctx.db, parent.blob_id).await?;
+        let wanted = missing.clone();
+        let copies = tokio::task::spawn_blocking(move || pca_keep(&matrix.to_f64(), &wanted))
+            .await
+            .map_err(|error| ApiError::Internal(format!("principal components: {error}")))?
+            .map_err(|error| ApiError::Internal(format!("principal components: {error}")))?;
+        for (k, copy) in missing.iter().zip(copies) {
+            let written = blobs::write(&ctx.db, &CanonicalMatrix::from_f64(&copy)).await?;
+            let mut tx = written.tx;
+            representations::insert_derived(&mut tx, &parent, &transform_of(*k), written.id)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+    let copies = representations::find_derived(&ctx.db, id, &transforms).await?;
+    let mut items = Vec::with_capacity(request.pca_keep.len());
+    for k in &request.pca_keep {
+        if let Some(copy) = copies
+            .iter()
+            .find(|copy| copy.transform.as_ref() == Some(&transform_of(*k)))
+        {
+            items.push(copy.clone());
+        }
+    }
+    let status = if missing.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(ListResponse {
+            items,
+            next_cursor: None,
+        }),
+    )
+        .into_response())
 }

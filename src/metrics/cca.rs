@@ -22,7 +22,8 @@ const PWCCA_TIE: f64 = 1e-6;
 pub(super) struct Spectrum {
     /// W = S^(-1/2) (inverse 0 on rounding-noise eigenvalues).
     inverse_root: Array2<f64>,
-    /// S^(1/2) on the same eigenvalues as W, so that W S = S^(1/2) exactly as a product of factors.
+    /// S^(1/2) over the same eigenvalues as W, so that W·S = S^(1/2) holds for the thresholded
+    /// spectrum too (PWCCA's weights rely on it).
     root: Array2<f64>,
     /// V_r Λ_r^(-1/2): maps P(X)'s feature space to the whitened svcca reduction of X.
     svcca_basis: Array2<f64>,
@@ -171,22 +172,22 @@ fn projection_weighted(
     Ok(1.0 - matched / total)
 }
 
-/// Runs of consecutive correlations whose neighbours differ by at most [`PWCCA_TIE`], then the
-/// unmatched directions k..d1 as one block.
+/// Runs of consecutive correlations whose neighbours differ by at most [`PWCCA_TIE`], over all d1
+/// directions of X, the unmatched directions k..d1 counting as correlation 0. So the unmatched
+/// directions form one block, joined by any trailing correlations within the tie of 0: those span
+/// the same null space of T Tᵀ, where the solver's split between them is arbitrary too.
 fn tie_blocks(correlations: &[f64], dim: usize) -> Vec<std::ops::Range<usize>> {
+    let correlation = |index: usize| correlations.get(index).copied().unwrap_or(0.0);
     let mut blocks = Vec::new();
     let mut start = 0;
-    for index in 1..correlations.len() {
-        if (correlations[index - 1] - correlations[index]).abs() > PWCCA_TIE {
+    for index in 1..dim {
+        if (correlation(index - 1) - correlation(index)).abs() > PWCCA_TIE {
             blocks.push(start..index);
             start = index;
         }
     }
-    if !correlations.is_empty() {
-        blocks.push(start..correlations.len());
-    }
-    if dim > correlations.len() {
-        blocks.push(correlations.len()..dim);
+    if dim > 0 {
+        blocks.push(start..dim);
     }
     blocks
 }
@@ -210,9 +211,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ties_within_the_tolerance_chain_into_one_block_and_unmatched_directions_form_another() {
+    fn ties_chain_into_blocks_and_unmatched_directions_join_the_trailing_zero_run() {
         let correlations = [1.0, 1.0 - 5e-7, 1.0 - 9e-7, 0.8, 0.5, 0.5];
         assert_eq!(tie_blocks(&correlations, 8), [0..3, 3..4, 4..6, 6..8]);
         assert_eq!(tie_blocks(&[0.9, 0.2], 2), [0..1, 1..2]);
+        assert_eq!(tie_blocks(&[0.9, 1e-7, 0.0], 5), [0..1, 1..5]);
     }
 }

@@ -138,63 +138,51 @@ fn dsyevd(matrix: Array2<f64>, job: u8) -> Result<(Vec<f64>, Vec<f64>), MetricEr
         .into_raw_vec_and_offset()
         .0;
     let order_c = lapack_dim(order, "dsyevd")?;
-    let job = job as c_char;
-    let uplo = b'U' as c_char;
     let mut values = vec![0.0; order];
-    let mut info: c_int = 0;
-    let mut work_size = [0.0f64];
-    let mut iwork_size = [0 as c_int];
-    // SAFETY: workspace query (lwork = liwork = -1): LAPACK only writes the optimal sizes.
-    unsafe {
-        lapack_sys::dsyevd_(
-            &job,
-            &uplo,
-            &order_c,
-            buffer.as_mut_ptr(),
-            &order_c,
-            values.as_mut_ptr(),
-            work_size.as_mut_ptr(),
-            &-1,
-            iwork_size.as_mut_ptr(),
-            &-1,
-            &mut info,
-        );
-    }
-    if info != 0 {
-        return Err(MetricError::LinearAlgebra {
-            routine: "dsyevd",
-            info,
-        });
-    }
-    // The optimal size is an integer stored in a double.
-    let mut work = vec![0.0f64; work_size[0] as usize];
+    let mut call = |work: &mut [f64], work_len: c_int, iwork: &mut [c_int], iwork_len: c_int| {
+        let mut info: c_int = 0;
+        // SAFETY: buffer is order x order and values has order entries. Either the lengths are -1
+        // (a workspace query: LAPACK writes the optimal sizes into work[0] and iwork[0]) or the
+        // workspaces have the lengths passed.
+        unsafe {
+            lapack_sys::dsyevd_(
+                &(job as c_char),
+                &(b'U' as c_char),
+                &order_c,
+                buffer.as_mut_ptr(),
+                &order_c,
+                values.as_mut_ptr(),
+                work.as_mut_ptr(),
+                &work_len,
+                iwork.as_mut_ptr(),
+                &iwork_len,
+                &mut info,
+            );
+        }
+        lapack_result("dsyevd", info)
+    };
+    let (mut work_size, mut iwork_size) = ([0.0f64], [0 as c_int]);
+    call(&mut work_size, -1, &mut iwork_size, -1)?;
+    let mut work = vec![0.0f64; optimal_length(work_size[0])];
     let mut iwork = vec![0 as c_int; usize::try_from(iwork_size[0]).unwrap_or(0).max(1)];
-    let work_len = lapack_dim(work.len(), "dsyevd")?;
-    let iwork_len = lapack_dim(iwork.len(), "dsyevd")?;
-    // SAFETY: buffer is order x order, values has order entries, and the workspaces have the sizes
-    // LAPACK asked for in the query above.
-    unsafe {
-        lapack_sys::dsyevd_(
-            &job,
-            &uplo,
-            &order_c,
-            buffer.as_mut_ptr(),
-            &order_c,
-            values.as_mut_ptr(),
-            work.as_mut_ptr(),
-            &work_len,
-            iwork.as_mut_ptr(),
-            &iwork_len,
-            &mut info,
-        );
-    }
-    if info != 0 {
-        return Err(MetricError::LinearAlgebra {
-            routine: "dsyevd",
-            info,
-        });
-    }
+    let (work_len, iwork_len) = (
+        lapack_dim(work.len(), "dsyevd")?,
+        lapack_dim(iwork.len(), "dsyevd")?,
+    );
+    call(&mut work, work_len, &mut iwork, iwork_len)?;
     Ok((values, buffer))
+}
+
+fn lapack_result(routine: &'static str, info: c_int) -> Result<(), MetricError> {
+    match info {
+        0 => Ok(()),
+        info => Err(MetricError::LinearAlgebra { routine, info }),
+    }
+}
+
+/// A workspace size returned by a LAPACK query: an integer stored in a double.
+fn optimal_length(size: f64) -> usize {
+    (size as usize).max(1)
 }
 
 /// Singular values of `a`, largest first, from the eigenvalues of the smaller of AᵀA and AAᵀ
@@ -229,66 +217,40 @@ pub fn singular_values(a: &Array2<f64>) -> Result<Vec<f64>, MetricError> {
         .into_raw_vec_and_offset()
         .0;
     let (m, n) = (lapack_dim(cols, "dgesdd")?, lapack_dim(rows, "dgesdd")?);
-    let job = b'N' as c_char;
     let mut values = vec![0.0; count];
     let mut iwork = vec![0 as c_int; 8 * count];
-    let mut unused_vectors = [0.0f64];
-    let mut info: c_int = 0;
+    let mut call = |work: &mut [f64], work_len: c_int| {
+        let mut unused_vectors = [0.0f64];
+        let mut info: c_int = 0;
+        // SAFETY: buffer holds the m x n matrix (leading dimension m), values min(m, n) entries,
+        // iwork 8·min(m, n). Either work_len is -1 (a workspace query: LAPACK writes the optimal
+        // size into work[0]) or work has that length. With job 'N' the singular-vector arrays are
+        // not referenced, and leading dimension 1 is valid for them.
+        unsafe {
+            lapack_sys::dgesdd_(
+                &(b'N' as c_char),
+                &m,
+                &n,
+                buffer.as_mut_ptr(),
+                &m,
+                values.as_mut_ptr(),
+                unused_vectors.as_mut_ptr(),
+                &1,
+                unused_vectors.as_mut_ptr(),
+                &1,
+                work.as_mut_ptr(),
+                &work_len,
+                iwork.as_mut_ptr(),
+                &mut info,
+            );
+        }
+        lapack_result("dgesdd", info)
+    };
     let mut work_size = [0.0f64];
-    // SAFETY: workspace query (lwork = -1): LAPACK only writes the optimal size. With job 'N' the
-    // singular-vector arrays are not referenced (leading dimension 1 is valid).
-    unsafe {
-        lapack_sys::dgesdd_(
-            &job,
-            &m,
-            &n,
-            buffer.as_mut_ptr(),
-            &m,
-            values.as_mut_ptr(),
-            unused_vectors.as_mut_ptr(),
-            &1,
-            unused_vectors.as_mut_ptr(),
-            &1,
-            work_size.as_mut_ptr(),
-            &-1,
-            iwork.as_mut_ptr(),
-            &mut info,
-        );
-    }
-    if info != 0 {
-        return Err(MetricError::LinearAlgebra {
-            routine: "dgesdd",
-            info,
-        });
-    }
-    let mut work = vec![0.0f64; work_size[0] as usize];
+    call(&mut work_size, -1)?;
+    let mut work = vec![0.0f64; optimal_length(work_size[0])];
     let work_len = lapack_dim(work.len(), "dgesdd")?;
-    // SAFETY: buffer holds the m x n matrix (leading dimension m), values min(m, n) entries, iwork
-    // 8·min(m, n), work the size LAPACK asked for.
-    unsafe {
-        lapack_sys::dgesdd_(
-            &job,
-            &m,
-            &n,
-            buffer.as_mut_ptr(),
-            &m,
-            values.as_mut_ptr(),
-            unused_vectors.as_mut_ptr(),
-            &1,
-            unused_vectors.as_mut_ptr(),
-            &1,
-            work.as_mut_ptr(),
-            &work_len,
-            iwork.as_mut_ptr(),
-            &mut info,
-        );
-    }
-    if info != 0 {
-        return Err(MetricError::LinearAlgebra {
-            routine: "dgesdd",
-            info,
-        });
-    }
+    call(&mut work, work_len)?;
     Ok(values)
 }
 

@@ -43,6 +43,7 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric, in the order of DESIGN's table (and of `Ord`).
     pub const ALL: [Metric; 10] = [
         Metric::Cka,
         Metric::CkaDebiased,

@@ -85,9 +85,10 @@ fn standardise_rows(
     rows
 }
 
-/// 1 - ⟨rᵢ, rⱼ⟩ for i < j in row-major order, strip by strip: each strip of rows is multiplied
-/// only by the rows from its own first row on, which halves the products of a full n x n GEMM.
-fn upper_triangle_dissimilarities(rows: &Array2<f64>) -> Vec<f64> {
+/// 1 - ⟨rᵢ, rⱼ⟩ for i < j, each with its position in row-major order (ready to be sorted without
+/// a second copy), strip by strip: each strip of rows is multiplied only by the rows from its own
+/// first row on, which halves the products of a full n x n GEMM.
+fn upper_triangle_dissimilarities(rows: &Array2<f64>) -> Vec<(f64, u32)> {
     let n = rows.nrows();
     let mut values = Vec::with_capacity(n * n.saturating_sub(1) / 2);
     for strip_start in (0..n).step_by(STRIP_ROWS) {
@@ -101,7 +102,8 @@ fn upper_triangle_dissimilarities(rows: &Array2<f64>) -> Vec<f64> {
                 correlations
                     .slice(s![local, local + 1..])
                     .iter()
-                    .map(|correlation| 1.0 - correlation),
+                    .map(|correlation| 1.0 - correlation)
+                    .zip(values.len() as u32..),
             );
         }
     }
@@ -110,9 +112,8 @@ fn upper_triangle_dissimilarities(rows: &Array2<f64>) -> Vec<f64> {
 
 /// Average ranks (ties share the mean of their positions), as 2·rank - (m + 1) so that they stay
 /// integers: a tie over sorted positions a..=b has 1-based average rank (a + b + 2) / 2.
-fn centred_doubled_average_ranks(values: Vec<f64>) -> Vec<i32> {
-    let count = values.len();
-    let mut order: Vec<(f64, u32)> = values.into_iter().zip(0u32..).collect();
+fn centred_doubled_average_ranks(mut order: Vec<(f64, u32)>) -> Vec<i32> {
+    let count = order.len();
     order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut ranks = vec![0i32; count];
     let mut start = 0;
@@ -145,7 +146,8 @@ mod tests {
     #[test]
     fn tied_values_share_their_average_rank() {
         // Sorted: 1.0 (rank 1), 2.0 x3 (ranks 2-4, average 3), 5.0 (rank 5); m + 1 = 6.
-        let ranks = centred_doubled_average_ranks(vec![2.0, 5.0, 2.0, 1.0, 2.0]);
+        let values = [2.0, 5.0, 2.0, 1.0, 2.0];
+        let ranks = centred_doubled_average_ranks(values.into_iter().zip(0..).collect());
         assert_eq!(ranks, [0, 4, 0, -4, 0]);
     }
 

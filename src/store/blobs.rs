@@ -201,3 +201,19 @@ pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, ApiError> {
         data,
     })
 }
+
+/// Stores an in-memory matrix; returns the blob with the transaction that wrote it.
+pub async fn write(db: &PgPool, matrix: &CanonicalMatrix) -> Result<WrittenBlob, ApiError> {
+    let mut writer = BlobWriter::begin(db).await?;
+    writer
+        .start(MatrixInfo {
+            dtype: matrix.dtype,
+            rows: matrix.rows,
+            cols: matrix.cols,
+        })
+        .await?;
+    for chunk in matrix.data.chunks(crate::matrix::CHUNK_BYTES) {
+        writer.write(chunk.to_vec()).await?;
+    }
+    writer.finish().await
+}

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::jobs;
 use crate::error::ApiError;
@@ -32,7 +32,18 @@ pub async fn create(
     metrics: &[Metric],
 ) -> Result<Comparison, ApiError> {
     let mut tx = db.begin().await?;
-    let enqueued = jobs::enqueue(&mut tx, pairs, metrics).await?;
+    let id = insert(&mut tx, pairs, metrics).await?;
+    tx.commit().await?;
+    get(db, id).await
+}
+
+/// [`create`] within a transaction; returns the comparison's id.
+pub async fn insert(
+    tx: &mut PgConnection,
+    pairs: &[(i64, i64)],
+    metrics: &[Metric],
+) -> Result<i64, ApiError> {
+    let enqueued = jobs::enqueue(tx, pairs, metrics).await?;
     let names: Vec<&str> = metrics.iter().map(|metric| metric.name()).collect();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO comparisons (metrics, n_pairs, n_known) VALUES ($1, $2, $3) RETURNING id",
@@ -49,8 +60,7 @@ pub async fn create(
     .bind(&enqueued.job_ids)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    get(db, id).await
+    Ok(id)
 }
 
 pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {

@@ -1,5 +1,6 @@
 //! Every SQL statement of the service, grouped by aggregate.
 
+pub mod benchmarks;
 pub mod blobs;
 pub mod comparisons;
 pub mod datasets;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest, blobs, jobs};
+use super::{Page, PageRequest, benchmarks, blobs, jobs};
 use crate::error::ApiError;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -155,6 +155,7 @@ pub async fn store_upload(
     .bind(blob_id)
     .fetch_one(&mut *tx)
     .await?;
+    benchmarks::mark_stale_for_new_representation(tx, id).await?;
     Ok(match previous {
         Some(previous) => Stored::Replaced { id, previous },
         None => Stored::Created(id),
@@ -195,6 +196,7 @@ pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiEr
     .await?;
     let (doomed_ids, blob_ids): (Vec<i64>, Vec<i64>) = doomed.into_iter().unzip();
     jobs::cancel_for_representations(tx, &doomed_ids).await?;
+    benchmarks::mark_stale_for_deleted(tx, &doomed_ids).await?;
     sqlx::query("DELETE FROM representations WHERE id = ANY($1)")
         .bind(ids)
         .execute(&mut *tx)
@@ -231,4 +233,63 @@ pub async fn check_same_dataset(db: &PgPool, ids: &[i64]) -> Result<(), ApiError
         ));
     }
     Ok(())
+}
+
+/// The derived copies of `parent` made by `transform`s, keyed by transform.
+pub async fn find_derived(
+    db: &PgPool,
+    parent: i64,
+    transforms: &[Value],
+) -> Result<Vec<Representation>, ApiError> {
+    Ok(sqlx::query_as::<_, Representation>(select_representations!(
+        "WHERE r.parent_id = $1 AND r.transform = ANY($2) ORDER BY r.id"
+    ))
+    .bind(parent)
+    .bind(transforms)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Records a derived copy of `parent` (same model, dataset and layer) held in `blob_id`, within
+/// the transaction that wrote the blob. Returns its id, or the id of the identical copy a
+/// concurrent request made first.
+pub async fn insert_derived(
+    tx: &mut PgConnection,
+    parent: &Representation,
+    transform: &Value,
+    blob_id: i64,
+) -> Result<i64, ApiError> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO representations
+             (model_id, dataset_id, layer, layer_name, blob_id, parent_id, transform)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind(parent.model_id)
+    .bind(parent.dataset_id)
+    .bind(parent.layer)
+    .bind(parent.layer_name.as_deref())
+    .bind(blob_id)
+    .bind(parent.id)
+    .bind(transform)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = match inserted {
+        Some(id) => {
+            benchmarks::mark_stale_for_new_representation(tx, id).await?;
+            id
+        }
+        None => {
+            blobs::delete_unreferenced(tx, &[blob_id]).await?;
+            sqlx::query_scalar(
+                "SELECT id FROM representations WHERE parent_id = $1 AND transform = $2",
+            )
+            .bind(parent.id)
+            .bind(transform)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    Ok(id)
 }

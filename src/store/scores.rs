@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use super::benchmarks;
 use crate::error::ApiError;
 
 /// What a score is attached to. A model's score applies to all its representations unless a
@@ -56,16 +57,19 @@ async fn upsert_one(
         .await?)
 }
 
-/// Sets one score, creating or replacing it.
+/// Sets one score, creating or replacing it; benchmarks it concerns become stale.
 pub async fn upsert(
     db: &PgPool,
     target: ScoreTarget,
     name: &str,
     value: f64,
 ) -> Result<Score, ApiError> {
-    let mut conn = db.acquire().await?;
-    check_targets_exist(&mut conn, &[target]).await?;
-    upsert_one(&mut conn, target, name, value).await
+    let mut tx = db.begin().await?;
+    check_targets_exist(&mut tx, &[target]).await?;
+    let score = upsert_one(&mut tx, target, name, value).await?;
+    benchmarks::mark_stale_for_score(&mut tx, target, name).await?;
+    tx.commit().await?;
+    Ok(score)
 }
 
 /// Sets many scores in one transaction: all of them or none.
@@ -79,6 +83,7 @@ pub async fn upsert_many(
     let mut stored = Vec::with_capacity(scores.len());
     for (target, name, value) in scores {
         stored.push(upsert_one(&mut tx, *target, name, *value).await?);
+        benchmarks::mark_stale_for_score(&mut tx, *target, name).await?;
     }
     tx.commit().await?;
     Ok(stored)

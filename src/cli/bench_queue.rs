@@ -1,0 +1,175 @@
+//! `simbench bench-queue`: pairs per second through the whole service — queue, workers, cache,
+//! database — against the pure compute rate `bench-metrics` measures in the same run.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::bench_metrics::TRIO_FIGURE;
+use super::server_process::ServerProcess;
+use crate::config::{DatabaseConfig, cores};
+use crate::matrix::{CanonicalMatrix, Dtype};
+use crate::metrics::Metric;
+use crate::synthetic::{SignalSpec, drifting_layers};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchQueueArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Representations to compare all against all (split over two models).
+    #[arg(long, default_value_t = 24)]
+    pub representations: usize,
+
+    /// Rows (examples) per representation.
+    #[arg(long, default_value_t = 4000)]
+    pub n: usize,
+
+    /// Columns (features) per representation.
+    #[arg(long, default_value_t = 768)]
+    pub d: usize,
+
+    /// Workers of the service (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    representations: usize,
+    n: usize,
+    d: usize,
+    workers: usize,
+    pairs: usize,
+    /// From the comparison request to its last distance, uploads excluded.
+    service_seconds: f64,
+    service_pairs_per_second: f64,
+    /// `bench-metrics`: the trio on one prepared pair, BLAS on every core.
+    compute_seconds_per_pair: f64,
+    compute_pairs_per_second: f64,
+    service_over_compute: f64,
+}
+
+pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
+    let workers = args.workers.unwrap_or_else(cores);
+    let server = ServerProcess::start(
+        &args.database,
+        &[
+            ("SIMBENCH_WORKERS", workers.to_string()),
+            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
+        ],
+    )
+    .await?;
+    let measured = time_all_pairs(&server, &args).await;
+    server.stop().await;
+    let (pairs, service_seconds) = measured?;
+    let compute_seconds_per_pair = trio_seconds_per_pair(&args)?;
+
+    let service_pairs_per_second = pairs as f64 / service_seconds;
+    let compute_pairs_per_second = 1.0 / compute_seconds_per_pair;
+    let report = Report {
+        representations: args.representations,
+        n: args.n,
+        d: args.d,
+        workers,
+        pairs,
+        service_seconds,
+        service_pairs_per_second,
+        compute_seconds_per_pair,
+        compute_pairs_per_second,
+        service_over_compute: service_pairs_per_second / compute_pairs_per_second,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "all {} pairs of {} representations ({} x {} float32), trio cka + pwcca + procrustes, {} workers:",
+        report.pairs, report.representations, report.n, report.d, report.workers
+    );
+    println!(
+        "  through the service  {:8.2} s   {:6.2} pairs/s",
+        report.service_seconds, report.service_pairs_per_second
+    );
+    println!(
+        "  pure compute         {:8.4} s/pair {:6.2} pairs/s   (bench-metrics, same run)",
+        report.compute_seconds_per_pair, report.compute_pairs_per_second
+    );
+    println!("  service / compute    {:8.1} %", 100.0 * report.service_over_compute);
+    Ok(())
+}
+
+/// Uploads the representations (not timed), then times one all-pairs comparison.
+async fn time_all_pairs(server: &ServerProcess, args: &BenchQueueArgs) -> anyhow::Result<(usize, f64)> {
+    let spec = SignalSpec::new(args.n, args.d);
+    let mut ids = Vec::new();
+    let mut models = Vec::new();
+    let per_model = args.representations.div_ceil(2);
+    for (index, seed) in [11u64, 12].into_iter().enumerate() {
+        let layers = per_model.min(args.representations - ids.len());
+        if layers == 0 {
+            break;
+        }
+        let model = server.create_model(&format!("network-{index}")).await?;
+        models.push(model);
+        for (layer, activations) in drifting_layers(&spec, layers, 0.3, seed).iter().enumerate() {
+            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
+            let created = server.upload(model, &server.run_name, layer, npy).await?;
+            ids.push(created["id"].as_i64().context("an uploaded representation has an id")?);
+        }
+    }
+    let started = Instant::now();
+    let metrics: Vec<&str> = Metric::PAPER_TRIO.iter().map(|metric| metric.name()).collect();
+    let comparison = server
+        .json_request(
+            server
+                .client
+                .post(server.url("/v1/comparisons"))
+                .json(&json!({"representations": ids, "all_pairs": true, "metrics": metrics})),
+        )
+        .await?;
+    let id = comparison["id"].as_i64().context("a comparison has an id")?;
+    let state = loop {
+        let state: Value = server
+            .json_request(server.client.get(server.url(&format!("/v1/comparisons/{id}"))))
+            .await?;
+        if state["queued"] == 0 && state["running"] == 0 {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if state["status"] != "done" {
+        bail!("the comparison ended {}: {state}", state["status"]);
+    }
+    let pairs = ids.len() * (ids.len() - 1) / 2;
+    for model in models {
+        server.delete_model(model).await?;
+    }
+    Ok((pairs, seconds))
+}
+
+/// Runs `simbench bench-metrics` on the same shape and reads its trio figure.
+fn trio_seconds_per_pair(args: &BenchQueueArgs) -> anyhow::Result<f64> {
+    let output = Command::new(std::env::current_exe()?)
+        .args(["bench-metrics", "--json", "--repeats", "5"])
+        .args(["--n", &args.n.to_string(), "--d", &args.d.to_string()])
+        .output()
+        .context("could not run `simbench bench-metrics`")?;
+    if !output.status.success() {
+        bail!("bench-metrics failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let report: Value = serde_json::from_slice(&output.stdout)?;
+    report["per_pair"]
+        .as_array()
+        .and_then(|figures| figures.iter().find(|figure| figure["name"] == TRIO_FIGURE))
+        .and_then(|figure| figure["seconds"].as_f64())
+        .context("bench-metrics reported no trio figure")
+}
