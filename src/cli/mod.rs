@@ -4,6 +4,7 @@ mod bench_metrics;
 mod bench_queue;
 mod bench_upload;
 mod compare;
+pub mod demo;
 mod serve;
 mod server_process;
 
@@ -51,6 +52,9 @@ pub enum Command {
     BenchUpload(bench_upload::BenchUploadArgs),
     /// Measure pairs per second through the service against the pure compute rate.
     BenchQueue(bench_queue::BenchQueueArgs),
+    /// Run the paper's four subtasks on a synthetic study against a running service and print
+    /// the leaderboard.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a parsed command line; the process exit code says whether it succeeded.
@@ -64,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
+        Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
