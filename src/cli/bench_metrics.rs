@@ -9,7 +9,9 @@ use ndarray::{Array2, linalg::general_mat_mul};
 use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
 use serde::Serialize;
 
-use crate::metrics::{Metric, Prepared, blas_threads, compare, linalg, set_blas_threads};
+use crate::metrics::{
+    Metric, Prepared, blas_core, blas_threads, compare, linalg, set_blas_threads,
+};
 use crate::synthetic::{SignalSpec, related_pair};
 use crate::transform::pca_keep;
 
@@ -50,6 +52,8 @@ struct Report {
     repeats: usize,
     seed: u64,
     blas_threads: usize,
+    /// OpenBLAS's kernel family (see `metrics::better_blas_core`).
+    blas_core: String,
     /// Median of every GEMM timed during the run.
     gemm_seconds: f64,
     /// Seconds per pair, prepared representations cached.
@@ -153,11 +157,9 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
             std::hint::black_box(compare(&a, &b, &[metric]));
         }));
     }
-    per_pair.push(
-        stopwatch.figure(TRIO_FIGURE, || {
-            std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
-        }),
-    );
+    per_pair.push(stopwatch.figure(TRIO_FIGURE, || {
+        std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
+    }));
     per_pair.push(stopwatch.figure("all ten, one call", || {
         std::hint::black_box(compare(&a, &b, &Metric::ALL));
     }));
@@ -217,6 +219,7 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         repeats: args.repeats,
         seed: args.seed,
         blas_threads: blas_threads(),
+        blas_core: blas_core(),
         gemm_seconds: median(stopwatch.all_gemm_seconds),
         per_pair,
         preparation,
@@ -296,8 +299,8 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 
 fn print_table(report: &Report) {
     println!(
-        "bench-metrics: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS thread(s)",
-        report.n, report.d, report.repeats, report.seed, report.blas_threads
+        "bench-metrics: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS thread(s), {} kernels",
+        report.n, report.d, report.repeats, report.seed, report.blas_threads, report.blas_core
     );
     println!(
         "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s; each ratio divides by the \

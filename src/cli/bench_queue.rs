@@ -102,12 +102,18 @@ pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
         "  pure compute         {:8.4} s/pair {:6.2} pairs/s   (bench-metrics, same run)",
         report.compute_seconds_per_pair, report.compute_pairs_per_second
     );
-    println!("  service / compute    {:8.1} %", 100.0 * report.service_over_compute);
+    println!(
+        "  service / compute    {:8.1} %",
+        100.0 * report.service_over_compute
+    );
     Ok(())
 }
 
 /// Uploads the representations (not timed), then times one all-pairs comparison.
-async fn time_all_pairs(server: &ServerProcess, args: &BenchQueueArgs) -> anyhow::Result<(usize, f64)> {
+async fn time_all_pairs(
+    server: &ServerProcess,
+    args: &BenchQueueArgs,
+) -> anyhow::Result<(usize, f64)> {
     let spec = SignalSpec::new(args.n, args.d);
     let mut ids = Vec::new();
     let mut models = Vec::new();
@@ -122,11 +128,18 @@ async fn time_all_pairs(server: &ServerProcess, args: &BenchQueueArgs) -> anyhow
         for (layer, activations) in drifting_layers(&spec, layers, 0.3, seed).iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
             let created = server.upload(model, &server.run_name, layer, npy).await?;
-            ids.push(created["id"].as_i64().context("an uploaded representation has an id")?);
+            ids.push(
+                created["id"]
+                    .as_i64()
+                    .context("an uploaded representation has an id")?,
+            );
         }
     }
     let started = Instant::now();
-    let metrics: Vec<&str> = Metric::PAPER_TRIO.iter().map(|metric| metric.name()).collect();
+    let metrics: Vec<&str> = Metric::PAPER_TRIO
+        .iter()
+        .map(|metric| metric.name())
+        .collect();
     let comparison = server
         .json_request(
             server
@@ -135,10 +148,16 @@ async fn time_all_pairs(server: &ServerProcess, args: &BenchQueueArgs) -> anyhow
                 .json(&json!({"representations": ids, "all_pairs": true, "metrics": metrics})),
         )
         .await?;
-    let id = comparison["id"].as_i64().context("a comparison has an id")?;
+    let id = comparison["id"]
+        .as_i64()
+        .context("a comparison has an id")?;
     let state = loop {
         let state: Value = server
-            .json_request(server.client.get(server.url(&format!("/v1/comparisons/{id}"))))
+            .json_request(
+                server
+                    .client
+                    .get(server.url(&format!("/v1/comparisons/{id}"))),
+            )
             .await?;
         if state["queued"] == 0 && state["running"] == 0 {
             break state;
@@ -164,7 +183,10 @@ fn trio_seconds_per_pair(args: &BenchQueueArgs) -> anyhow::Result<f64> {
         .output()
         .context("could not run `simbench bench-metrics`")?;
     if !output.status.success() {
-        bail!("bench-metrics failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "bench-metrics failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let report: Value = serde_json::from_slice(&output.stdout)?;
     report["per_pair"]

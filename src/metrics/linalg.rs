@@ -6,6 +6,7 @@
 //! `simbench bench-metrics`' own machine, see BENCHMARKS.md), so the symmetric eigensolvers here
 //! call `dsyevd` directly. Gram matrices go through `dsyrk`, half the flops of a general product.
 
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
@@ -17,6 +18,56 @@ unsafe extern "C" {
     // Provided by the OpenBLAS that blas-src links; not part of the reference BLAS interface.
     fn openblas_set_num_threads(num_threads: c_int);
     fn openblas_get_num_threads() -> c_int;
+    fn openblas_get_corename() -> *const c_char;
+}
+
+/// The kernel family OpenBLAS chose for this CPU (e.g. `Haswell`, `SkylakeX`).
+pub fn blas_core() -> String {
+    // SAFETY: returns a pointer to a static NUL-terminated string owned by OpenBLAS.
+    let name = unsafe { openblas_get_corename() };
+    if name.is_null() {
+        return "unknown".to_owned();
+    }
+    // SAFETY: non-null, NUL-terminated, static (see above).
+    unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A better kernel family than OpenBLAS's own choice, when it fell back to pre-AVX2 kernels on
+/// a CPU it does not recognise (Debian's OpenBLAS 0.3.21 runs recent Xeons on its SSE3
+/// `Prescott` kernels: a GEMM three times slower than with the AVX-512 ones). `None` when its
+/// choice is fine. OpenBLAS reads `OPENBLAS_CORETYPE` only when it loads, so the process must
+/// set it and start over to use the answer.
+pub fn better_blas_core() -> Option<&'static str> {
+    const FALLBACKS: [&str; 8] = [
+        "Prescott",
+        "Core2",
+        "Penryn",
+        "Dunnington",
+        "Nehalem",
+        "Atom",
+        "Katmai",
+        "Banias",
+    ];
+    if !FALLBACKS.contains(&blas_core().as_str()) {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512cd")
+        {
+            return Some("SkylakeX");
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Some("Haswell");
+        }
+    }
+    None
 }
 
 /// Sets how many threads OpenBLAS uses for each call, so that `workers x BLAS threads` never

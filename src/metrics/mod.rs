@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::MetricError;
 pub use knn::NEIGHBOURS;
-pub use linalg::{blas_threads, set_blas_threads};
+pub use linalg::{better_blas_core, blas_core, blas_threads, set_blas_threads};
 
 /// A dissimilarity between two representations: 0 for identical ones, larger when they differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -77,6 +77,7 @@ impl WorkerPool {
         tracing::info!(
             workers = count,
             blas_threads,
+            blas_core = metrics::blas_core(),
             lease_secs = lease.as_secs(),
             "starting comparison workers"
         );
