@@ -720,4 +720,30 @@ async fn the_leaderboard_ranks_metrics_across_published_benchmarks() {
     expect_status(unpublish, StatusCode::OK).await;
     let board = expect_status(app.get("/v1/leaderboard").await, StatusCode::OK).await;
     assert_eq!(board["benchmarks"].as_array().unwrap().len(), 1);
+
+    let distances_before: i64 = sqlx::query_scalar("SELECT count(*) FROM distances")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    expect_status(
+        app.delete(&format!("/v1/benchmarks/{}", first["id"])).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let board = expect_status(app.get("/v1/leaderboard").await, StatusCode::OK).await;
+    assert!(board["benchmarks"].as_array().unwrap().is_empty());
+    let distances_after: i64 = sqlx::query_scalar("SELECT count(*) FROM distances")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        distances_after, distances_before,
+        "distances stay for reuse"
+    );
+    expect_problem(
+        app.delete(&format!("/v1/benchmarks/{}", first["id"])).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }

@@ -116,7 +116,6 @@ async fn time_all_pairs(
 ) -> anyhow::Result<(usize, f64)> {
     let spec = SignalSpec::new(args.n, args.d);
     let mut ids = Vec::new();
-    let mut models = Vec::new();
     let per_model = args.representations.div_ceil(2);
     for (index, seed) in [11u64, 12].into_iter().enumerate() {
         let layers = per_model.min(args.representations - ids.len());
@@ -124,7 +123,6 @@ async fn time_all_pairs(
             break;
         }
         let model = server.create_model(&format!("network-{index}")).await?;
-        models.push(model);
         for (layer, activations) in drifting_layers(&spec, layers, 0.3, seed).iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
             let created = server.upload(model, &server.run_name, layer, npy).await?;
@@ -169,9 +167,6 @@ async fn time_all_pairs(
         bail!("the comparison ended {}: {state}", state["status"]);
     }
     let pairs = ids.len() * (ids.len() - 1) / 2;
-    for model in models {
-        server.delete_model(model).await?;
-    }
     Ok((pairs, seconds))
 }
 

@@ -124,7 +124,6 @@ async fn time_typical_uploads(
         server.upload(model, &server.run_name, layer, body).await?;
         seconds.push(started.elapsed().as_secs_f64());
     }
-    server.delete_model(model).await?;
     seconds.sort_by(f64::total_cmp);
     let median = seconds[seconds.len() / 2];
     Ok(UploadFigures {
@@ -171,7 +170,6 @@ async fn measure_large_upload(server: &ServerProcess, mib: usize) -> anyhow::Res
         .await?;
     let upload_seconds = started.elapsed().as_secs_f64();
     let peak = server.peak_resident_bytes()?;
-    server.delete_model(model).await?;
     Ok(MemoryFigures {
         body_bytes,
         upload_seconds,

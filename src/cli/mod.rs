@@ -1,5 +1,6 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
+mod bench_benchmark;
 mod bench_metrics;
 mod bench_queue;
 mod bench_upload;
@@ -52,6 +53,8 @@ pub enum Command {
     BenchUpload(bench_upload::BenchUploadArgs),
     /// Measure pairs per second through the service against the pure compute rate.
     BenchQueue(bench_queue::BenchQueueArgs),
+    /// Measure a paper-sized benchmark from creation to results, and query latencies.
+    BenchBenchmark(bench_benchmark::BenchBenchmarkArgs),
     /// Run the paper's four subtasks on a synthetic study against a running service and print
     /// the leaderboard.
     Demo(demo::DemoArgs),
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
+        Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
         Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
     };
     match outcome {

@@ -1,5 +1,5 @@
-//! A `simbench serve` child process on a free port, for benchmarks that measure the service as
-//! it runs in production: over HTTP, in its own process.
+//! A `simbench serve` child process on a free port and a scratch database, for benchmarks that
+//! measure the service as it runs in production: over HTTP, in its own process.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Executor};
 
 use crate::config::DatabaseConfig;
 
@@ -16,6 +18,55 @@ pub struct ServerProcess {
     pub client: reqwest::Client,
     /// A name unique to this run, for the dataset and models it creates.
     pub run_name: String,
+    scratch: ScratchDatabase,
+}
+
+/// A database made for one benchmark run on the server of `DATABASE_URL`, so measurements start
+/// from an empty schema and leave the user's data alone.
+struct ScratchDatabase {
+    server: PgConnectOptions,
+    name: String,
+}
+
+impl ScratchDatabase {
+    async fn create(database: &DatabaseConfig) -> anyhow::Result<ScratchDatabase> {
+        // Creating and dropping a database takes seconds on a busy disk; that is not news.
+        let server: PgConnectOptions = database
+            .database_url
+            .parse::<PgConnectOptions>()?
+            .log_slow_statements(log::LevelFilter::Off, Duration::ZERO);
+        let name = format!("simbench_bench_{:08x}", rand::random::<u32>());
+        let mut admin = server
+            .connect()
+            .await
+            .context("could not connect to PostgreSQL (DATABASE_URL)")?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await
+            .context("the benchmark needs a role that may create databases")?;
+        Ok(ScratchDatabase { server, name })
+    }
+
+    fn url(&self, database: &DatabaseConfig) -> anyhow::Result<String> {
+        let mut url = reqwest::Url::parse(&database.database_url)?;
+        url.set_path(&self.name);
+        Ok(url.to_string())
+    }
+
+    async fn drop(self) {
+        let dropped = async {
+            let mut admin = self.server.connect().await?;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.name
+                )))
+                .await
+        };
+        if let Err(error) = dropped.await {
+            eprintln!("could not drop the scratch database {}: {error}", self.name);
+        }
+    }
 }
 
 impl ServerProcess {
@@ -25,11 +76,12 @@ impl ServerProcess {
         database: &DatabaseConfig,
         environment: &[(&str, String)],
     ) -> anyhow::Result<ServerProcess> {
+        let scratch = ScratchDatabase::create(database).await?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut command = Command::new(std::env::current_exe()?);
         command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", &database.database_url)
+            .env("DATABASE_URL", scratch.url(database)?)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
         for (name, value) in environment {
@@ -43,6 +95,7 @@ impl ServerProcess {
             base_url: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             run_name: format!("bench-{:08x}", rand::random::<u32>()),
+            scratch,
         };
         for _ in 0..300 {
             let ready = server.client.get(server.url("/readyz")).send().await;
@@ -51,6 +104,7 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        server.stop().await;
         bail!("`simbench serve` did not become ready within 30 s")
     }
 
@@ -72,16 +126,6 @@ impl ServerProcess {
         created["id"]
             .as_i64()
             .context("the created model has an id")
-    }
-
-    /// Deletes a model with everything computed from it.
-    pub async fn delete_model(&self, model: i64) -> anyhow::Result<()> {
-        self.client
-            .delete(self.url(&format!("/v1/models/{model}?cascade=true")))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
     }
 
     /// Uploads a `.npy` body as (model, dataset, layer); returns the representation.
@@ -124,18 +168,24 @@ impl ServerProcess {
         proc_status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
     }
 
-    /// Stops the server with SIGTERM (a graceful shutdown), killing it if it lingers.
+    /// Stops the server with SIGTERM (a graceful shutdown), killing it if it lingers, and drops
+    /// its database.
     pub async fn stop(mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let mut exited = false;
         for _ in 0..200 {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.scratch.drop().await;
     }
 }
 

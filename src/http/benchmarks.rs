@@ -26,6 +26,7 @@ pub(super) fn router() -> Routes {
         .route(Method::POST, "/v1/benchmarks", create)
         .route(Method::GET, "/v1/benchmarks", list)
         .route(Method::GET, "/v1/benchmarks/{id}", get)
+        .route(Method::DELETE, "/v1/benchmarks/{id}", delete)
         .route(Method::GET, "/v1/benchmarks/{id}/results", results)
         .route(Method::GET, "/v1/benchmarks/{id}/pairs", pairs)
         .route(Method::POST, "/v1/benchmarks/{id}/run", run)
@@ -106,6 +107,14 @@ async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<Benchmark>, ApiError> {
     Ok(Json(benchmarks::get(&ctx.db, id).await?))
+}
+
+async fn delete(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    benchmarks::delete(&ctx.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/benchmarks/{id}/run`: runs again on the data as it is now (after a stale mark).

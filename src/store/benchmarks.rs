@@ -615,3 +615,15 @@ pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Resul
     .await?;
     Ok(())
 }
+
+/// Deletes a benchmark and its run; the distances it computed stay for others to reuse.
+pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
+    let deleted = sqlx::query("DELETE FROM benchmarks WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::not_found("benchmark", id));
+    }
+    Ok(())
+}

@@ -12,6 +12,7 @@ pub mod scores;
 
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -22,7 +23,11 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// Opens the connection pool.
 pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = config.database_url.parse()?;
+    // Deleting a large matrix takes seconds; only warn about statements slower than that.
+    let options = config
+        .database_url
+        .parse::<PgConnectOptions>()?
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10));
     PgPoolOptions::new()
         .max_connections(config.db_connections)
         .acquire_timeout(Duration::from_secs(10))

@@ -1,0 +1,226 @@
+//! `simbench bench-benchmark`: a paper-sized benchmark through the service — wall time from its
+//! creation to its results — and the latency of the results and leaderboard queries.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::server_process::ServerProcess;
+use crate::config::{DatabaseConfig, cores};
+use crate::matrix::{CanonicalMatrix, Dtype};
+use crate::metrics::Metric;
+use crate::synthetic::{SignalSpec, drifting_layers};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchBenchmarkArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Models (networks) in the study.
+    #[arg(long, default_value_t = 10)]
+    pub models: usize,
+
+    /// Layers per model.
+    #[arg(long, default_value_t = 12)]
+    pub layers: usize,
+
+    /// Rows (examples) per representation.
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+
+    /// Columns (features) per representation.
+    #[arg(long, default_value_t = 256)]
+    pub d: usize,
+
+    /// Timed queries of the results and of the leaderboard.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+
+    /// Workers of the service (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    representations: usize,
+    n: usize,
+    d: usize,
+    workers: usize,
+    /// Comparison jobs the run queued (about one per pair).
+    jobs: i64,
+    /// From `POST /v1/benchmarks` to complete results, uploads excluded.
+    creation_to_results_seconds: f64,
+    results: Latency,
+    leaderboard: Latency,
+}
+
+#[derive(Debug, Serialize)]
+struct Latency {
+    queries: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
+    if args.queries == 0 {
+        bail!("--queries must be at least 1");
+    }
+    let workers = args.workers.unwrap_or_else(cores);
+    let server = ServerProcess::start(
+        &args.database,
+        &[
+            ("SIMBENCH_WORKERS", workers.to_string()),
+            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
+        ],
+    )
+    .await?;
+    let measured = measure(&server, &args, workers).await;
+    server.stop().await;
+    let report = measured?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "reference protocol, compare_to all, trio, {} representations ({} x {} float32), {} workers:",
+        report.representations, report.n, report.d, report.workers
+    );
+    println!(
+        "  creation to complete results  {:.1} s  ({} comparison jobs)",
+        report.creation_to_results_seconds, report.jobs
+    );
+    for (name, latency) in [
+        ("results", &report.results),
+        ("leaderboard", &report.leaderboard),
+    ] {
+        println!(
+            "  GET {name:<12} p50 {:6.2} ms   p99 {:6.2} ms   max {:6.2} ms   ({} queries)",
+            latency.p50_ms, latency.p99_ms, latency.max_ms, latency.queries
+        );
+    }
+    Ok(())
+}
+
+async fn measure(
+    server: &ServerProcess,
+    args: &BenchBenchmarkArgs,
+    workers: usize,
+) -> anyhow::Result<Report> {
+    let dataset = &server.run_name;
+    let spec = SignalSpec::new(args.n, args.d);
+    let mut scores = Vec::new();
+    for model_index in 0..args.models {
+        let model = server
+            .create_model(&format!("network-{model_index}"))
+            .await?;
+        let layers = drifting_layers(&spec, args.layers, 0.35, 100 + model_index as u64);
+        for (layer, activations) in layers.iter().enumerate() {
+            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
+            let created = server.upload(model, dataset, layer, npy).await?;
+            // Probe accuracy rising with depth, with a per-model offset: a plausible score.
+            let accuracy =
+                0.55 + 0.3 * layer as f64 / args.layers as f64 + 0.01 * (model_index % 5) as f64;
+            scores.push(
+                json!({"representation": created["id"], "name": "probe_acc", "value": accuracy}),
+            );
+        }
+    }
+    server
+        .json_request(
+            server
+                .client
+                .post(server.url("/v1/scores"))
+                .json(&json!({"scores": scores})),
+        )
+        .await?;
+
+    let metrics: Vec<&str> = Metric::PAPER_TRIO
+        .iter()
+        .map(|metric| metric.name())
+        .collect();
+    let started = Instant::now();
+    let created = server
+        .json_request(
+            server
+                .client
+                .post(server.url("/v1/benchmarks"))
+                .json(&json!({
+                    "name": format!("{dataset}-depth"),
+                    "dataset": dataset,
+                    "score": "probe_acc",
+                    "protocol": {"kind": "reference", "group_by": "layer", "compare_to": "all"},
+                    "metrics": metrics,
+                })),
+        )
+        .await?;
+    let id = created["id"].as_i64().context("a benchmark has an id")?;
+    let results_path = format!("/v1/benchmarks/{id}/results");
+    loop {
+        let results = server
+            .json_request(server.client.get(server.url(&results_path)))
+            .await?;
+        if results["partial"] == false {
+            break;
+        }
+        if results["status"] == "failed" {
+            bail!("the benchmark failed: {results}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let creation_to_results_seconds = started.elapsed().as_secs_f64();
+    let state = server
+        .json_request(
+            server
+                .client
+                .get(server.url(&format!("/v1/benchmarks/{id}"))),
+        )
+        .await?;
+    server
+        .json_request(
+            server
+                .client
+                .post(server.url(&format!("/v1/benchmarks/{id}/publish"))),
+        )
+        .await?;
+
+    Ok(Report {
+        representations: args.models * args.layers,
+        n: args.n,
+        d: args.d,
+        workers,
+        jobs: state["progress"]["total"].as_i64().unwrap_or_default(),
+        creation_to_results_seconds,
+        results: latency(server, &results_path, args.queries).await?,
+        leaderboard: latency(server, "/v1/leaderboard", args.queries).await?,
+    })
+}
+
+/// Sequential GETs of `path`, each timed from request to the last byte of the body.
+async fn latency(server: &ServerProcess, path: &str, queries: usize) -> anyhow::Result<Latency> {
+    let mut millis = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let started = Instant::now();
+        let body: Value = server
+            .json_request(server.client.get(server.url(path)))
+            .await?;
+        millis.push(started.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(body);
+    }
+    millis.sort_by(f64::total_cmp);
+    let percentile =
+        |p: f64| millis[((p * millis.len() as f64).ceil() as usize).clamp(1, millis.len()) - 1];
+    Ok(Latency {
+        queries,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        max_ms: millis[millis.len() - 1],
+    })
+}
