@@ -58,9 +58,11 @@ const FINETUNE_IDIOSYNCRASY: f64 = 0.35;
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StudyError {
+    /// The minimum layers and finetuning seeds give every group of the four subtasks at least
+    /// 3 pairs, the fewest a rank correlation is defined on.
     #[error(
-        "a study needs n >= 8 rows, d >= 2 features, at least 2 layers, 2 pretraining seeds and \
-         2 finetuning seeds (got n = {n}, d = {d}, {layers} layers, {pretrain_seeds} pretraining \
+        "a study needs n >= 8 rows, d >= 2 features, at least 3 layers, 2 pretraining seeds and \
+         3 finetuning seeds (got n = {n}, d = {d}, {layers} layers, {pretrain_seeds} pretraining \
          and {finetune_seeds} finetuning seeds)"
     )]
     TooSmall {
@@ -170,7 +172,8 @@ struct World {
     shortcut: Array1<f64>,
 }
 
-/// What finetuning adds to a pretrained network's layers, before noise.
+/// Where finetuning writes the label score and the shortcut in one layer. Shared by every network
+/// finetuned from the same pretrained one, so that those differ mainly through their robustness.
 struct FinetuneDirections {
     label: Array1<f64>,
     shortcut: Array1<f64>,
@@ -180,9 +183,9 @@ impl Study {
     pub fn generate(spec: &StudySpec) -> Result<Study, StudyError> {
         if spec.n < 8
             || spec.d < 2
-            || spec.layers < 2
+            || spec.layers < 3
             || spec.pretrain_seeds < 2
-            || spec.finetune_seeds < 2
+            || spec.finetune_seeds < 3
         {
             return Err(StudyError::TooSmall {
                 n: spec.n,
@@ -235,6 +238,7 @@ impl Study {
                     robustness,
                     &mut rng,
                 );
+                // As on HANS: a network that relies on the shortcut alone is at chance (0.5).
                 let finetuning = Finetuning {
                     seed: finetune_seed,
                     robustness,
@@ -549,7 +553,7 @@ mod tests {
 
     #[test]
     fn ood_accuracy_follows_robustness() {
-        let study = Study::generate(&StudySpec::new(40, 8, 2, 6, 8, 11)).expect("a study");
+        let study = Study::generate(&StudySpec::new(40, 8, 3, 6, 8, 11)).expect("a study");
         let pairs: Vec<(f64, f64)> = study
             .finetuned
             .iter()
@@ -563,8 +567,8 @@ mod tests {
     #[test]
     fn refuses_a_study_too_small_and_impossible_copies() {
         assert!(matches!(
-            Study::generate(&StudySpec::new(120, 16, 1, 3, 4, 0)),
-            Err(StudyError::TooSmall { layers: 1, .. })
+            Study::generate(&StudySpec::new(120, 16, 2, 3, 4, 0)),
+            Err(StudyError::TooSmall { layers: 2, .. })
         ));
         let mut spec = small(0);
         spec.pca_keep = vec![4, 17];

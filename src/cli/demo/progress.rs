@@ -16,6 +16,7 @@ pub struct ProgressBar {
 }
 
 impl ProgressBar {
+    /// A bar at 0 of `total`; with a total not known yet (0), nothing is drawn before `set`.
     pub fn new(label: &'static str, total: u64) -> ProgressBar {
         let mut bar = ProgressBar {
             label,
@@ -24,7 +25,9 @@ impl ProgressBar {
             drawn: None,
             live: std::io::stdout().is_terminal(),
         };
-        bar.draw();
+        if total > 0 {
+            bar.draw();
+        }
         bar
     }
 
