@@ -244,6 +244,16 @@ pub async fn heartbeat(
     Ok(renewed.rows_affected() == 1)
 }
 
+/// Locks a job row until the transaction ends; its status, `None` when there is no such job.
+async fn lock_status(tx: &mut PgConnection, id: i64) -> Result<Option<String>, ApiError> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )
+}
+
 /// One computed outcome, keyed as stored (see [`distance_key`]).
 #[derive(Clone, Debug)]
 pub struct ComputedDistance {
@@ -271,11 +281,7 @@ pub async fn complete(
     distances: &[ComputedDistance],
 ) -> Result<Completion, ApiError> {
     let mut tx = db.begin().await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let status = lock_status(&mut tx, id).await?;
     if status.as_deref().is_none_or(|status| status == "cancelled") {
         return Ok(Completion::Cancelled);
     }
@@ -443,11 +449,7 @@ pub async fn list(
 /// Queues a failed job again with a fresh budget of attempts.
 pub async fn retry(db: &PgPool, id: i64) -> Result<Job, ApiError> {
     let mut tx = db.begin().await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let status = lock_status(&mut tx, id).await?;
     match status.as_deref() {
         None => return Err(ApiError::not_found("job", id)),
         Some("failed") => {}
