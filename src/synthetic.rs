@@ -11,6 +11,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+pub mod probe;
+pub mod study;
+
 /// Shape and signal-to-noise of generated representations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SignalSpec {
@@ -79,7 +82,12 @@ pub fn gaussian(n: usize, d: usize, rng: &mut impl Rng) -> Array2<f64> {
 }
 
 fn latent_factors(spec: &SignalSpec, rng: &mut impl Rng) -> Array2<f64> {
-    let mut factors = gaussian(spec.n, spec.rank, rng);
+    decaying_factors(spec.n, spec.rank, rng)
+}
+
+/// n x rank Gaussian factors, column j with variance 1/(j + 1).
+fn decaying_factors(n: usize, rank: usize, rng: &mut impl Rng) -> Array2<f64> {
+    let mut factors = gaussian(n, rank, rng);
     for (index, mut column) in factors.axis_iter_mut(Axis(1)).enumerate() {
         column /= ((index + 1) as f64).sqrt();
     }

@@ -5,6 +5,7 @@ mod bench_metrics;
 mod bench_queue;
 mod bench_upload;
 mod compare;
+pub mod demo;
 mod serve;
 mod server_process;
 mod token;
@@ -55,6 +56,9 @@ pub enum Command {
     BenchQueue(bench_queue::BenchQueueArgs),
     /// Measure a paper-sized benchmark from creation to results, and query latencies.
     BenchBenchmark(bench_benchmark::BenchBenchmarkArgs),
+    /// Run the paper's four subtasks on a synthetic study against a running service and print
+    /// the leaderboard.
+    Demo(demo::DemoArgs),
     /// Create, list and revoke API tokens, directly in the database (reads DATABASE_URL).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
         Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
+        Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
         Command::Token(command) => block_on(token::run(command)),
     };
     match outcome {

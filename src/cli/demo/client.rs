@@ -1,0 +1,411 @@
+//! The few calls of the simbench HTTP API the demo makes. Answers are untrusted: a failed call
+//! reports the service's problem+json `detail`, and bodies are parsed into typed structs so a
+//! missing field is an error, never a panic.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// How often a rate-limited request (429) is tried again before the demo gives up.
+const RATE_LIMIT_RETRIES: usize = 20;
+/// The wait after a 429 that carries no usable Retry-After.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A functionality score to set: on a representation or, for all its representations, a model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScoreTarget {
+    Representation(i64),
+    Model(i64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Score {
+    pub target: ScoreTarget,
+    pub name: &'static str,
+    pub value: f64,
+}
+
+/// A derived principal-component copy of a representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcaCopy {
+    pub id: i64,
+    pub pca_keep: usize,
+}
+
+/// A benchmark's state, as much of it as the demo follows.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Benchmark {
+    pub id: i64,
+    pub name: String,
+    pub status: String,
+    pub progress: Progress,
+    #[serde(default)]
+    pub left_out: Vec<Value>,
+    #[serde(default)]
+    pub published: bool,
+}
+
+impl Benchmark {
+    /// Whether its distances are still being computed.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status.as_str(), "queued" | "running")
+    }
+}
+
+/// The distance work of a benchmark's run.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct Progress {
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+/// `GET /v1/leaderboard`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Leaderboard {
+    pub benchmarks: Vec<Column>,
+    /// Best first.
+    pub rows: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Column {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Row {
+    pub metric: String,
+    pub cells: Vec<Cell>,
+    pub mean_spearman: Option<f64>,
+    pub mean_rank: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Cell {
+    pub benchmark: i64,
+    pub spearman: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct CopyList {
+    items: Vec<CopyItem>,
+}
+
+#[derive(Deserialize)]
+struct CopyItem {
+    id: i64,
+    transform: Option<Transform>,
+}
+
+#[derive(Deserialize)]
+struct Transform {
+    pca_keep: usize,
+}
+
+/// The service at one base URL, with the caller's bearer token when there is one.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: Option<&str>) -> anyhow::Result<Client> {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = token {
+            let mut bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("SIMBENCH_TOKEN holds characters a header cannot carry")?;
+            bearer.set_sensitive(true);
+            headers.insert(AUTHORIZATION, bearer);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Fails with a hint when nothing answers at the URL or the service is not ready.
+    pub async fn check_ready(&self) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "nothing answers at {}: start the service first (`make run`, or `simbench serve`) or pass --url",
+                    self.base_url
+                )
+            })?;
+        if !response.status().is_success() {
+            bail!(
+                "the service at {} is not ready: {}",
+                self.base_url,
+                problem_text(response).await
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn create_dataset(
+        &self,
+        name: &str,
+        n_rows: usize,
+        description: &str,
+    ) -> anyhow::Result<i64> {
+        let body = json!({"name": name, "n_rows": n_rows, "description": description});
+        let created: Created = self
+            .send_json("POST /v1/datasets", || {
+                self.http.post(self.url("/v1/datasets")).json(&body)
+            })
+            .await?;
+        Ok(created.id)
+    }
+
+    pub async fn create_model(
+        &self,
+        name: &str,
+        metadata: &Value,
+        tags: &[&str],
+    ) -> anyhow::Result<i64> {
+        let body = json!({"name": name, "metadata": metadata, "tags": tags});
+        let created: Created = self
+            .send_json("POST /v1/models", || {
+                self.http.post(self.url("/v1/models")).json(&body)
+            })
+            .await?;
+        Ok(created.id)
+    }
+
+    /// Uploads a `.npy` body as (model, dataset, layer); returns the representation's id.
+    pub async fn upload(
+        &self,
+        model: i64,
+        dataset: &str,
+        layer: usize,
+        npy: Vec<u8>,
+    ) -> anyhow::Result<i64> {
+        let query =
+            serde_urlencoded::to_string([("dataset", dataset), ("layer", &layer.to_string())])
+                .context("encoding the upload's query")?;
+        let path = format!("/v1/models/{model}/representations?{query}");
+        let npy = bytes::Bytes::from(npy);
+        let created: Created = self
+            .send_json("POST /v1/models/{id}/representations", || {
+                self.http
+                    .post(self.url(&path))
+                    .header("content-type", "application/x-npy")
+                    .body(npy.clone())
+            })
+            .await?;
+        Ok(created.id)
+    }
+
+    /// Asks the service for copies of a representation keeping its top-k principal components.
+    pub async fn derive_pca_copies(
+        &self,
+        representation: i64,
+        pca_keep: &[usize],
+    ) -> anyhow::Result<Vec<PcaCopy>> {
+        let body = json!({"pca_keep": pca_keep});
+        let path = format!("/v1/representations/{representation}/derived");
+        let list: CopyList = self
+            .send_json("POST /v1/representations/{id}/derived", || {
+                self.http.post(self.url(&path)).json(&body)
+            })
+            .await?;
+        list.items
+            .into_iter()
+            .map(|item| match item.transform {
+                Some(transform) => Ok(PcaCopy {
+                    id: item.id,
+                    pca_keep: transform.pca_keep,
+                }),
+                None => bail!(
+                    "the service listed representation {} as a copy of {representation} without its transform",
+                    item.id
+                ),
+            })
+            .collect()
+    }
+
+    /// Sets scores in batches (the service takes up to 10 000 per request, all or none).
+    pub async fn set_scores(&self, scores: &[Score]) -> anyhow::Result<()> {
+        for batch in scores.chunks(5_000) {
+            let items: Vec<Value> = batch
+                .iter()
+                .map(|score| match score.target {
+                    ScoreTarget::Representation(id) => {
+                        json!({"representation": id, "name": score.name, "value": score.value})
+                    }
+                    ScoreTarget::Model(id) => {
+                        json!({"model": id, "name": score.name, "value": score.value})
+                    }
+                })
+                .collect();
+            let body = json!({"scores": items});
+            let _: Value = self
+                .send_json("POST /v1/scores", || {
+                    self.http.post(self.url("/v1/scores")).json(&body)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_benchmark(&self, definition: &Value) -> anyhow::Result<Benchmark> {
+        self.send_json("POST /v1/benchmarks", || {
+            self.http.post(self.url("/v1/benchmarks")).json(definition)
+        })
+        .await
+    }
+
+    pub async fn benchmark(&self, id: i64) -> anyhow::Result<Benchmark> {
+        let path = format!("/v1/benchmarks/{id}");
+        self.send_json("GET /v1/benchmarks/{id}", || self.http.get(self.url(&path)))
+            .await
+    }
+
+    pub async fn publish(&self, id: i64) -> anyhow::Result<Benchmark> {
+        let path = format!("/v1/benchmarks/{id}/publish");
+        self.send_json("POST /v1/benchmarks/{id}/publish", || {
+            self.http.post(self.url(&path))
+        })
+        .await
+    }
+
+    pub async fn leaderboard(&self) -> anyhow::Result<Leaderboard> {
+        self.send_json("GET /v1/leaderboard", || {
+            self.http.get(self.url("/v1/leaderboard"))
+        })
+        .await
+    }
+
+    /// Sends the request `build` makes, again after a 429 as long as the service asks to wait,
+    /// and parses a successful answer's JSON body; a failure names the call and quotes the
+    /// service's `detail`.
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        call: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> anyhow::Result<T> {
+        for _ in 0..RATE_LIMIT_RETRIES {
+            let response = build().send().await.with_context(|| {
+                format!("{call}: no answer from the service at {}", self.base_url)
+            })?;
+            let status = response.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                tokio::time::sleep(retry_after(&response)).await;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                bail!(
+                    "{call} failed: {}. Set SIMBENCH_TOKEN to a write token: the first start of `simbench serve` wrote an admin token to ~/.local/share/simbench/admin-token, and `simbench token create --name NAME --scope write` makes more",
+                    problem_text(response).await
+                );
+            }
+            if !status.is_success() {
+                bail!("{call} failed: {}", problem_text(response).await);
+            }
+            let body = response
+                .bytes()
+                .await
+                .with_context(|| format!("{call}: reading the answer"))?;
+            return serde_json::from_slice(&body).with_context(|| {
+                format!(
+                    "{call}: the service answered {status} with a body the demo cannot read: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(500)])
+                )
+            });
+        }
+        bail!("{call}: the service kept answering 429 Too Many Requests; try again later")
+    }
+}
+
+/// The wait a 429 asks for (Retry-After in seconds), bounded so that a strange value cannot
+/// stall the demo.
+fn retry_after(response: &Response) -> Duration {
+    response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_RETRY_AFTER, |seconds| {
+            Duration::from_secs(seconds.clamp(1, 30))
+        })
+}
+
+/// "STATUS: detail (code)" from a problem+json answer, or the status and the start of whatever
+/// else the body holds.
+async fn problem_text(response: Response) -> String {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    describe_problem(status, &body)
+}
+
+fn describe_problem(status: StatusCode, body: &str) -> String {
+    let problem: Option<Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| {
+        problem
+            .as_ref()
+            .and_then(|problem| problem.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match (field("detail"), field("code")) {
+        (Some(detail), Some(code)) => format!("{status}: {detail} ({code})"),
+        (Some(detail), None) => format!("{status}: {detail}"),
+        _ if body.trim().is_empty() => status.to_string(),
+        _ => {
+            let excerpt: String = body.chars().take(300).collect();
+            format!("{status}: {excerpt}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_reported_by_their_detail() {
+        let body = r#"{"type":"about:blank","title":"Unprocessable Entity","status":422,
+                       "code":"unknown_score","detail":"no selected representation has a score named \"x\""}"#;
+        assert_eq!(
+            describe_problem(StatusCode::UNPROCESSABLE_ENTITY, body),
+            "422 Unprocessable Entity: no selected representation has a score named \"x\" (unknown_score)"
+        );
+        assert_eq!(
+            describe_problem(StatusCode::BAD_GATEWAY, "<html>bad gateway</html>"),
+            "502 Bad Gateway: <html>bad gateway</html>"
+        );
+        assert_eq!(
+            describe_problem(StatusCode::SERVICE_UNAVAILABLE, ""),
+            "503 Service Unavailable"
+        );
+    }
+}

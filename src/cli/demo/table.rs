@@ -1,0 +1,122 @@
+//! The leaderboard as an aligned text table.
+
+use super::client::Leaderboard;
+
+const MISSING: &str = "—";
+
+/// One line per metric, best first as the service sorts them: ρ per published benchmark, mean ρ
+/// and mean rank. Benchmarks named `{run_id}-...` are headed by the rest of their name, others
+/// (earlier runs, the team's own) by `#id`, so that the table stays narrow as they accumulate.
+pub fn render(leaderboard: &Leaderboard, run_id: &str) -> String {
+    let prefix = format!("{run_id}-");
+    let mut header = vec!["metric".to_owned()];
+    header.extend(leaderboard.benchmarks.iter().map(|column| {
+        column
+            .name
+            .strip_prefix(&prefix)
+            .map_or_else(|| format!("#{}", column.id), str::to_owned)
+    }));
+    header.extend(["mean ρ".to_owned(), "mean rank".to_owned()]);
+    let mut lines = vec![header];
+    for row in &leaderboard.rows {
+        let mut line = vec![row.metric.clone()];
+        line.extend(leaderboard.benchmarks.iter().map(|column| {
+            let value = row
+                .cells
+                .iter()
+                .find(|cell| cell.benchmark == column.id)
+                .and_then(|cell| cell.spearman);
+            number(value, 3)
+        }));
+        line.push(number(row.mean_spearman, 3));
+        line.push(number(row.mean_rank, 2));
+        lines.push(line);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|column| {
+            lines
+                .iter()
+                .map(|line| line[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut table = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, &width))| {
+                let padding = " ".repeat(width - cell.chars().count());
+                if column == 0 {
+                    format!("{cell}{padding}")
+                } else {
+                    format!("{padding}{cell}")
+                }
+            })
+            .collect();
+        table.push_str(cells.join("  ").trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+fn number(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(value) if value.is_finite() => format!("{value:.decimals$}"),
+        _ => MISSING.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::demo::client::{Cell, Column, Row};
+
+    fn row(metric: &str, cells: &[(i64, Option<f64>)], mean: Option<f64>, rank: f64) -> Row {
+        Row {
+            metric: metric.to_owned(),
+            cells: cells
+                .iter()
+                .map(|&(benchmark, spearman)| Cell {
+                    benchmark,
+                    spearman,
+                })
+                .collect(),
+            mean_spearman: mean,
+            mean_rank: Some(rank),
+        }
+    }
+
+    #[test]
+    fn aligned_best_first_with_missing_cells() {
+        let leaderboard = Leaderboard {
+            benchmarks: vec![
+                Column {
+                    id: 7,
+                    name: "demo-0000abcd-layer-depth".to_owned(),
+                },
+                Column {
+                    id: 9,
+                    name: "bert-hans".to_owned(),
+                },
+            ],
+            rows: vec![
+                row(
+                    "procrustes",
+                    &[(7, Some(0.9431)), (9, Some(0.5))],
+                    Some(0.72155),
+                    1.0,
+                ),
+                row("cka", &[(7, Some(-0.12)), (9, None)], Some(-0.12), 2.5),
+            ],
+        };
+        let expected = "\
+metric      layer-depth     #9  mean ρ  mean rank
+procrustes        0.943  0.500   0.722       1.00
+cka              -0.120      —  -0.120       2.50
+";
+        assert_eq!(render(&leaderboard, "demo-0000abcd"), expected);
+    }
+}

@@ -1,0 +1,121 @@
+//! `simbench demo` end to end against the real application with in-process workers, on a study
+//! small enough for a test.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use common::{TestApp, expect_status};
+use simbench::cli::demo::{DemoArgs, run};
+
+fn small_demo(url: &str, token: &str) -> DemoArgs {
+    DemoArgs {
+        url: url.to_owned(),
+        models: 3,
+        finetunes: 4,
+        layers: 4,
+        n: 120,
+        d: 16,
+        metrics: Some("cka,pwcca,procrustes".to_owned()),
+        seed: 1,
+        token: Some(token.to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn the_demo_publishes_four_finished_benchmarks_and_a_leaderboard_of_the_trio() {
+    let app = TestApp::spawn_with_workers(2).await;
+    let report = run(&small_demo(&app.base_url, &app.token))
+        .await
+        .expect("the demo runs");
+
+    let hex = report
+        .run_id
+        .strip_prefix("demo-")
+        .expect("run ids read demo-<8 hex>");
+    assert!(hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()));
+
+    assert_eq!(report.benchmarks.len(), 4);
+    for benchmark in &report.benchmarks {
+        assert!(
+            benchmark.name.starts_with(&report.run_id),
+            "{}",
+            benchmark.name
+        );
+        let state = expect_status(
+            app.get(&format!("/v1/benchmarks/{}", benchmark.id)).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(state["status"], "done", "{state}");
+        assert_eq!(state["published"], true, "{state}");
+        assert_eq!(state["left_out"], Value::Array(Vec::new()), "{state}");
+        assert_eq!(state["progress"]["failed"], 0, "{state}");
+    }
+    let published = expect_status(
+        app.get("/v1/benchmarks?published=true").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(published["items"].as_array().map(Vec::len), Some(4));
+
+    // 3 pretrained networks and 3 x 4 finetuned ones, all tagged.
+    let models = expect_status(app.get("/v1/models?tag=demo").await, StatusCode::OK).await;
+    let models = models["items"].as_array().expect("a list of models");
+    assert_eq!(models.len(), 3 + 12);
+    assert!(models.iter().all(|model| {
+        model["name"]
+            .as_str()
+            .is_some_and(|name| name.starts_with(&report.run_id))
+    }));
+
+    let leaderboard = &report.leaderboard;
+    let ids: Vec<i64> = report
+        .benchmarks
+        .iter()
+        .map(|benchmark| benchmark.id)
+        .collect();
+    let columns: Vec<i64> = leaderboard
+        .benchmarks
+        .iter()
+        .map(|column| column.id)
+        .collect();
+    assert_eq!(columns, ids);
+    let mut metrics: Vec<&str> = leaderboard
+        .rows
+        .iter()
+        .map(|row| row.metric.as_str())
+        .collect();
+    metrics.sort_unstable();
+    assert_eq!(metrics, ["cka", "procrustes", "pwcca"]);
+    for row in &leaderboard.rows {
+        assert_eq!(row.cells.len(), 4);
+        for cell in &row.cells {
+            let rho = cell.spearman.unwrap_or(f64::NAN);
+            assert!(
+                rho.is_finite() && (-1.0..=1.0).contains(&rho),
+                "{}: ρ = {:?} on benchmark {}",
+                row.metric,
+                cell.spearman,
+                cell.benchmark
+            );
+        }
+        assert!(row.mean_rank.is_some_and(f64::is_finite));
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_the_demo_says_how_to_get_one() {
+    let app = TestApp::spawn().await;
+    let args = DemoArgs {
+        token: None,
+        ..small_demo(&app.base_url, &app.token)
+    };
+    let error = run(&args).await.expect_err("the service wants a token");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("401") && message.contains("SIMBENCH_TOKEN"),
+        "{message}"
+    );
+}
