@@ -5,7 +5,6 @@ mod common;
 use common::{TestApp, expect_problem, expect_status, npy_f32};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use simbench::matrix::read_matrix;
 use simbench::metrics::{Metric, Prepared, compare};
 
 /// Uploads `count` representations of one model on dataset "d" (n = 60, d = 6); returns ids.
@@ -30,13 +29,8 @@ async fn create_comparison(app: &TestApp, body: Value) -> Value {
 async fn expected(app: &TestApp, metric: Metric, first: i64, second: i64) -> f64 {
     let mut prepared = Vec::new();
     for id in [first, second] {
-        let bytes = app
-            .get(&format!("/v1/representations/{id}/data"))
-            .await
-            .bytes()
-            .await
-            .unwrap();
-        prepared.push(Prepared::new(read_matrix(bytes.as_ref(), None).unwrap().to_f64()).unwrap());
+        let matrix = app.download(&json!(id)).await;
+        prepared.push(Prepared::new(matrix.to_f64()).unwrap());
     }
     compare(&prepared[0], &prepared[1], &[metric])[&metric]
         .clone()

@@ -155,13 +155,7 @@ async fn fortran_order_float64_and_float16_are_stored_canonically() {
         )
         .await;
     assert_eq!(created["dtype"], "float64");
-    let data = app
-        .get(&format!("/v1/representations/{}/data", created["id"]))
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    let matrix = read_matrix(data.as_ref(), None).unwrap();
+    let matrix = app.download(&created["id"]).await;
     assert_eq!(
         matrix.to_f64(),
         ndarray::array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
@@ -179,13 +173,7 @@ async fn fortran_order_float64_and_float16_are_stored_canonically() {
         )
         .await;
     assert_eq!(created["dtype"], "float16");
-    let data = app
-        .get(&format!("/v1/representations/{}/data", created["id"]))
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    let matrix = read_matrix(data.as_ref(), None).unwrap();
+    let matrix = app.download(&created["id"]).await;
     assert_eq!(matrix.dtype, Dtype::Float16);
     assert_eq!(matrix.data, halves);
 }

@@ -254,6 +254,16 @@ impl TestApp {
         expect_status(response, StatusCode::CREATED).await
     }
 
+    /// The stored matrix of a representation, as `GET .../data` serves it.
+    pub async fn download(&self, representation: &Value) -> CanonicalMatrix {
+        let response = self
+            .get(&format!("/v1/representations/{representation}/data"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.bytes().await.expect("a body");
+        simbench::matrix::read_matrix(bytes.as_ref(), None).expect("a valid .npy file")
+    }
+
     /// Row counts of every table, to show that a refused request left nothing behind.
     pub async fn row_counts(&self) -> Vec<(&'static str, i64)> {
         let mut counts = Vec::new();
