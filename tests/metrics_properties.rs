@@ -7,7 +7,9 @@ use ndarray::{Array2, Axis, s};
 use ndarray_linalg::{QR, SVD};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use simbench::metrics::{Metric, MetricError, Prepared, compare, parse_metric_list};
+use simbench::metrics::{
+    Metric, MetricError, Prepared, compare, parse_metric_list, set_blas_threads,
+};
 use simbench::synthetic::{SignalSpec, drifting_layers, gaussian, related_pair};
 
 const SPEC: SignalSpec = SignalSpec {
@@ -357,17 +359,37 @@ fn prepared_representations_can_be_shared_across_threads() {
         std::sync::Arc::new(prepared(&x)),
         std::sync::Arc::new(prepared(&y)),
     );
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (x, y) = (x.clone(), y.clone());
-            std::thread::spawn(move || compare(&x, &y, &Metric::ALL))
-        })
-        .collect();
-    let results: Vec<_> = workers
-        .into_iter()
-        .map(|worker| worker.join().expect("worker finished"))
-        .collect();
-    assert_eq!(results[0], results[1]);
+    let compare_on_two_threads = || {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (x, y) = (x.clone(), y.clone());
+                std::thread::spawn(move || compare(&x, &y, &Metric::ALL))
+            })
+            .collect();
+        let results: Vec<_> = workers
+            .into_iter()
+            .map(|worker| worker.join().expect("worker finished"))
+            .collect();
+        (results[0].clone(), results[1].clone())
+    };
+
+    // One BLAS thread, as in the worker pool: the same operations, so the same bits.
+    set_blas_threads(1);
+    let (first, second) = compare_on_two_threads();
+    assert_eq!(first, second);
+
+    // With two, one comparison may lower OpenBLAS to one thread for its side-by-side
+    // decompositions while the other runs; a product summed over other thread splits differs in
+    // the last bits only.
+    set_blas_threads(2);
+    let (first, second) = compare_on_two_threads();
+    for metric in Metric::ALL {
+        let (a, b) = (
+            first[&metric].clone().expect("value"),
+            second[&metric].clone().expect("value"),
+        );
+        assert_close(&format!("{metric} on two threads"), a, b, 1e-12);
+    }
 }
 
 #[test]

@@ -235,7 +235,8 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
 }
 
 /// The alternatives behind the choices in `metrics::linalg`: LAPACK drivers for d x d symmetric
-/// eigenproblems, and a values-only SVD against the Gram-matrix route for singular values.
+/// eigenproblems, a values-only SVD against the Gram-matrix route for singular values, and the
+/// trio's two d x d reductions one after the other against side by side.
 fn kernel_figures(
     stopwatch: &mut Stopwatch,
     x: &Array2<f64>,
@@ -276,11 +277,44 @@ fn kernel_figures(
         stopwatch.figure("full SVD of M, dgesdd", || {
             note(discard(cross.svddc(JobSvd::All)))
         }),
+        stopwatch.figure("procrustes SVD, then pwcca d x d part", || {
+            note(discard(linalg::singular_values(cross)));
+            note(discard(pwcca_like_reduction(&gram, cross)));
+        }),
+        stopwatch.figure(
+            "both side by side, 1 BLAS thread each (used with AVX)",
+            || {
+                let threads = blas_threads();
+                set_blas_threads(1);
+                let (svd, reduction) = std::thread::scope(|scope| {
+                    let svd = scope.spawn(|| discard(linalg::singular_values(cross)));
+                    let reduction = discard(pwcca_like_reduction(&gram, cross));
+                    let svd = svd
+                        .join()
+                        .unwrap_or_else(|_| Err("the SVD thread panicked".to_owned()));
+                    (svd, reduction)
+                });
+                set_blas_threads(threads);
+                note(svd);
+                note(reduction);
+            },
+        ),
     ];
     match failure {
         Some(error) => anyhow::bail!("a kernel failed: {error}"),
         None => Ok(figures),
     }
+}
+
+/// The shape of pwcca's per-pair work after M (`metrics::cca::canonical`): T = W M W, eigh(T Tᵀ)
+/// with vectors, then a d x d GEMM with the eigenvectors; `w` stands in for Wₓ, W_y and Sₓ^(1/2).
+fn pwcca_like_reduction(
+    w: &Array2<f64>,
+    cross: &Array2<f64>,
+) -> Result<Array2<f64>, crate::metrics::MetricError> {
+    let whitened = w.dot(cross).dot(w);
+    let eigen = linalg::symmetric_eigen(linalg::gram_of_rows(whitened.view())?)?;
+    Ok(w.dot(&eigen.vectors))
 }
 
 fn discard<T, E: std::fmt::Display>(outcome: Result<T, E>) -> Result<(), String> {

@@ -40,17 +40,7 @@ pub fn blas_core() -> String {
 /// choice is fine. OpenBLAS reads `OPENBLAS_CORETYPE` only when it loads, so the process must
 /// set it and start over to use the answer.
 pub fn better_blas_core() -> Option<&'static str> {
-    const FALLBACKS: [&str; 8] = [
-        "Prescott",
-        "Core2",
-        "Penryn",
-        "Dunnington",
-        "Nehalem",
-        "Atom",
-        "Katmai",
-        "Banias",
-    ];
-    if !FALLBACKS.contains(&blas_core().as_str()) {
+    if !blas_core_lacks_avx() {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
@@ -68,6 +58,22 @@ pub fn better_blas_core() -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Whether OpenBLAS runs one of its pre-AVX kernel families, whose single-threaded GEMM is slow
+/// enough to outweigh the memory-bound LAPACK reductions (see `Pair::decompose_side_by_side`).
+pub fn blas_core_lacks_avx() -> bool {
+    const PRE_AVX: [&str; 8] = [
+        "Prescott",
+        "Core2",
+        "Penryn",
+        "Dunnington",
+        "Nehalem",
+        "Atom",
+        "Katmai",
+        "Banias",
+    ];
+    PRE_AVX.contains(&blas_core().as_str())
 }
 
 /// Sets how many threads OpenBLAS uses for each call, so that `workers x BLAS threads` never

@@ -13,11 +13,10 @@ pub mod linalg;
 mod procrustes;
 mod rsa;
 
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -323,13 +322,20 @@ pub struct Timed {
 
 /// [`compare`], timing each metric.
 pub fn compare_timed(x: &Prepared, y: &Prepared, metrics: &[Metric]) -> BTreeMap<Metric, Timed> {
+    let needs_nuclear_norm = metrics
+        .iter()
+        .any(|metric| matches!(metric, Metric::Procrustes | Metric::ProcrustesAngular));
+    let needs_canonical = metrics
+        .iter()
+        .any(|metric| matches!(metric, Metric::CcaMean | Metric::CcaMeanSq | Metric::Pwcca));
     let pair = Pair {
         x,
         y,
         with_pwcca: metrics.contains(&Metric::Pwcca),
-        cross: OnceCell::new(),
-        nuclear_norm: OnceCell::new(),
-        canonical: OnceCell::new(),
+        side_by_side: needs_nuclear_norm && needs_canonical,
+        cross: OnceLock::new(),
+        nuclear_norm: OnceLock::new(),
+        canonical: OnceLock::new(),
     };
     metrics
         .iter()
@@ -347,9 +353,12 @@ struct Pair<'a> {
     x: &'a Prepared,
     y: &'a Prepared,
     with_pwcca: bool,
-    cross: OnceCell<Array2<f64>>,
-    nuclear_norm: OnceCell<Result<f64, MetricError>>,
-    canonical: OnceCell<Result<cca::Canonical, MetricError>>,
+    /// The call needs both the nuclear norm and the canonical decomposition, which
+    /// [`Pair::decompose_side_by_side`] may then compute at once.
+    side_by_side: bool,
+    cross: OnceLock<Array2<f64>>,
+    nuclear_norm: OnceLock<Result<f64, MetricError>>,
+    canonical: OnceLock<Result<cca::Canonical, MetricError>>,
 }
 
 impl Pair<'_> {
@@ -404,9 +413,15 @@ impl Pair<'_> {
     }
 
     fn nuclear_norm(&self) -> Result<f64, MetricError> {
+        if self.side_by_side {
+            self.decompose_side_by_side();
+        }
+        self.computed_nuclear_norm().clone()
+    }
+
+    fn computed_nuclear_norm(&self) -> &Result<f64, MetricError> {
         self.nuclear_norm
             .get_or_init(|| procrustes::nuclear_norm(self.cross()))
-            .clone()
     }
 
     /// DESIGN, Metric definitions (`cca_mean`): needs n > d1 and n > d2.
@@ -416,16 +431,83 @@ impl Pair<'_> {
         if n <= d {
             return Err(MetricError::TooFewExamples { metric, n, d });
         }
-        self.canonical
-            .get_or_init(|| {
-                cca::canonical(
-                    self.x.spectrum()?,
-                    self.y.spectrum()?,
-                    self.cross(),
-                    self.with_pwcca,
-                )
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        if self.side_by_side {
+            self.decompose_side_by_side();
+        }
+        self.computed_canonical().as_ref().map_err(Clone::clone)
+    }
+
+    fn computed_canonical(&self) -> &Result<cca::Canonical, MetricError> {
+        self.canonical.get_or_init(|| {
+            cca::canonical(
+                self.x.spectrum()?,
+                self.y.spectrum()?,
+                self.cross(),
+                self.with_pwcca,
+            )
+        })
+    }
+
+    /// The values-only SVD of M (procrustes) and the eigendecomposition of T Tᵀ (CCA family) are
+    /// independent d x d reductions, half of them memory-bound Level-2 BLAS that gains little from
+    /// a second BLAS thread. Run side by side, one BLAS thread each, they take about 0.14 s instead
+    /// of 0.17 s one after the other at d = 768 (BENCHMARKS.md); M itself is computed first, with
+    /// all the BLAS threads. Not with pre-AVX kernels, whose slow single-threaded d x d GEMMs make
+    /// it 25 % slower instead, nor with one BLAS thread or while another comparison holds the
+    /// thread count lowered: then `nuclear_norm` and `canonical` compute them in turn.
+    fn decompose_side_by_side(&self) {
+        if self.nuclear_norm.get().is_some() {
+            return;
+        }
+        self.cross();
+        if linalg::blas_core_lacks_avx() {
+            return;
+        }
+        let Some(_one_thread) = OneBlasThread::try_lower() else {
+            return;
+        };
+        let n = self.x.n_rows();
+        let d = self.x.n_cols().max(self.y.n_cols());
+        std::thread::scope(|scope| {
+            if n > d {
+                scope.spawn(|| self.computed_canonical());
+            }
+            self.computed_nuclear_norm();
+        });
+    }
+}
+
+/// OpenBLAS's thread count is process-wide: while one comparison holds it lowered to one thread,
+/// no other may lower it, and it is restored on drop, a panic included.
+struct OneBlasThread {
+    threads: usize,
+    _held: MutexGuard<'static, ()>,
+}
+
+static BLAS_THREADS_LOWERED: Mutex<()> = Mutex::new(());
+
+impl OneBlasThread {
+    /// `None` when another comparison holds it or BLAS already runs on one thread.
+    fn try_lower() -> Option<OneBlasThread> {
+        let held = match BLAS_THREADS_LOWERED.try_lock() {
+            Ok(held) => held,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let threads = linalg::blas_threads();
+        if threads < 2 {
+            return None;
+        }
+        linalg::set_blas_threads(1);
+        Some(OneBlasThread {
+            threads,
+            _held: held,
+        })
+    }
+}
+
+impl Drop for OneBlasThread {
+    fn drop(&mut self) {
+        linalg::set_blas_threads(self.threads);
     }
 }
