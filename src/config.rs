@@ -237,4 +237,19 @@ pub struct WorkerProcessConfig {
 
     #[command(flatten)]
     pub workers: WorkerConfig,
+
+    /// Serve this process's Prometheus instruments on GET /metrics, and /healthz and /readyz, at
+    /// this address (e.g. 0.0.0.0:9100); none by default.
+    #[arg(long, env = "SIMBENCH_WORKER_BIND", value_name = "ADDRESS")]
+    pub bind: Option<SocketAddr>,
+
+    /// Let /metrics be scraped without a token, as `simbench serve` does.
+    #[arg(
+        long,
+        env = "SIMBENCH_PUBLIC_READ",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub public_read: bool,
 }

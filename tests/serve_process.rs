@@ -2,20 +2,14 @@
 
 mod common;
 
+use common::free_port;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn_serve(database_url: &str, port: u16, data_dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_simbench"))

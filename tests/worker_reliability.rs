@@ -11,6 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use simbench::access::Scope;
 
 /// A `simbench` child process, killed if the test ends while it runs.
 struct Process(Child);
@@ -25,6 +26,15 @@ impl Process {
             database_url,
             &["serve", "--bind", &format!("127.0.0.1:{port}")],
             workers,
+        )
+    }
+
+    /// A worker process that serves its instruments on `port`.
+    fn observable_worker(database_url: &str, port: u16) -> Process {
+        Process::start(
+            database_url,
+            &["worker", "--bind", &format!("127.0.0.1:{port}")],
+            1,
         )
     }
 
@@ -265,11 +275,7 @@ async fn jobs_queued_before_a_restart_complete_after_it() {
     let app = TestApp::spawn().await;
     let url = database_url(&app).await;
     let ids = upload_layers(&app, 40, 5, 6).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
 
     // An API-only service accepts the comparison and is stopped with the jobs still queued.
@@ -355,4 +361,68 @@ async fn deleting_a_representation_cancels_its_queued_jobs() {
         failed["items"].as_array().unwrap().is_empty(),
         "cancelled, not failed forever"
     );
+}
+
+#[tokio::test]
+async fn a_worker_process_serves_the_instruments_of_its_own_workers() {
+    let app = TestApp::spawn().await;
+    let url = database_url(&app).await;
+    let ids = upload_layers(&app, 40, 5, 4).await;
+    let comparison = compare(
+        &app,
+        json!({"representations": ids, "all_pairs": true, "metrics": ["cka", "svcca"]}),
+    )
+    .await;
+    let port = common::free_port();
+    let _worker = Process::observable_worker(&url, port);
+    let state = app.wait_for_comparison(comparison).await;
+    assert_eq!(
+        (state["status"].as_str(), state["done"].as_i64()),
+        (Some("done"), Some(6))
+    );
+
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let anonymous = reqwest::Client::new();
+    let refused = anonymous.get(&metrics_url).send().await.unwrap();
+    common::expect_problem(refused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let healthy = anonymous
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+
+    let reader = common::client_with(&app.token("scraper", Scope::Read).await);
+    let expected = [
+        "simbench_jobs_finished_total{outcome=\"done\"} 6",
+        "simbench_compute_seconds_count{metric=\"cka\"} 6",
+        "simbench_compute_seconds_count{metric=\"svcca\"} 6",
+        "simbench_jobs{status=\"done\"} 6",
+    ];
+    // The worker counts a job just after committing it, so the last count may trail the API.
+    poll_until(
+        "the worker's counters",
+        Duration::from_secs(10),
+        async || {
+            let response = reader.get(&metrics_url).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let exposition = response.text().await.unwrap();
+            expected
+                .iter()
+                .all(|line| exposition.lines().any(|got| got == *line))
+        },
+    )
+    .await;
+    // The API process ran no worker: its own counters know nothing of these jobs.
+    let api = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        !api.contains("simbench_jobs_finished_total{outcome=\"done\"}"),
+        "{api}"
+    );
+    let unrouted = reader
+        .get(format!("http://127.0.0.1:{port}/v1/models"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unrouted.status(), StatusCode::NOT_FOUND);
 }

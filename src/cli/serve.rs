@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::bootstrap::{self, INITIAL_ADMIN};
-use crate::config::{AccessConfig, DatabaseConfig, ServeConfig, WorkerProcessConfig};
+use crate::config::{AccessConfig, DatabaseConfig, HttpConfig, ServeConfig, WorkerProcessConfig};
 use crate::http::{self, ApiContext};
 use crate::store;
 use crate::telemetry::Instruments;
@@ -46,19 +46,52 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs comparison workers only, against the same database as the API.
+/// Runs comparison workers only, against the same database as the API, and serves their
+/// instruments when given an address.
 pub async fn worker(config: WorkerProcessConfig) -> anyhow::Result<()> {
     let db = connect_and_migrate(&config.database).await?;
+    let listener = match config.bind {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("could not listen on {address}"))?,
+        ),
+        None => None,
+    };
+    let instruments = Arc::new(Instruments::new());
     let shutdown = CancellationToken::new();
     let workers = WorkerPool::start(
-        db,
+        db.clone(),
         &config.workers,
-        Arc::new(Instruments::new()),
+        instruments.clone(),
         shutdown.clone(),
     );
+    let metrics_server = match listener {
+        Some(listener) => {
+            tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+            let ctx = ApiContext {
+                db,
+                config: Arc::new(HttpConfig {
+                    public_read: config.public_read,
+                    ..HttpConfig::default()
+                }),
+                instruments,
+            };
+            let stop = shutdown.clone();
+            Some(tokio::spawn(http::serve_app(
+                listener,
+                http::worker_app(ctx),
+                async move { stop.cancelled().await },
+            )))
+        }
+        None => None,
+    };
     shutdown_signal().await;
     shutdown.cancel();
     workers.wait().await;
+    if let Some(server) = metrics_server {
+        server.await??;
+    }
     tracing::info!("workers stopped cleanly");
     Ok(())
 }

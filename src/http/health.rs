@@ -14,10 +14,14 @@ use crate::store;
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 pub(super) fn router() -> Routes {
+    probes().route(Method::GET, "/openapi.yaml", openapi)
+}
+
+/// Liveness and readiness alone, for processes that serve no API.
+pub(super) fn probes() -> Routes {
     Routes::default()
         .route(Method::GET, "/healthz", healthz)
         .route(Method::GET, "/readyz", readyz)
-        .route(Method::GET, "/openapi.yaml", openapi)
 }
 
 /// The process is up.

@@ -59,6 +59,22 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: routes, fallbacks and middleware.
 pub fn app(ctx: ApiContext) -> Router {
+    assemble(ctx, api_routes())
+}
+
+/// What a `simbench worker` process serves when given an address: the Prometheus instruments of
+/// its own workers (job outcomes, compute and preparation seconds, which no API process sees)
+/// with the queue depth, and its health, behind the same access rules and middleware as the API.
+pub fn worker_app(ctx: ApiContext) -> Router {
+    assemble(
+        ctx,
+        Routes::default()
+            .merge(health::probes())
+            .merge(prometheus::router()),
+    )
+}
+
+fn assemble(ctx: ApiContext, routes: Routes) -> Router {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs);
     let instruments = ctx.instruments.clone();
     let guard = auth::Guard {
@@ -69,7 +85,6 @@ pub fn app(ctx: ApiContext) -> Router {
         .map(Arc::new),
         ctx: ctx.clone(),
     };
-    let routes = api_routes();
     let bounded = routes
         .bounded
         .layer(middleware::from_fn_with_state(timeout, enforce_timeout));
@@ -107,14 +122,23 @@ pub fn app(ctx: ApiContext) -> Router {
         .with_state(ctx)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves the API until `shutdown` resolves, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     ctx: ApiContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app(listener, app(ctx), shutdown).await
+}
+
+/// Serves `app` (from [`app`] or [`worker_app`]) until `shutdown` resolves.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // Client addresses key the rate limit of requests without a token.
-    let service = app(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await

@@ -64,6 +64,15 @@ pub fn test_workers(count: usize) -> WorkerConfig {
     }
 }
 
+/// A TCP port free on 127.0.0.1 just now, for a child process to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("bound")
+        .port()
+}
+
 /// The server the harness creates test databases on.
 pub fn server_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
