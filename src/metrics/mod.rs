@@ -452,26 +452,21 @@ impl Pair<'_> {
     /// independent d x d reductions, half of them memory-bound Level-2 BLAS that gains little from
     /// a second BLAS thread. Run side by side, one BLAS thread each, they take about 0.14 s instead
     /// of 0.17 s one after the other at d = 768 (BENCHMARKS.md); M itself is computed first, with
-    /// all the BLAS threads. Not with pre-AVX kernels, whose slow single-threaded d x d GEMMs make
-    /// it 25 % slower instead, nor with one BLAS thread or while another comparison holds the
-    /// thread count lowered: then `nuclear_norm` and `canonical` compute them in turn.
+    /// all the BLAS threads. Not when the CCA family refuses the pair, nor with pre-AVX kernels,
+    /// whose slow single-threaded d x d GEMMs make it 28 % slower instead, nor with one BLAS thread
+    /// or while another comparison holds the thread count lowered: then `nuclear_norm` and
+    /// `canonical` compute what they need in turn.
     fn decompose_side_by_side(&self) {
-        if self.nuclear_norm.get().is_some() {
+        let cca_refuses = self.x.n_rows() <= self.x.n_cols().max(self.y.n_cols());
+        if self.nuclear_norm.get().is_some() || cca_refuses || linalg::blas_core_lacks_avx() {
             return;
         }
         self.cross();
-        if linalg::blas_core_lacks_avx() {
-            return;
-        }
         let Some(_one_thread) = OneBlasThread::try_lower() else {
             return;
         };
-        let n = self.x.n_rows();
-        let d = self.x.n_cols().max(self.y.n_cols());
         std::thread::scope(|scope| {
-            if n > d {
-                scope.spawn(|| self.computed_canonical());
-            }
+            scope.spawn(|| self.computed_canonical());
             self.computed_nuclear_norm();
         });
     }
