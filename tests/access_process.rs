@@ -83,17 +83,6 @@ impl Drop for Server {
     }
 }
 
-/// The URL of the database behind a test app, for child processes.
-async fn database_url(app: &TestApp) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let mut url = reqwest::Url::parse(&common::server_url()).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
 fn simbench(args: &[&str], database_url: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_simbench"))
         .args(args)
@@ -237,7 +226,7 @@ async fn an_explicit_admin_token_file_is_honoured() {
 #[tokio::test]
 async fn the_token_command_line_creates_lists_and_revokes() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
 
     let created = simbench(
         &[

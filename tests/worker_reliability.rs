@@ -79,17 +79,6 @@ impl Drop for Process {
     }
 }
 
-/// The URL of the database behind a test app, for child processes.
-async fn database_url(app: &TestApp) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let mut url = reqwest::Url::parse(&common::server_url()).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
 async fn upload_layers(app: &TestApp, rows: usize, cols: usize, count: usize) -> Vec<i64> {
     let model = app.create_model("m").await;
     let mut ids = Vec::new();
@@ -127,7 +116,7 @@ async fn poll_until(what: &str, within: Duration, mut check: impl AsyncFnMut() -
 #[tokio::test]
 async fn a_worker_killed_mid_job_loses_nothing_and_writes_nothing_twice() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     // rsa on 4000 examples ranks 8 million dissimilarities per representation: seconds of work.
     let ids = upload_layers(&app, 4000, 64, 2).await;
     let comparison = compare(
@@ -183,7 +172,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_writes_nothing_twice() {
 #[tokio::test]
 async fn two_worker_processes_compute_each_distance_exactly_once() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     let ids = upload_layers(&app, 50, 5, 21).await;
     let comparison = compare(
         &app,
@@ -273,7 +262,7 @@ async fn a_job_that_always_fails_ends_failed_with_its_error_and_can_be_retried()
 #[tokio::test]
 async fn jobs_queued_before_a_restart_complete_after_it() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     let ids = upload_layers(&app, 40, 5, 6).await;
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -366,7 +355,7 @@ async fn deleting_a_representation_cancels_its_queued_jobs() {
 #[tokio::test]
 async fn a_worker_process_serves_the_instruments_of_its_own_workers() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     let ids = upload_layers(&app, 40, 5, 4).await;
     let comparison = compare(
         &app,

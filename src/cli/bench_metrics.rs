@@ -284,8 +284,7 @@ fn kernel_figures(
         stopwatch.figure(
             "both side by side, 1 BLAS thread each (used with AVX)",
             || {
-                let threads = blas_threads();
-                set_blas_threads(1);
+                let one_thread = linalg::OneBlasThread::try_lower();
                 let (svd, reduction) = std::thread::scope(|scope| {
                     let svd = scope.spawn(|| discard(linalg::singular_values(cross)));
                     let reduction = discard(pwcca_like_reduction(&gram, cross));
@@ -294,7 +293,7 @@ fn kernel_figures(
                         .unwrap_or_else(|_| Err("the SVD thread panicked".to_owned()));
                     (svd, reduction)
                 });
-                set_blas_threads(threads);
+                drop(one_thread);
                 note(svd);
                 note(reduction);
             },

@@ -8,6 +8,7 @@
 
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
@@ -89,6 +90,42 @@ pub fn blas_threads() -> usize {
     // SAFETY: plain getter of OpenBLAS's global thread count.
     let threads = unsafe { openblas_get_num_threads() };
     usize::try_from(threads).unwrap_or(1)
+}
+
+/// OpenBLAS lowered to one thread per call, so that two calls can run side by side without
+/// oversubscribing the cores. The thread count is process-wide: while one holder has it lowered,
+/// no other may lower it, and it is restored on drop, a panic included.
+pub struct OneBlasThread {
+    threads: usize,
+    _held: MutexGuard<'static, ()>,
+}
+
+static BLAS_THREADS_LOWERED: Mutex<()> = Mutex::new(());
+
+impl OneBlasThread {
+    /// `None` when another comparison holds it or BLAS already runs on one thread.
+    pub fn try_lower() -> Option<OneBlasThread> {
+        let held = match BLAS_THREADS_LOWERED.try_lock() {
+            Ok(held) => held,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let threads = blas_threads();
+        if threads < 2 {
+            return None;
+        }
+        set_blas_threads(1);
+        Some(OneBlasThread {
+            threads,
+            _held: held,
+        })
+    }
+}
+
+impl Drop for OneBlasThread {
+    fn drop(&mut self) {
+        set_blas_threads(self.threads);
+    }
 }
 
 fn lapack_dim(value: usize, routine: &'static str) -> Result<c_int, MetricError> {

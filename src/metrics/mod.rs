@@ -16,7 +16,7 @@ mod rsa;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
+use std::sync::OnceLock;
 
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -424,10 +424,14 @@ impl Pair<'_> {
             .get_or_init(|| procrustes::nuclear_norm(self.cross()))
     }
 
-    /// DESIGN, Metric definitions (`cca_mean`): needs n > d1 and n > d2.
+    /// The examples n and the larger width d of the pair: DESIGN, Metric definitions
+    /// (`cca_mean`), the CCA family needs n > d1 and n > d2.
+    fn cca_dimensions(&self) -> (usize, usize) {
+        (self.x.n_rows(), self.x.n_cols().max(self.y.n_cols()))
+    }
+
     fn canonical(&self, metric: Metric) -> Result<&cca::Canonical, MetricError> {
-        let n = self.x.n_rows();
-        let d = self.x.n_cols().max(self.y.n_cols());
+        let (n, d) = self.cca_dimensions();
         if n <= d {
             return Err(MetricError::TooFewExamples { metric, n, d });
         }
@@ -457,52 +461,17 @@ impl Pair<'_> {
     /// or while another comparison holds the thread count lowered: then `nuclear_norm` and
     /// `canonical` compute what they need in turn.
     fn decompose_side_by_side(&self) {
-        let cca_refuses = self.x.n_rows() <= self.x.n_cols().max(self.y.n_cols());
-        if self.nuclear_norm.get().is_some() || cca_refuses || linalg::blas_core_lacks_avx() {
+        let (n, d) = self.cca_dimensions();
+        if self.nuclear_norm.get().is_some() || n <= d || linalg::blas_core_lacks_avx() {
             return;
         }
         self.cross();
-        let Some(_one_thread) = OneBlasThread::try_lower() else {
+        let Some(_one_thread) = linalg::OneBlasThread::try_lower() else {
             return;
         };
         std::thread::scope(|scope| {
             scope.spawn(|| self.computed_canonical());
             self.computed_nuclear_norm();
         });
-    }
-}
-
-/// OpenBLAS's thread count is process-wide: while one comparison holds it lowered to one thread,
-/// no other may lower it, and it is restored on drop, a panic included.
-struct OneBlasThread {
-    threads: usize,
-    _held: MutexGuard<'static, ()>,
-}
-
-static BLAS_THREADS_LOWERED: Mutex<()> = Mutex::new(());
-
-impl OneBlasThread {
-    /// `None` when another comparison holds it or BLAS already runs on one thread.
-    fn try_lower() -> Option<OneBlasThread> {
-        let held = match BLAS_THREADS_LOWERED.try_lock() {
-            Ok(held) => held,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        let threads = linalg::blas_threads();
-        if threads < 2 {
-            return None;
-        }
-        linalg::set_blas_threads(1);
-        Some(OneBlasThread {
-            threads,
-            _held: held,
-        })
-    }
-}
-
-impl Drop for OneBlasThread {
-    fn drop(&mut self) {
-        linalg::set_blas_threads(self.threads);
     }
 }

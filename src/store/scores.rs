@@ -128,25 +128,37 @@ async fn check_targets_exist(
             ScoreTarget::Model(id) => model_ids.push(id),
         }
     }
-    let missing_representation: Option<i64> = sqlx::query_scalar(
+    let missing_representation = first_missing(
+        conn,
         "SELECT wanted FROM unnest($1::bigint[]) AS wanted
          WHERE NOT EXISTS (SELECT 1 FROM representations WHERE id = wanted) LIMIT 1",
+        &representation_ids,
     )
-    .bind(&representation_ids)
-    .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = missing_representation {
         return Err(ApiError::not_found("representation", id));
     }
-    let missing_model: Option<i64> = sqlx::query_scalar(
+    let missing_model = first_missing(
+        conn,
         "SELECT wanted FROM unnest($1::bigint[]) AS wanted
          WHERE NOT EXISTS (SELECT 1 FROM models WHERE id = wanted) LIMIT 1",
+        &model_ids,
     )
-    .bind(&model_ids)
-    .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = missing_model {
         return Err(ApiError::not_found("model", id));
     }
     Ok(())
+}
+
+/// The first of `ids` that `query` (binding them as `$1`) reports missing.
+async fn first_missing(
+    conn: &mut PgConnection,
+    query: &'static str,
+    ids: &[i64],
+) -> Result<Option<i64>, ApiError> {
+    Ok(sqlx::query_scalar(query)
+        .bind(ids)
+        .fetch_optional(conn)
+        .await?)
 }

@@ -150,6 +150,17 @@ impl TestApp {
         }
     }
 
+    /// The URL of the app's database, for child processes.
+    pub async fn database_url(&self) -> String {
+        let name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&self.db)
+            .await
+            .expect("the database answers");
+        let mut url = reqwest::Url::parse(&server_url()).expect("a database URL");
+        url.set_path(&name);
+        url.to_string()
+    }
+
     /// Creates a token of this scope in the app's database; returns its text.
     pub async fn token(&self, name: &str, scope: Scope) -> String {
         issue_token(&self.db, name, scope).await
