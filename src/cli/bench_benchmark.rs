@@ -124,22 +124,18 @@ async fn measure(
         let layers = drifting_layers(&spec, args.layers, 0.35, 100 + model_index as u64);
         for (layer, activations) in layers.iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
-            let created = server.upload(model, dataset, layer, npy).await?;
+            let representation = server.api.upload(model, dataset, layer, npy).await?;
             // Probe accuracy rising with depth, with a per-model offset: a plausible score.
             let accuracy =
                 0.55 + 0.3 * layer as f64 / args.layers as f64 + 0.01 * (model_index % 5) as f64;
             scores.push(
-                json!({"representation": created["id"], "name": "probe_acc", "value": accuracy}),
+                json!({"representation": representation, "name": "probe_acc", "value": accuracy}),
             );
         }
     }
     server
-        .json_request(
-            server
-                .client
-                .post(server.url("/v1/scores"))
-                .json(&json!({"scores": scores})),
-        )
+        .api
+        .post_json::<Value>("/v1/scores", Some(&json!({"scores": scores})))
         .await?;
 
     let metrics: Vec<&str> = Metric::PAPER_TRIO
@@ -147,26 +143,21 @@ async fn measure(
         .map(|metric| metric.name())
         .collect();
     let started = Instant::now();
-    let created = server
-        .json_request(
-            server
-                .client
-                .post(server.url("/v1/benchmarks"))
-                .json(&json!({
-                    "name": format!("{dataset}-depth"),
-                    "dataset": dataset,
-                    "score": "probe_acc",
-                    "protocol": {"kind": "reference", "group_by": "layer", "compare_to": "all"},
-                    "metrics": metrics,
-                })),
-        )
+    let definition = json!({
+        "name": format!("{dataset}-depth"),
+        "dataset": dataset,
+        "score": "probe_acc",
+        "protocol": {"kind": "reference", "group_by": "layer", "compare_to": "all"},
+        "metrics": metrics,
+    });
+    let created: Value = server
+        .api
+        .post_json("/v1/benchmarks", Some(&definition))
         .await?;
     let id = created["id"].as_i64().context("a benchmark has an id")?;
     let results_path = format!("/v1/benchmarks/{id}/results");
     loop {
-        let results = server
-            .json_request(server.client.get(server.url(&results_path)))
-            .await?;
+        let results: Value = server.api.get_json(&results_path).await?;
         if results["partial"] == false {
             break;
         }
@@ -176,19 +167,10 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let creation_to_results_seconds = started.elapsed().as_secs_f64();
-    let state = server
-        .json_request(
-            server
-                .client
-                .get(server.url(&format!("/v1/benchmarks/{id}"))),
-        )
-        .await?;
+    let state: Value = server.api.get_json(&format!("/v1/benchmarks/{id}")).await?;
     server
-        .json_request(
-            server
-                .client
-                .post(server.url(&format!("/v1/benchmarks/{id}/publish"))),
-        )
+        .api
+        .post_json::<Value>(&format!("/v1/benchmarks/{id}/publish"), None)
         .await?;
 
     Ok(Report {
@@ -208,9 +190,7 @@ async fn latency(server: &ServerProcess, path: &str, queries: usize) -> anyhow::
     let mut millis = Vec::with_capacity(queries);
     for _ in 0..queries {
         let started = Instant::now();
-        let body: Value = server
-            .json_request(server.client.get(server.url(path)))
-            .await?;
+        let body: Value = server.api.get_json(path).await?;
         millis.push(started.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(body);
     }

@@ -125,11 +125,11 @@ async fn time_all_pairs(
         let model = server.create_model(&format!("network-{index}")).await?;
         for (layer, activations) in drifting_layers(&spec, layers, 0.3, seed).iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
-            let created = server.upload(model, &server.run_name, layer, npy).await?;
             ids.push(
-                created["id"]
-                    .as_i64()
-                    .context("an uploaded representation has an id")?,
+                server
+                    .api
+                    .upload(model, &server.run_name, layer, npy)
+                    .await?,
             );
         }
     }
@@ -145,12 +145,11 @@ async fn time_all_pairs(
         .iter()
         .map(|metric| metric.name())
         .collect();
-    let comparison = server
-        .json_request(
-            server
-                .client
-                .post(server.url("/v1/comparisons"))
-                .json(&json!({"pairs": pairs, "metrics": metrics})),
+    let comparison: Value = server
+        .api
+        .post_json(
+            "/v1/comparisons",
+            Some(&json!({"pairs": pairs, "metrics": metrics})),
         )
         .await?;
     let id = comparison["id"]
@@ -158,11 +157,8 @@ async fn time_all_pairs(
         .context("a comparison has an id")?;
     let state = loop {
         let state: Value = server
-            .json_request(
-                server
-                    .client
-                    .get(server.url(&format!("/v1/comparisons/{id}"))),
-            )
+            .api
+            .get_json(&format!("/v1/comparisons/{id}"))
             .await?;
         if state["queued"] == 0 && state["running"] == 0 {
             break state;

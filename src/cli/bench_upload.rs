@@ -121,7 +121,10 @@ async fn time_typical_uploads(
         let body = random_npy(args.rows, args.cols, layer as u64);
         body_bytes = body.len();
         let started = Instant::now();
-        server.upload(model, &server.run_name, layer, body).await?;
+        server
+            .api
+            .upload(model, &server.run_name, layer, body)
+            .await?;
         seconds.push(started.elapsed().as_secs_f64());
     }
     seconds.sort_by(f64::total_cmp);
@@ -144,29 +147,35 @@ async fn measure_large_upload(server: &ServerProcess, mib: usize) -> anyhow::Res
     let header = npy_header(Dtype::Float32, rows, cols);
     let body_bytes = (header.len() + rows * cols * 4) as u64;
     let rows_per_piece = 256;
-    let pieces = (0..rows.div_ceil(rows_per_piece)).map(move |piece| {
-        let first = piece * rows_per_piece;
-        let count = rows_per_piece.min(rows - first);
-        Ok::<_, std::io::Error>(Bytes::from(random_f32_bytes(count * cols, piece as u64)))
-    });
-    let body = stream::iter(std::iter::once(Ok(Bytes::from(header))).chain(pieces));
+    // Made afresh for each send: the client sends again after a 429.
+    let body = move || {
+        let pieces = (0..rows.div_ceil(rows_per_piece)).map(move |piece| {
+            let first = piece * rows_per_piece;
+            let count = rows_per_piece.min(rows - first);
+            Ok::<_, std::io::Error>(Bytes::from(random_f32_bytes(count * cols, piece as u64)))
+        });
+        let header = Ok(Bytes::from(header.clone()));
+        reqwest::Body::wrap_stream(stream::iter(std::iter::once(header).chain(pieces)))
+    };
 
     let model = server.create_model("large").await?;
     let before = server.resident_bytes()?;
     let started = Instant::now();
-    let url = server.url(&format!(
+    let url = server.api.url(&format!(
         "/v1/models/{model}/representations?dataset={}-large&layer=0",
         server.run_name
     ));
     server
-        .json_request(
+        .api
+        .send_json::<serde_json::Value>("POST /v1/models/{id}/representations", || {
             server
-                .client
-                .post(url)
+                .api
+                .http()
+                .post(&url)
                 .header("content-type", "application/x-npy")
                 .header("content-length", body_bytes)
-                .body(reqwest::Body::wrap_stream(body)),
-        )
+                .body(body())
+        })
         .await?;
     let upload_seconds = started.elapsed().as_secs_f64();
     let peak = server.peak_resident_bytes()?;

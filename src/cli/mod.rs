@@ -4,6 +4,7 @@ mod bench_benchmark;
 mod bench_metrics;
 mod bench_queue;
 mod bench_upload;
+mod client;
 mod compare;
 pub mod demo;
 mod serve;

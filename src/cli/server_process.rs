@@ -6,20 +6,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor};
 
+use super::client::Client;
 use crate::access::{self, Scope};
 use crate::config::DatabaseConfig;
 use crate::store::{self, tokens::NewToken};
 
 pub struct ServerProcess {
     child: Child,
-    pub base_url: String,
     /// Sends a write token of the scratch database with every request.
-    pub client: reqwest::Client,
+    pub api: Client,
     /// A name unique to this run, for the dataset and models it creates.
     pub run_name: String,
     scratch: ScratchDatabase,
@@ -81,8 +80,8 @@ impl ServerProcess {
         environment: &[(&str, String)],
     ) -> anyhow::Result<ServerProcess> {
         let scratch = ScratchDatabase::create(database).await?;
-        let client = match authorized_client(&scratch.url(database)?).await {
-            Ok(client) => client,
+        let token = match write_token(&scratch.url(database)?).await {
+            Ok(token) => token,
             Err(error) => {
                 scratch.drop().await;
                 return Err(error);
@@ -105,13 +104,17 @@ impl ServerProcess {
             .context("could not start `simbench serve`")?;
         let server = ServerProcess {
             child,
-            base_url: format!("http://127.0.0.1:{port}"),
-            client,
+            api: Client::new(&format!("http://127.0.0.1:{port}"), Some(&token))?,
             run_name: format!("bench-{:08x}", rand::random::<u32>()),
             scratch,
         };
         for _ in 0..300 {
-            let ready = server.client.get(server.url("/readyz")).send().await;
+            let ready = server
+                .api
+                .http()
+                .get(server.api.url("/readyz"))
+                .send()
+                .await;
             if ready.is_ok_and(|response| response.status().is_success()) {
                 return Ok(server);
             }
@@ -121,54 +124,16 @@ impl ServerProcess {
         bail!("`simbench serve` did not become ready within 30 s")
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Registers a model named after this run; returns its id.
     pub async fn create_model(&self, suffix: &str) -> anyhow::Result<i64> {
-        let created = self
-            .json_request(self.client.post(self.url("/v1/models")).json(
-                &json!({"name": format!("{}-{suffix}", self.run_name), "tags": ["benchmark"]}),
-            ))
-            .await?;
-        created["id"]
-            .as_i64()
-            .context("the created model has an id")
-    }
-
-    /// Uploads a `.npy` body as (model, dataset, layer); returns the representation.
-    pub async fn upload(
-        &self,
-        model: i64,
-        dataset: &str,
-        layer: usize,
-        npy: Vec<u8>,
-    ) -> anyhow::Result<Value> {
-        self.json_request(
-            self.client
-                .post(self.url(&format!(
-                    "/v1/models/{model}/representations?dataset={dataset}&layer={layer}"
-                )))
-                .header("content-type", "application/x-npy")
-                .body(npy),
-        )
-        .await
-    }
-
-    /// Sends a request and returns its JSON body, or the problem it answered.
-    pub async fn json_request(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request.send().await?;
-        let status = response.status();
-        let body = response.text().await?;
-        if !status.is_success() {
-            bail!("the service answered {status}: {body}");
-        }
-        Ok(serde_json::from_str(&body)?)
+        let name = format!("{}-{suffix}", self.run_name);
+        self.api
+            .create_model(&name, &json!({}), &["benchmark"])
+            .await
     }
 
     /// Resident memory now, in bytes.
@@ -203,8 +168,8 @@ impl ServerProcess {
 }
 
 /// Migrates the scratch database and makes a write token in it, so that the server starts with a
-/// token (and leaves the first start's admin token file alone); returns a client that sends it.
-async fn authorized_client(database_url: &str) -> anyhow::Result<reqwest::Client> {
+/// token (and leaves the first start's admin token file alone); returns the token.
+async fn write_token(database_url: &str) -> anyhow::Result<String> {
     let config = DatabaseConfig {
         database_url: database_url.to_owned(),
         db_connections: 1,
@@ -219,11 +184,7 @@ async fn authorized_client(database_url: &str) -> anyhow::Result<reqwest::Client
     };
     let issued = access::issue(&mut *db.acquire().await?, &new).await?;
     db.close().await;
-    let mut bearer = HeaderValue::from_str(&format!("Bearer {}", issued.plaintext.expose()))?;
-    bearer.set_sensitive(true);
-    Ok(reqwest::Client::builder()
-        .default_headers(HeaderMap::from_iter([(AUTHORIZATION, bearer)]))
-        .build()?)
+    Ok(issued.plaintext.expose().to_owned())
 }
 
 /// A field of `/proc/<pid>/status`, in KiB.

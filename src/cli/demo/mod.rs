@@ -2,7 +2,6 @@
 //! service — upload, principal-component copies, scores, four benchmarks computed by the
 //! service's workers, publication, and the leaderboard.
 
-pub mod client;
 mod progress;
 mod table;
 
@@ -13,8 +12,8 @@ use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
-use self::client::{Benchmark, Client, Leaderboard, Score, ScoreTarget};
 use self::progress::ProgressBar;
+use super::client::{Benchmark, Client, Leaderboard, Score, ScoreTarget};
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::{Metric, parse_metric_list};
 use crate::synthetic::study::{Network, Study, StudySpec};

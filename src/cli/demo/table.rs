@@ -1,6 +1,6 @@
 //! The leaderboard as an aligned text table.
 
-use super::client::Leaderboard;
+use crate::cli::client::Leaderboard;
 
 const MISSING: &str = "—";
 
@@ -72,7 +72,7 @@ fn number(value: Option<f64>, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::demo::client::{Cell, Column, Row};
+    use crate::cli::client::{Cell, Column, Row};
 
     fn row(metric: &str, cells: &[(i64, Option<f64>)], mean: Option<f64>, rank: f64) -> Row {
         Row {

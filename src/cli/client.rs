@@ -1,6 +1,6 @@
-//! The few calls of the simbench HTTP API the demo makes. Answers are untrusted: a failed call
-//! reports the service's problem+json `detail`, and bodies are parsed into typed structs so a
-//! missing field is an error, never a panic.
+//! The calls of the simbench HTTP API that the demo and the service benchmarks make. Answers are
+//! untrusted: a failed call reports the service's problem+json `detail`, and bodies are parsed
+//! into typed structs (or `serde_json::Value`) so a missing field is an error, never a panic.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// How often a rate-limited request (429) is tried again before the demo gives up.
+/// How often a rate-limited request (429) is tried again before the client gives up.
 const RATE_LIMIT_RETRIES: usize = 20;
 /// The wait after a 429 that carries no usable Retry-After.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -144,8 +144,36 @@ impl Client {
         &self.base_url
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The underlying HTTP client, with the token, for requests the typed calls do not cover
+    /// (a streamed body).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `GET path`, its JSON answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send_json(&format!("GET {path}"), || self.http.get(self.url(path)))
+            .await
+    }
+
+    /// `POST path` with a JSON body (none when `body` is `None`), its JSON answer.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<T> {
+        self.send_json(&format!("POST {path}"), || {
+            let request = self.http.post(self.url(path));
+            match body {
+                Some(body) => request.json(body),
+                None => request,
+            }
+        })
+        .await
     }
 
     /// Fails with a hint when nothing answers at the URL or the service is not ready.
@@ -308,7 +336,7 @@ impl Client {
     /// Sends the request `build` makes, again after a 429 as long as the service asks to wait,
     /// and parses a successful answer's JSON body; a failure names the call and quotes the
     /// service's `detail`.
-    async fn send_json<T: DeserializeOwned>(
+    pub async fn send_json<T: DeserializeOwned>(
         &self,
         call: &str,
         build: impl Fn() -> RequestBuilder,
@@ -337,7 +365,7 @@ impl Client {
                 .with_context(|| format!("{call}: reading the answer"))?;
             return serde_json::from_slice(&body).with_context(|| {
                 format!(
-                    "{call}: the service answered {status} with a body the demo cannot read: {}",
+                    "{call}: the service answered {status} with a body simbench cannot read: {}",
                     String::from_utf8_lossy(&body[..body.len().min(500)])
                 )
             });
@@ -347,7 +375,7 @@ impl Client {
 }
 
 /// The wait a 429 asks for (Retry-After in seconds), bounded so that a strange value cannot
-/// stall the demo.
+/// stall the caller.
 fn retry_after(response: &Response) -> Duration {
     response
         .headers()
