@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::{Page, PageRequest};
-use crate::error::ApiError;
+use super::error::StoreError;
 
 /// A write request as it is recorded.
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ pub async fn list(
     db: &PgPool,
     token: Option<&str>,
     page: PageRequest,
-) -> Result<Page<AuditRecord>, ApiError> {
+) -> Result<Page<AuditRecord>, StoreError> {
     let rows = sqlx::query_as::<_, AuditRecord>(
         "SELECT id, token_name AS token, method, route, path, status, request_id, at
          FROM audit_log
