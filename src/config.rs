@@ -31,6 +31,23 @@ pub struct DatabaseConfig {
     pub db_connections: u32,
 }
 
+impl DatabaseConfig {
+    /// The database's name as the URL gives it (PostgreSQL's default, the user's name, when it
+    /// names none).
+    pub fn database_name(&self) -> String {
+        let Ok(url) = reqwest::Url::parse(&self.database_url) else {
+            return "default".to_owned();
+        };
+        match url.path().trim_start_matches('/') {
+            "" => match url.username() {
+                "" => "default".to_owned(),
+                user => user.to_owned(),
+            },
+            name => name.to_owned(),
+        }
+    }
+}
+
 /// Limits and address of the HTTP API.
 #[derive(Clone, Debug, clap::Args)]
 pub struct HttpConfig {
@@ -138,14 +155,16 @@ pub struct AccessConfig {
     pub data_dir: Option<PathBuf>,
 
     /// File the first start writes its admin token to (readable by its owner only). Default:
-    /// admin-token in the data directory.
+    /// admin-token.DATABASE in the data directory, named after the database it belongs to.
     #[arg(long, env = "SIMBENCH_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
 }
 
 impl AccessConfig {
-    /// The admin token file, when a location is configured or a home directory is known.
-    pub fn admin_token_file(&self) -> Option<PathBuf> {
+    /// The admin token file of the database named `database`, when a location is configured or
+    /// a home directory is known. Each database has its own, so a start against another database
+    /// never touches the file of the first.
+    pub fn admin_token_file(&self, database: &str) -> Option<PathBuf> {
         if let Some(file) = &self.admin_token_file {
             return Some(file.clone());
         }
@@ -156,7 +175,17 @@ impl AccessConfig {
                 .or_else(|| from_env("HOME").map(|home| PathBuf::from(home).join(".local/share")))
                 .map(|base| base.join("simbench"))
         })?;
-        Some(data_dir.join("admin-token"))
+        let database: String = database
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Some(data_dir.join(format!("admin-token.{database}")))
     }
 }
 

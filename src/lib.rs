@@ -8,6 +8,7 @@
 extern crate blas_src;
 
 pub mod access;
+pub mod app;
 pub mod benchmark;
 pub mod cli;
 pub mod config;

@@ -102,14 +102,15 @@ fn secret(token: &str) -> &str {
 
 #[tokio::test]
 async fn the_first_start_writes_a_private_admin_token_file_and_logs_only_its_path() {
-    let (db, url) = common::empty_database().await;
+    let database = common::empty_database().await;
+    let (db, url) = (database.pool.clone(), database.url.clone());
     let home = tempfile::tempdir().unwrap();
     let data_dir = home.path().join("data");
     let log = home.path().join("serve.log");
     let server = Server::start(&url, &[("SIMBENCH_DATA_DIR", &data_dir)], &log);
     server.wait_ready().await;
 
-    let file = data_dir.join("admin-token");
+    let file = data_dir.join(format!("admin-token.{}", database.name()));
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
     let token = std::fs::read_to_string(&file)
@@ -204,7 +205,8 @@ async fn the_first_start_writes_a_private_admin_token_file_and_logs_only_its_pat
 
 #[tokio::test]
 async fn an_explicit_admin_token_file_is_honoured() {
-    let (_db, url) = common::empty_database().await;
+    let database = common::empty_database().await;
+    let url = database.url.clone();
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("secrets/simbench-admin");
     let log = home.path().join("serve.log");
@@ -221,6 +223,53 @@ async fn an_explicit_admin_token_file_is_honoured() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     server.stop();
+}
+
+#[tokio::test]
+async fn each_database_gets_its_own_token_file_and_none_is_ever_replaced() {
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = home.path().join("data");
+    let log = home.path().join("serve.log");
+    let first = common::empty_database().await;
+    let server = Server::start(&first.url, &[("SIMBENCH_DATA_DIR", &data_dir)], &log);
+    server.wait_ready().await;
+    server.stop();
+    let first_file = data_dir.join(format!("admin-token.{}", first.name()));
+    let first_token = std::fs::read_to_string(&first_file).unwrap();
+
+    let second = common::empty_database().await;
+    let server = Server::start(&second.url, &[("SIMBENCH_DATA_DIR", &data_dir)], &log);
+    server.wait_ready().await;
+    let second_token =
+        std::fs::read_to_string(data_dir.join(format!("admin-token.{}", second.name()))).unwrap();
+    let answer = client_with(second_token.trim_end())
+        .get(server.url("/v1/tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "the second file opens the second database"
+    );
+    server.stop();
+    assert_eq!(std::fs::read_to_string(&first_file).unwrap(), first_token);
+
+    // A fresh database pointed at a file that holds a token already: refused, file untouched.
+    let third = common::empty_database().await;
+    let refused = Command::new(env!("CARGO_BIN_EXE_simbench"))
+        .arg("serve")
+        .env("DATABASE_URL", &third.url)
+        .env("SIMBENCH_BIND", "127.0.0.1:0")
+        .env("SIMBENCH_ADMIN_TOKEN_FILE", &first_file)
+        .env("SIMBENCH_WORKERS", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(said.contains("already holds an admin token"), "{said}");
+    assert!(said.contains("SIMBENCH_ADMIN_TOKEN_FILE"), "{said}");
+    assert_eq!(std::fs::read_to_string(&first_file).unwrap(), first_token);
 }
 
 #[tokio::test]
@@ -296,7 +345,7 @@ async fn the_token_command_line_creates_lists_and_revokes() {
         .find(|line| line.starts_with("ci "))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains("write") && row.contains("active"), "{row}");
-    assert!(table.contains("test-admin"), "{table}");
+    assert!(table.contains(common::TEST_ADMIN), "{table}");
     assert!(!table.contains(secret(token)), "{table}");
     let json_lines = simbench(&["token", "list", "--json"], &url);
     let parsed: Vec<Value> = text(&json_lines.stdout)

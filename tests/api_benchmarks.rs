@@ -323,6 +323,22 @@ async fn definitions_are_validated_and_model_scores_apply_unless_overridden() {
         created["n_representations"], 6,
         "the two models with a model-level score"
     );
+    let after_first = app.row_counts().await;
+    let problem = expect_problem(
+        app.post_json("/v1/benchmarks", &base).await,
+        StatusCode::CONFLICT,
+        "benchmark_exists",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("name"),
+        "{problem}"
+    );
+    assert_eq!(
+        app.row_counts().await,
+        after_first,
+        "a duplicate name queues nothing"
+    );
     let left_out: Vec<i64> = created["left_out"]
         .as_array()
         .unwrap()

@@ -186,9 +186,11 @@ fn compare(got: &MetricResult, expected: &ExpectedCase, tolerance: f64, what: &s
 fn deviation(got: &Statistics, want: &ExpectedStatistics, what: &str) -> f64 {
     let correlations = got
         .correlations
+        .as_ref()
         .unwrap_or_else(|reason| panic!("{what}: {reason}"));
-    let bad_frac = got
+    let bad_frac = *got
         .bad_frac
+        .as_ref()
         .unwrap_or_else(|reason| panic!("{what}: {reason}"));
     [
         (correlations.spearman, want.spearman),

@@ -56,7 +56,8 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn servers_starting_together_migrate_once_and_stop_cleanly_on_sigterm() {
-    let (db, url) = common::empty_database().await;
+    let database = common::empty_database().await;
+    let (db, url) = (database.pool.clone(), database.url.clone());
     let data_dir = tempfile::tempdir().unwrap();
     let ports = [free_port(), free_port()];
     let mut children: Vec<Child> = ports
@@ -91,7 +92,8 @@ async fn servers_starting_together_migrate_once_and_stop_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn migrate_applies_the_schema_and_exits() {
-    let (db, url) = common::empty_database().await;
+    let database = common::empty_database().await;
+    let (db, url) = (database.pool.clone(), database.url.clone());
     let status = Command::new(env!("CARGO_BIN_EXE_simbench"))
         .arg("migrate")
         .env("DATABASE_URL", &url)

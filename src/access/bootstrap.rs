@@ -27,6 +27,15 @@ pub async fn ensure_admin_token(db: &PgPool, file: Option<&Path>) -> anyhow::Res
     let file = file.context(
         "no token exists and there is nowhere to write the first admin token: set SIMBENCH_ADMIN_TOKEN_FILE or SIMBENCH_DATA_DIR",
     )?;
+    // The file is named after its database, so one that exists belongs to an earlier database
+    // of this name, now gone: its token opens nothing here, and replacing it silently would
+    // lose what it says about that database.
+    if file.exists() {
+        anyhow::bail!(
+            "no token exists in this database, but {} already holds an admin token (of an earlier database of the same name, or set by hand). Remove that file to have a new token written there, or set SIMBENCH_ADMIN_TOKEN_FILE to another path",
+            file.display()
+        );
+    }
     let new = NewToken {
         name: INITIAL_ADMIN,
         scope: Scope::Admin,

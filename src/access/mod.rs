@@ -86,7 +86,10 @@ pub const MAX_EXPIRES_IN_DAYS: i32 = 36_500;
 
 /// Checks the request and creates the token. Names appear in URL paths and logs: letters, digits
 /// and `_ . : -`, starting with a letter or digit.
-pub async fn issue(conn: &mut PgConnection, new: &NewToken<'_>) -> Result<IssuedToken, AccessError> {
+pub async fn issue(
+    conn: &mut PgConnection,
+    new: &NewToken<'_>,
+) -> Result<IssuedToken, AccessError> {
     let name_ok = new.name.len() <= MAX_NAME_CHARS
         && new
             .name
@@ -117,8 +120,7 @@ pub async fn issue(conn: &mut PgConnection, new: &NewToken<'_>) -> Result<Issued
         });
     }
     let generated = generate()?;
-    let token =
-        tokens::create(conn, new, &generated.public_id, &generated.secret_sha256).await?;
+    let token = tokens::create(conn, new, &generated.public_id, &generated.secret_sha256).await?;
     Ok(IssuedToken {
         token,
         plaintext: generated.plaintext,

@@ -1,9 +1,12 @@
-//! Benchmark protocols, the pure part (DESIGN "Benchmark protocols"): which pairs a benchmark
-//! needs, and its correlation table once distances are known. No SQL, no HTTP: the store supplies
-//! the representations and a distance lookup, the HTTP layer serialises the results.
+//! Benchmarks (DESIGN "Benchmark protocols"). The pure part: which pairs a benchmark needs
+//! (`protocol`), its correlation table once distances are known (`results`) and the ranking of
+//! metrics across benchmarks (`leaderboard`). The `service` ties them to the store: results of a
+//! run, the pairs behind a group, the leaderboard. No SQL and no HTTP here.
 
+pub mod leaderboard;
 mod protocol;
 mod results;
+pub mod service;
 
 pub use protocol::{
     CompareTo, EmptyGroupBy, Group, GroupBy, GroupKey, Pair, Protocol, ProtocolError,

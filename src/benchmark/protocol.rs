@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::stats::compare_values;
 
@@ -117,6 +117,35 @@ impl Serialize for GroupKey {
             GroupKey::Layer(layer) => serializer.serialize_i64(*layer),
             GroupKey::Metadata(value) => serializer.serialize_str(value),
         }
+    }
+}
+
+impl GroupKey {
+    /// How a group is named in query strings: its layer number, metadata value, or `all`.
+    pub fn label(&self) -> String {
+        match self {
+            GroupKey::All => "all".to_owned(),
+            GroupKey::Layer(layer) => layer.to_string(),
+            GroupKey::Metadata(value) => value.clone(),
+        }
+    }
+}
+
+/// Reads the serialised form back (stored results): a number is a layer, `"all"` the single
+/// group, any other text a metadata value.
+impl<'de> Deserialize<'de> for GroupKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<GroupKey, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Layer(i64),
+            Text(String),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Layer(layer) => GroupKey::Layer(layer),
+            Stored::Text(text) if text == "all" => GroupKey::All,
+            Stored::Text(text) => GroupKey::Metadata(text),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{Group, GroupKey, Pair};
 use crate::stats::{
@@ -35,7 +35,7 @@ pub struct ScatterRow {
 
 /// Spearman ρ and Kendall τ-b with their one-sided p-values. They need the same input (3+ pairs,
 /// neither variable constant), so they are defined together or not at all.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 pub struct Correlations {
     pub spearman: f64,
     pub spearman_p: f64,
@@ -43,14 +43,16 @@ pub struct Correlations {
     pub kendall_p: f64,
 }
 
-/// The statistics of one group, or their means over groups.
+/// The statistics of one group, or their means over groups; an undefined one carries the reason
+/// why, as the client reads it.
 ///
 /// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `bad_frac` (each `null` when
-/// undefined), followed by `correlation_reason` and `bad_frac_reason` only when those are `null`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// undefined), followed by `correlation_reason` and `bad_frac_reason` only when those are `null`;
+/// stored results read back from that form.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Statistics {
-    pub correlations: Result<Correlations, Undefined>,
-    pub bad_frac: Result<f64, Undefined>,
+    pub correlations: Result<Correlations, String>,
+    pub bad_frac: Result<f64, String>,
 }
 
 impl Statistics {
@@ -65,19 +67,27 @@ impl Statistics {
             })
         });
         Statistics {
-            correlations,
-            bad_frac: bad_frac(pairs),
+            correlations: correlations.map_err(|reason| reason.to_string()),
+            bad_frac: bad_frac(pairs).map_err(|reason| reason.to_string()),
         }
     }
 
     /// Each statistic's mean over the groups where it is defined.
     fn mean(groups: &[GroupResult]) -> Statistics {
+        // Undefined groups are left out of a mean; only "no group at all" is its own reason.
+        let defined =
+            |value: &Result<f64, String>| value.clone().map_err(|_| Undefined::NoDefinedGroup);
         let mean_of = |field: fn(&Correlations) -> f64| {
-            mean_over_groups(
-                groups
-                    .iter()
-                    .map(|group| group.statistics.correlations.map(|c| field(&c))),
-            )
+            mean_over_groups(groups.iter().map(|group| {
+                defined(
+                    &group
+                        .statistics
+                        .correlations
+                        .as_ref()
+                        .map(field)
+                        .map_err(Clone::clone),
+                )
+            }))
         };
         let correlations = mean_of(|c| c.spearman).and_then(|spearman| {
             Ok(Correlations {
@@ -87,10 +97,14 @@ impl Statistics {
                 kendall_p: mean_of(|c| c.kendall_p)?,
             })
         });
-        let bad_frac = mean_over_groups(groups.iter().map(|group| group.statistics.bad_frac));
+        let bad_frac = mean_over_groups(
+            groups
+                .iter()
+                .map(|group| defined(&group.statistics.bad_frac)),
+        );
         Statistics {
-            correlations,
-            bad_frac,
+            correlations: correlations.map_err(|reason| reason.to_string()),
+            bad_frac: bad_frac.map_err(|reason| reason.to_string()),
         }
     }
 }
@@ -114,14 +128,55 @@ impl Serialize for Statistics {
     }
 }
 
+impl<'de> Deserialize<'de> for Statistics {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Statistics, D::Error> {
+        /// The serialised form; other members of the surrounding object are ignored.
+        #[derive(Deserialize)]
+        struct Stored {
+            spearman: Option<f64>,
+            spearman_p: Option<f64>,
+            kendall: Option<f64>,
+            kendall_p: Option<f64>,
+            bad_frac: Option<f64>,
+            correlation_reason: Option<String>,
+            bad_frac_reason: Option<String>,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        let unexplained = || "undefined".to_owned();
+        let correlations = match (
+            stored.spearman,
+            stored.spearman_p,
+            stored.kendall,
+            stored.kendall_p,
+        ) {
+            (Some(spearman), Some(spearman_p), Some(kendall), Some(kendall_p)) => {
+                Ok(Correlations {
+                    spearman,
+                    spearman_p,
+                    kendall,
+                    kendall_p,
+                })
+            }
+            _ => Err(stored.correlation_reason.unwrap_or_else(unexplained)),
+        };
+        let bad_frac = stored
+            .bad_frac
+            .ok_or_else(|| stored.bad_frac_reason.unwrap_or_else(unexplained));
+        Ok(Statistics {
+            correlations,
+            bad_frac,
+        })
+    }
+}
+
 /// The bootstrap confidence interval of the benchmark value, if one was asked for.
 ///
 /// Serialises as `ci`: `[lo, hi]` or `null`, plus `ci_reason` when asked for but undefined.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Interval {
     NotRequested,
     Estimated(ConfidenceInterval),
-    Undefined(Undefined),
+    Undefined(String),
 }
 
 impl Serialize for Interval {
@@ -139,8 +194,24 @@ impl Serialize for Interval {
     }
 }
 
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Interval, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored {
+            ci: Option<[f64; 2]>,
+            ci_reason: Option<String>,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        Ok(match (stored.ci, stored.ci_reason) {
+            (Some([lower, upper]), _) => Interval::Estimated(ConfidenceInterval { lower, upper }),
+            (None, Some(reason)) => Interval::Undefined(reason),
+            (None, None) => Interval::NotRequested,
+        })
+    }
+}
+
 /// One group's result for one metric.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupResult {
     pub group: GroupKey,
     pub reference: Option<i64>,
@@ -156,7 +227,7 @@ pub struct GroupResult {
 
 /// One metric's result: the means over groups (the benchmark value is the mean Spearman ρ),
 /// the optional bootstrap interval, totals and the per-group results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricResult {
     #[serde(flatten)]
     pub statistics: Statistics,
@@ -240,7 +311,7 @@ where
         None => Interval::NotRequested,
         Some(options) => match mean_spearman_interval(&samples, options) {
             Ok(interval) => Interval::Estimated(interval),
-            Err(reason) => Interval::Undefined(reason),
+            Err(reason) => Interval::Undefined(reason.to_string()),
         },
     };
     let total = |count: fn(&GroupResult) -> usize| group_results.iter().map(count).sum::<usize>();
@@ -361,17 +432,17 @@ mod tests {
         let layer_0 = &cka.groups[0];
         assert_eq!((layer_0.reference, layer_0.n_pairs), (Some(1), 5));
         // x and y both increase with the other's id: perfect rank agreement.
-        let correlations = layer_0.statistics.correlations.unwrap();
+        let correlations = layer_0.statistics.correlations.clone().unwrap();
         assert_eq!((correlations.spearman, correlations.kendall), (1.0, 1.0));
         assert_eq!(correlations.spearman_p, 0.0);
         let layer_1 = &cka.groups[1];
         assert_eq!(
             layer_1.statistics.correlations,
-            Err(Undefined::TooFewPairs { pairs: 2 })
+            Err(Undefined::TooFewPairs { pairs: 2 }.to_string())
         );
         assert_eq!(layer_1.statistics.bad_frac, Ok(0.0));
         // The means use only the groups where each statistic is defined.
-        assert_eq!(cka.statistics.correlations.unwrap(), correlations);
+        assert_eq!(cka.statistics.correlations.clone().unwrap(), correlations);
         assert_eq!(cka.statistics.bad_frac, Ok(0.0));
         assert_eq!(cka.ci, Interval::NotRequested);
     }

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::server_process::ServerProcess;
-use crate::config::{DatabaseConfig, cores};
+use super::server_process::{ServerProcess, ServiceBenchArgs};
+use crate::config::cores;
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::Metric;
 use crate::synthetic::{SignalSpec, drifting_layers};
@@ -16,7 +16,7 @@ use crate::synthetic::{SignalSpec, drifting_layers};
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchBenchmarkArgs {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub service: ServiceBenchArgs,
 
     /// Models (networks) in the study.
     #[arg(long, default_value_t = 10)]
@@ -37,14 +37,6 @@ pub struct BenchBenchmarkArgs {
     /// Timed queries of the results and of the leaderboard.
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
-
-    /// Workers of the service (default: one per core).
-    #[arg(long)]
-    pub workers: Option<usize>,
-
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,9 +65,9 @@ pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
     if args.queries == 0 {
         bail!("--queries must be at least 1");
     }
-    let workers = args.workers.unwrap_or_else(cores);
+    let workers = args.service.workers.unwrap_or_else(cores);
     let server = ServerProcess::start(
-        &args.database,
+        &args.service.database,
         &[
             ("SIMBENCH_WORKERS", workers.to_string()),
             ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
@@ -85,7 +77,7 @@ pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
     let measured = measure(&server, &args, workers).await;
     server.stop().await;
     let report = measured?;
-    if args.json {
+    if args.service.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }

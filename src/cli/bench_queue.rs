@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::bench_metrics::TRIO_FIGURE;
-use super::server_process::ServerProcess;
-use crate::config::{DatabaseConfig, cores};
+use super::server_process::{ServerProcess, ServiceBenchArgs};
+use crate::config::cores;
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::Metric;
 use crate::synthetic::{SignalSpec, drifting_layers};
@@ -18,7 +18,7 @@ use crate::synthetic::{SignalSpec, drifting_layers};
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchQueueArgs {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub service: ServiceBenchArgs,
 
     /// Representations to compare all against all (split over two models).
     #[arg(long, default_value_t = 24)]
@@ -31,14 +31,6 @@ pub struct BenchQueueArgs {
     /// Columns (features) per representation.
     #[arg(long, default_value_t = 768)]
     pub d: usize,
-
-    /// Workers of the service (default: one per core).
-    #[arg(long)]
-    pub workers: Option<usize>,
-
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,9 +50,9 @@ struct Report {
 }
 
 pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
-    let workers = args.workers.unwrap_or_else(cores);
+    let workers = args.service.workers.unwrap_or_else(cores);
     let server = ServerProcess::start(
-        &args.database,
+        &args.service.database,
         &[
             ("SIMBENCH_WORKERS", workers.to_string()),
             ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
@@ -86,7 +78,7 @@ pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
         compute_pairs_per_second,
         service_over_compute: service_pairs_per_second / compute_pairs_per_second,
     };
-    if args.json {
+    if args.service.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }

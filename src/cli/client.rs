@@ -352,7 +352,7 @@ impl Client {
             }
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 bail!(
-                    "{call} failed: {}. Set SIMBENCH_TOKEN to a write token: the first start of `simbench serve` wrote an admin token to ~/.local/share/simbench/admin-token, and `simbench token create --name NAME --scope write` makes more",
+                    "{call} failed: {}. Set SIMBENCH_TOKEN to a write token: the first start of `simbench serve` wrote an admin token to ~/.local/share/simbench/admin-token.DATABASE (admin-token.simbench for `make run`), and `simbench token create --name NAME --scope write` makes more",
                     problem_text(response).await
                 );
             }

@@ -15,6 +15,22 @@ use crate::access::{self, Scope};
 use crate::config::DatabaseConfig;
 use crate::store::{self, tokens::NewToken};
 
+/// What every benchmark that runs its own `simbench serve` takes: the PostgreSQL server to make
+/// a scratch database on, the service's worker count, and the output form.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServiceBenchArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Workers of the service (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub struct ServerProcess {
     child: Child,
     /// Sends a write token of the scratch database with every request.

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use super::serve::connect_and_migrate;
 use crate::access::{self, MAX_EXPIRES_IN_DAYS, Scope};
+use crate::app::connect_and_migrate;
 use crate::config::DatabaseConfig;
 use crate::http::error::ApiError;
 use crate::store::tokens::{self, NewToken, Token};

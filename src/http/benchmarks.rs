@@ -1,26 +1,20 @@
 //! `/v1/benchmarks`: does a metric's dissimilarity track differences in function?
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric, parse_metrics, validate};
-use crate::benchmark::{
-    self, DistanceOutcome, Group, GroupKey, Protocol, ScatterRow, pairs_needed,
-};
+use crate::benchmark::Protocol;
+use crate::benchmark::service::{self, PairRows, Results};
 use crate::http::error::ApiError;
-use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
 use crate::store::benchmarks::{self, Benchmark, Definition, Selection};
-use crate::store::distances::{self, Outcome};
-use crate::store::jobs::distance_key;
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -125,9 +119,10 @@ async fn run(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
+    benchmarks::rerun(&ctx.db, id, caller.token_name()).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(benchmarks::rerun(&ctx.db, id, caller.token_name()).await?),
+        Json(benchmarks::get(&ctx.db, id).await?),
     ))
 }
 
@@ -145,105 +140,11 @@ async fn unpublish(
     Ok(Json(benchmarks::set_published(&ctx.db, id, false).await?))
 }
 
-/// A benchmark's correlation table.
-#[derive(Debug, Serialize)]
-pub(super) struct Results {
-    pub benchmark: i64,
-    pub status: &'static str,
-    /// Some distances are not computed yet: the figures may still move.
-    pub partial: bool,
-    /// metric → statistics (see `benchmark::MetricResult`).
-    pub metrics: Value,
-}
-
 async fn results(
     State(ctx): State<ApiContext>,
     Path(id): Path<i64>,
 ) -> Result<Json<Results>, ApiError> {
-    Ok(Json(results_of(&ctx, id).await?))
-}
-
-/// The results of a benchmark's current run: stored ones once complete, else computed from the
-/// distances known so far (and stored when they turn out complete).
-pub(super) async fn results_of(ctx: &ApiContext, id: i64) -> Result<Results, ApiError> {
-    let benchmark = benchmarks::get(&ctx.db, id).await?;
-    if let Some(stored) = benchmarks::stored_results(&ctx.db, id).await? {
-        return Ok(Results {
-            benchmark: id,
-            status: benchmark.status,
-            partial: false,
-            metrics: stored,
-        });
-    }
-    let run = Run::load(ctx, id).await?;
-    let bootstrap = run
-        .snapshot
-        .bootstrap
-        .clone()
-        .map(serde_json::from_value::<BootstrapOptions>)
-        .transpose()
-        .map_err(|error| ApiError::Internal(format!("stored bootstrap options: {error}")))?;
-    let run_at = run.snapshot.run_at;
-    let computed = tokio::task::spawn_blocking(move || {
-        let lookup =
-            |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
-        benchmark::results(
-            &run.groups,
-            &run.snapshot.metrics,
-            lookup,
-            bootstrap.as_ref(),
-        )
-    })
-    .await
-    .map_err(|error| ApiError::Internal(format!("computing results: {error}")))?;
-    let partial = computed.values().any(|result| result.partial);
-    let metrics = serde_json::to_value(&computed)
-        .map_err(|error| ApiError::Internal(format!("serialising results: {error}")))?;
-    if !partial {
-        benchmarks::store_results(&ctx.db, id, run_at, &metrics).await?;
-    }
-    Ok(Results {
-        benchmark: id,
-        status: benchmark.status,
-        partial,
-        metrics,
-    })
-}
-
-/// A run's groups and the distances known for them.
-struct Run {
-    snapshot: benchmarks::RunSnapshot,
-    groups: Vec<Group>,
-    distances: HashMap<(Metric, i64, i64), Outcome>,
-}
-
-impl Run {
-    async fn load(ctx: &ApiContext, id: i64) -> Result<Run, ApiError> {
-        let snapshot = benchmarks::snapshot(&ctx.db, id).await?;
-        let groups = pairs_needed(&snapshot.members, &snapshot.protocol).map_err(|error| {
-            ApiError::conflict(
-                "benchmark_stale",
-                format!("the benchmark's run no longer holds together ({error}); run it again"),
-            )
-        })?;
-        let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
-        let distances = distances::among(&ctx.db, &snapshot.metrics, &ids).await?;
-        Ok(Run {
-            snapshot,
-            groups,
-            distances,
-        })
-    }
-
-    fn distance(&self, metric: Metric, first: i64, second: i64) -> Option<DistanceOutcome> {
-        let (a, b) = distance_key(metric, first, second);
-        self.distances
-            .get(&(metric, a, b))
-            .map(|outcome| match outcome {
-                Ok(value) => DistanceOutcome::Value(*value),
-                Err(_) => DistanceOutcome::Refused,
-            })
-    }
+    Ok(Json(service::results(&ctx.db, id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,15 +155,6 @@ struct PairsParams {
     group: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct PairRows {
-    metric: Metric,
-    group: GroupKey,
-    reference: Option<i64>,
-    /// x = d(first, second), y = |f(first) − f(second)|, rounded as the statistics see them.
-    rows: Vec<ScatterRow>,
-}
-
 /// `GET /v1/benchmarks/{id}/pairs?metric=&group=`: the points behind a group, for scatter plots.
 async fn pairs(
     State(ctx): State<ApiContext>,
@@ -270,53 +162,7 @@ async fn pairs(
     Query(params): Query<PairsParams>,
 ) -> Result<Json<PairRows>, ApiError> {
     let metric = parse_metric(&params.metric)?;
-    let run = Run::load(&ctx, id).await?;
-    if !run.snapshot.metrics.contains(&metric) {
-        return Err(ApiError::unprocessable(
-            "unknown_metric",
-            format!("benchmark {id} does not compute {metric}"),
-        ));
-    }
-    let labels: Vec<String> = run
-        .groups
-        .iter()
-        .map(|group| group_label(&group.key))
-        .collect();
-    let group = match (&params.group, run.groups.as_slice()) {
-        (None, [only]) => only,
-        (None, _) => {
-            return Err(ApiError::bad_request(
-                "group_required",
-                format!(
-                    "the benchmark has several groups; pick one with group=: {}",
-                    labels.join(", ")
-                ),
-            ));
-        }
-        (Some(wanted), groups) => groups
-            .iter()
-            .find(|group| group_label(&group.key) == *wanted)
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                    "unknown_group",
-                    format!("no group {wanted:?}; the groups are: {}", labels.join(", ")),
-                )
-            })?,
-    };
-    let lookup = |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
-    Ok(Json(PairRows {
-        metric,
-        group: group.key.clone(),
-        reference: group.reference,
-        rows: benchmark::scatter_rows(group, &metric, lookup),
-    }))
-}
-
-/// How a group is named in query strings.
-fn group_label(key: &GroupKey) -> String {
-    match key {
-        GroupKey::All => "all".to_owned(),
-        GroupKey::Layer(layer) => layer.to_string(),
-        GroupKey::Metadata(value) => value.clone(),
-    }
+    Ok(Json(
+        service::pairs(&ctx.db, id, metric, params.group.as_deref()).await?,
+    ))
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::access::{AccessError, Scope};
+use crate::benchmark::service::BenchmarkError;
 use crate::matrix::MatrixError;
 use crate::store::StoreError;
 
@@ -284,6 +285,22 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
             StoreError::Corrupt(detail) => ApiError::Internal(detail),
             error @ StoreError::Database(_) => ApiError::Database(error),
+        }
+    }
+}
+
+impl From<BenchmarkError> for ApiError {
+    fn from(error: BenchmarkError) -> ApiError {
+        let detail = error.to_string();
+        match error {
+            BenchmarkError::Store(error) => error.into(),
+            BenchmarkError::RunBroken(_) => ApiError::conflict("benchmark_stale", detail),
+            BenchmarkError::MetricNotInBenchmark { .. } => {
+                ApiError::unprocessable("unknown_metric", detail)
+            }
+            BenchmarkError::GroupRequired { .. } => ApiError::bad_request("group_required", detail),
+            BenchmarkError::UnknownGroup { .. } => ApiError::unprocessable("unknown_group", detail),
+            BenchmarkError::Internal(detail) => ApiError::Internal(detail),
         }
     }
 }

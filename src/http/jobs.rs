@@ -9,8 +9,7 @@ use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes};
 use crate::http::error::ApiError;
 use crate::store::jobs::{self, Job};
-
-const STATUSES: [&str; 5] = ["queued", "running", "done", "failed", "cancelled"];
+use crate::store::status::JobStatus;
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -31,23 +30,14 @@ async fn list(
     State(ctx): State<ApiContext>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ListResponse<Job>>, ApiError> {
-    if let Some(status) = &params.status
-        && !STATUSES.contains(&status.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!(
-                "status must be one of {}, got {status:?}",
-                STATUSES.join(", ")
-            ),
-        ));
-    }
+    let status = params
+        .status
+        .as_deref()
+        .map(str::parse::<JobStatus>)
+        .transpose()
+        .map_err(|error| ApiError::bad_request("invalid_query", format!("status: {error}")))?;
     let page = page_request(params.limit, params.cursor.as_deref())?;
-    Ok(Json(
-        jobs::list(&ctx.db, params.status.as_deref(), page)
-            .await?
-            .into(),
-    ))
+    Ok(Json(jobs::list(&ctx.db, status, page).await?.into()))
 }
 
 async fn get(State(ctx): State<ApiContext>, Path(id): Path<i64>) -> Result<Json<Job>, ApiError> {

@@ -123,15 +123,6 @@ fn assemble(ctx: ApiContext, routes: Routes) -> Router {
         .with_state(ctx)
 }
 
-/// Serves the API until `shutdown` resolves, then finishes the requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    ctx: ApiContext,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_app(listener, app(ctx), shutdown).await
-}
-
 /// Serves `app` (from [`app`] or [`worker_app`]) until `shutdown` resolves.
 pub async fn serve_app(
     listener: TcpListener,

@@ -160,7 +160,9 @@ async fn ingest(
             if let Some(expected) = expected_rows
                 && expected != info.rows as i64
             {
-                return Err(datasets::row_count_mismatch(dataset, expected, info.rows as i64).into());
+                return Err(
+                    datasets::row_count_mismatch(dataset, expected, info.rows as i64).into(),
+                );
             }
             writer.start(info).await?;
             started = true;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::{Page, PageRequest};
 use super::error::StoreError;
+use super::{Page, PageRequest};
 
 /// A write request as it is recorded.
 #[derive(Clone, Debug)]

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::jobs;
 use super::error::StoreError;
+use super::jobs;
+use super::status::JobStatus;
 use crate::metrics::Metric;
 
 /// A comparison and how far its work has come. Work is counted in items: each pair whose
@@ -13,7 +14,7 @@ use crate::metrics::Metric;
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
     pub id: i64,
-    pub status: &'static str,
+    pub status: JobStatus,
     pub metrics: Vec<String>,
     pub n_pairs: i64,
     pub total: i64,
@@ -69,80 +70,98 @@ pub async fn insert(
     Ok(id)
 }
 
+/// How a comparison's work items stand, counted by job status.
+#[derive(Clone, Copy, Debug, Default, sqlx::FromRow)]
+pub struct WorkCounts {
+    /// Pairs whose distances were all known when asked count as done items.
+    pub done: i64,
+    pub failed: i64,
+    pub running: i64,
+    pub queued: i64,
+    pub cancelled: i64,
+}
+
+/// The counts of [`WorkCounts`] for the comparison `$id_column`, as a lateral subquery's columns
+/// (so that a list of benchmarks counts every run in its one query).
+macro_rules! work_counts {
+    ($id_column:literal) => {
+        concat!(
+            "SELECT count(j.id) FILTER (WHERE j.status = 'done') + c.n_known AS done,
+                    count(j.id) FILTER (WHERE j.status = 'failed') AS failed,
+                    count(j.id) FILTER (WHERE j.status = 'running') AS running,
+                    count(j.id) FILTER (WHERE j.status = 'queued') AS queued,
+                    count(j.id) FILTER (WHERE j.status = 'cancelled') AS cancelled,
+                    c.cancelled AS cancelled_by_user
+             FROM comparisons c
+             LEFT JOIN comparison_jobs cj ON cj.comparison_id = c.id
+             LEFT JOIN jobs j ON j.id = cj.job_id
+             WHERE c.id = ",
+            $id_column,
+            " GROUP BY c.id"
+        )
+    };
+}
+pub(crate) use work_counts;
+
+impl WorkCounts {
+    pub fn total(&self) -> i64 {
+        self.done + self.failed + self.running + self.queued + self.cancelled
+    }
+
+    /// Running while anything runs or some work is finished and some waits; cancelled when a
+    /// client cancelled it and nothing is pending; failed when anything failed.
+    pub fn status(&self, cancelled_by_user: bool) -> JobStatus {
+        if self.running > 0 || (self.queued > 0 && self.done + self.failed > 0) {
+            JobStatus::Running
+        } else if self.queued > 0 {
+            JobStatus::Queued
+        } else if cancelled_by_user {
+            JobStatus::Cancelled
+        } else if self.failed > 0 {
+            JobStatus::Failed
+        } else {
+            JobStatus::Done
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    metrics: Vec<String>,
+    n_pairs: i32,
+    created_at: DateTime<Utc>,
+    created_by: Option<String>,
+    #[sqlx(flatten)]
+    counts: WorkCounts,
+    cancelled_by_user: bool,
+}
+
 pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, StoreError> {
-    type Row = (
-        i64,
-        Vec<String>,
-        i32,
-        i32,
-        bool,
-        DateTime<Utc>,
-        Option<String>,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT c.id, c.metrics, c.n_pairs, c.n_known, c.cancelled, c.created_at, c.created_by,
-                count(j.id) FILTER (WHERE j.status = 'done'),
-                count(j.id) FILTER (WHERE j.status = 'failed'),
-                count(j.id) FILTER (WHERE j.status = 'running'),
-                count(j.id) FILTER (WHERE j.status = 'queued'),
-                count(j.id) FILTER (WHERE j.status = 'cancelled')
-         FROM comparisons c
-         LEFT JOIN comparison_jobs cj ON cj.comparison_id = c.id
-         LEFT JOIN jobs j ON j.id = cj.job_id
-         WHERE c.id = $1
-         GROUP BY c.id",
-    )
+    let row = sqlx::query_as::<_, Row>(concat!(
+        "SELECT c.id, c.metrics, c.n_pairs, c.created_at, c.created_by, w.*
+         FROM comparisons c, LATERAL (",
+        work_counts!("$1"),
+        ") w WHERE c.id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
-    .await?;
-    let (
-        id,
-        metrics,
-        n_pairs,
-        n_known,
-        cancelled_by_user,
-        created_at,
-        created_by,
-        done,
-        failed,
-        running,
-        queued,
-        cancelled,
-    ) = row.ok_or_else(|| StoreError::not_found("comparison", id))?;
-    let done = done + i64::from(n_known);
-    let status = if running > 0 {
-        "running"
-    } else if queued > 0 {
-        if done + failed > 0 {
-            "running"
-        } else {
-            "queued"
-        }
-    } else if cancelled_by_user {
-        "cancelled"
-    } else if failed > 0 {
-        "failed"
-    } else {
-        "done"
-    };
+    .await?
+    .ok_or_else(|| StoreError::not_found("comparison", id))?;
+    let counts = row.counts;
     Ok(Comparison {
-        id,
-        status,
-        metrics,
-        n_pairs: i64::from(n_pairs),
-        total: done + failed + running + queued + cancelled,
-        done,
-        failed,
-        running,
-        queued,
-        cancelled,
-        created_at,
-        created_by,
+        id: row.id,
+        status: counts.status(row.cancelled_by_user),
+        metrics: row.metrics,
+        n_pairs: i64::from(row.n_pairs),
+        total: counts.total(),
+        done: counts.done,
+        failed: counts.failed,
+        running: counts.running,
+        queued: counts.queued,
+        cancelled: counts.cancelled,
+        created_at: row.created_at,
+        created_by: row.created_by,
     })
 }
 

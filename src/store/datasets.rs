@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest};
 use super::error::StoreError;
+use super::{Page, PageRequest};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Dataset {

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::{Page, PageRequest};
 use super::error::StoreError;
+use super::{Page, PageRequest};
 use crate::metrics::Metric;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]

@@ -78,7 +78,9 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
     let invalid = |detail: &str| Some(StoreError::invalid("constraint_violated", detail));
     let missing = |detail| Some(StoreError::Missing { detail });
     match constraint {
-        "datasets_name_key" => conflict("dataset_exists", "a dataset with this name already exists"),
+        "datasets_name_key" => {
+            conflict("dataset_exists", "a dataset with this name already exists")
+        }
         "models_name_key" => conflict("model_exists", "a model with this name already exists"),
         "benchmarks_name_key" => conflict(
             "benchmark_exists",
@@ -92,13 +94,25 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
             "representation_exists",
             "this model already has a representation for this dataset and layer; pass replace=true to replace it",
         ),
-        "scores_representation_name_key" | "scores_model_name_key" | "distances_key"
-        | "blobs_sha256_key" | "tokens_public_id_key" | "datasets_pkey" | "models_pkey"
-        | "blobs_pkey" | "blob_chunks_pkey" | "representations_pkey" | "scores_pkey"
-        | "distances_pkey" | "jobs_pkey" | "comparisons_pkey" | "comparison_jobs_pkey"
-        | "benchmarks_pkey" | "benchmark_members_pkey" | "tokens_pkey" | "audit_log_pkey" => {
-            conflict("concurrent_write", CONCURRENT_WRITE)
-        }
+        "scores_representation_name_key"
+        | "scores_model_name_key"
+        | "distances_key"
+        | "blobs_sha256_key"
+        | "tokens_public_id_key"
+        | "datasets_pkey"
+        | "models_pkey"
+        | "blobs_pkey"
+        | "blob_chunks_pkey"
+        | "representations_pkey"
+        | "scores_pkey"
+        | "distances_pkey"
+        | "jobs_pkey"
+        | "comparisons_pkey"
+        | "comparison_jobs_pkey"
+        | "benchmarks_pkey"
+        | "benchmark_members_pkey"
+        | "tokens_pkey"
+        | "audit_log_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
         "representations_model_id_fkey" | "scores_model_id_fkey" => {
             missing("the model does not exist (it may just have been deleted)")
         }

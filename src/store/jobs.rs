@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest};
 use super::error::StoreError;
+use super::status::{JobStatus, UnknownStatus};
+use super::{Page, PageRequest};
 use crate::metrics::Metric;
 
 /// The channel idle workers listen on; a transaction that queues work notifies it.
@@ -26,7 +27,8 @@ pub struct Job {
     pub rep_a: Option<i64>,
     pub rep_b: Option<i64>,
     pub metrics: Vec<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub attempts: i32,
     pub run_after: DateTime<Utc>,
     pub worker: Option<String>,
@@ -245,13 +247,18 @@ pub async fn heartbeat(
 }
 
 /// Locks a job row until the transaction ends; its status, `None` when there is no such job.
-async fn lock_status(tx: &mut PgConnection, id: i64) -> Result<Option<String>, StoreError> {
-    Ok(
+async fn lock_status(tx: &mut PgConnection, id: i64) -> Result<Option<JobStatus>, StoreError> {
+    let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await?,
-    )
+            .await?;
+    status.map(parse_status).transpose()
+}
+
+fn parse_status(text: String) -> Result<JobStatus, StoreError> {
+    text.parse()
+        .map_err(|error: UnknownStatus| StoreError::Corrupt(format!("job status: {error}")))
 }
 
 /// One computed outcome, keyed as stored (see [`distance_key`]).
@@ -282,7 +289,7 @@ pub async fn complete(
 ) -> Result<Completion, StoreError> {
     let mut tx = db.begin().await?;
     let status = lock_status(&mut tx, id).await?;
-    if status.as_deref().is_none_or(|status| status == "cancelled") {
+    if status.is_none_or(|status| status == JobStatus::Cancelled) {
         return Ok(Completion::Cancelled);
     }
     let metrics: Vec<&str> = distances.iter().map(|d| d.metric.name()).collect();
@@ -327,8 +334,8 @@ pub async fn fail(
     error: &str,
     max_attempts: i32,
     backoff: Duration,
-) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar(
+) -> Result<Option<JobStatus>, StoreError> {
+    let status: Option<String> = sqlx::query_scalar(
         "UPDATE jobs SET
             status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END,
             last_error = $3,
@@ -346,7 +353,8 @@ pub async fn fail(
     .bind(backoff.as_secs_f64())
     .bind(MAX_BACKOFF_SECS)
     .fetch_optional(db)
-    .await?)
+    .await?;
+    status.map(parse_status).transpose()
 }
 
 /// Returns jobs whose lease expired (their worker died or hung) to the queue, or fails them when
@@ -432,14 +440,14 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Job, StoreError> {
 
 pub async fn list(
     db: &PgPool,
-    status: Option<&str>,
+    status: Option<JobStatus>,
     page: PageRequest,
 ) -> Result<Page<Job>, StoreError> {
     let rows = sqlx::query_as::<_, Job>(select_jobs!(
         "WHERE id > $1 AND ($2::text IS NULL OR status = $2) ORDER BY id LIMIT $3"
     ))
     .bind(page.after)
-    .bind(status)
+    .bind(status.map(JobStatus::name))
     .bind(page.limit + 1)
     .fetch_all(db)
     .await?;
@@ -450,9 +458,9 @@ pub async fn list(
 pub async fn retry(db: &PgPool, id: i64) -> Result<Job, StoreError> {
     let mut tx = db.begin().await?;
     let status = lock_status(&mut tx, id).await?;
-    match status.as_deref() {
+    match status {
         None => return Err(StoreError::not_found("job", id)),
-        Some("failed") => {}
+        Some(JobStatus::Failed) => {}
         Some(other) => {
             return Err(StoreError::conflict(
                 "job_not_failed",
@@ -480,12 +488,14 @@ pub async fn retry(db: &PgPool, id: i64) -> Result<Job, StoreError> {
 }
 
 /// Jobs per status, for the queue-depth gauge.
-pub async fn count_by_status(db: &PgPool) -> Result<Vec<(String, i64)>, StoreError> {
-    Ok(
+pub async fn count_by_status(db: &PgPool) -> Result<Vec<(JobStatus, i64)>, StoreError> {
+    let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status")
             .fetch_all(db)
-            .await?,
-    )
+            .await?;
+    rows.into_iter()
+        .map(|(status, count)| Ok((parse_status(status)?, count)))
+        .collect()
 }
 
 #[cfg(test)]

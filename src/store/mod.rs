@@ -11,10 +11,12 @@ pub mod jobs;
 pub mod models;
 pub mod representations;
 pub mod scores;
+pub mod status;
 pub mod tokens;
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sqlx::ConnectOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -59,6 +61,15 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
                 _ => Err(error),
             })?;
     Ok(applied >= latest)
+}
+
+/// What a score is attached to: one representation, or a model (and so each of its
+/// representations without a score of that name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreTarget {
+    Representation(i64),
+    Model(i64),
 }
 
 /// One page of a list ordered by id (keyset pagination): `next_after` is the id to continue

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::{Page, PageRequest, representations};
 use super::error::StoreError;
+use super::{Page, PageRequest, representations};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Model {

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest, benchmarks, blobs, jobs};
 use super::error::StoreError;
+use super::{Page, PageRequest, benchmarks, blobs, jobs};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Representation {

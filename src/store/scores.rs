@@ -2,20 +2,15 @@
 //! representation or to a whole model.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+pub use super::ScoreTarget;
 use super::benchmarks;
 use super::error::StoreError;
 
 /// What a score is attached to. A model's score applies to all its representations unless a
 /// representation has its own score of that name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScoreTarget {
-    Representation(i64),
-    Model(i64),
-}
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Score {
@@ -128,25 +123,24 @@ async fn check_targets_exist(
             ScoreTarget::Model(id) => model_ids.push(id),
         }
     }
-    let missing_representation = first_missing(
-        conn,
-        "SELECT wanted FROM unnest($1::bigint[]) AS wanted
-         WHERE NOT EXISTS (SELECT 1 FROM representations WHERE id = wanted) LIMIT 1",
-        &representation_ids,
-    )
-    .await?;
-    if let Some(id) = missing_representation {
-        return Err(StoreError::not_found("representation", id));
-    }
-    let missing_model = first_missing(
-        conn,
-        "SELECT wanted FROM unnest($1::bigint[]) AS wanted
-         WHERE NOT EXISTS (SELECT 1 FROM models WHERE id = wanted) LIMIT 1",
-        &model_ids,
-    )
-    .await?;
-    if let Some(id) = missing_model {
-        return Err(StoreError::not_found("model", id));
+    let checks = [
+        (
+            "representation",
+            "SELECT wanted FROM unnest($1::bigint[]) AS wanted
+             WHERE NOT EXISTS (SELECT 1 FROM representations WHERE id = wanted) LIMIT 1",
+            &representation_ids,
+        ),
+        (
+            "model",
+            "SELECT wanted FROM unnest($1::bigint[]) AS wanted
+             WHERE NOT EXISTS (SELECT 1 FROM models WHERE id = wanted) LIMIT 1",
+            &model_ids,
+        ),
+    ];
+    for (resource, query, ids) in checks {
+        if let Some(id) = first_missing(conn, query, ids).await? {
+            return Err(StoreError::not_found(resource, id));
+        }
     }
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use super::{Page, PageRequest};
 use super::error::StoreError;
+use super::{Page, PageRequest};
 
 /// What a token may do; each scope includes those below it (read < write < admin).
 #[derive(

@@ -5,6 +5,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::store::status::JobStatus;
+
 /// The process's instruments. Counters and histograms are per process (Prometheus sums them
 /// across instances); the queue depth is read from the database when scraped.
 pub struct Instruments {
@@ -92,13 +94,15 @@ impl Instruments {
     }
 
     /// The text exposition, with the queue depth as just counted.
-    pub fn render(&self, jobs_by_status: &[(String, i64)]) -> String {
-        for status in ["queued", "running", "done", "failed", "cancelled"] {
+    pub fn render(&self, jobs_by_status: &[(JobStatus, i64)]) -> String {
+        for &status in JobStatus::ALL {
             let count = jobs_by_status
                 .iter()
-                .find(|(name, _)| name == status)
+                .find(|(counted, _)| *counted == status)
                 .map_or(0, |(_, count)| *count);
-            self.queue_depth.with_label_values(&[status]).set(count);
+            self.queue_depth
+                .with_label_values(&[status.name()])
+                .set(count);
         }
         let mut text = Vec::new();
         TextEncoder::new()

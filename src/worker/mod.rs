@@ -19,6 +19,7 @@ pub use cache::PreparedCache;
 use crate::config::{WorkerConfig, cores};
 use crate::metrics::{self, Metric, MetricError, Prepared};
 use crate::store::jobs::{self, ClaimedJob, Completion, ComputedDistance, distance_key};
+use crate::store::status::JobStatus;
 use crate::store::{StoreError, blobs, representations};
 use crate::telemetry::Instruments;
 
@@ -235,7 +236,7 @@ async fn fail(shared: &Shared, worker: &str, job: &ClaimedJob, error: &WorkerErr
     .await
     {
         Ok(Some(status)) => {
-            let outcome = if status == "failed" {
+            let outcome = if status == JobStatus::Failed {
                 "failed"
             } else {
                 "retried"
@@ -269,10 +270,7 @@ async fn keep_lease(db: PgPool, id: i64, worker: String, lease: Duration, lost: 
 }
 
 /// Loads, prepares and compares; a metric refusing the pair is an outcome, not a failure.
-async fn compute(
-    shared: &Shared,
-    job: &ClaimedJob,
-) -> Result<Vec<ComputedDistance>, WorkerError> {
+async fn compute(shared: &Shared, job: &ClaimedJob) -> Result<Vec<ComputedDistance>, WorkerError> {
     let first = prepared(shared, job.rep_a).await?;
     let second = prepared(shared, job.rep_b).await?;
     let (first, second) = match (first, second) {
@@ -329,10 +327,7 @@ fn is_refusal(error: &MetricError) -> bool {
 
 /// A representation ready for comparison (outer error: the job fails), or the reason no metric
 /// is defined for it (inner error: every metric refuses the pair).
-async fn prepared(
-    shared: &Shared,
-    id: i64,
-) -> Result<Result<Arc<Prepared>, String>, WorkerError> {
+async fn prepared(shared: &Shared, id: i64) -> Result<Result<Arc<Prepared>, String>, WorkerError> {
     let loaded = shared
         .cache
         .get_or_prepare(id, || load_and_prepare(shared, id))

@@ -10,11 +10,13 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
-use tokio::net::TcpListener;
 
 use simbench::access::Scope;
-use simbench::config::{DEFAULT_DATABASE_URL, HttpConfig, WorkerConfig};
-use simbench::http::ApiContext;
+use simbench::access::bootstrap::INITIAL_ADMIN;
+use simbench::app::Application;
+use simbench::config::{
+    AccessConfig, DEFAULT_DATABASE_URL, DatabaseConfig, HttpConfig, ServeConfig, WorkerConfig,
+};
 use simbench::matrix::{CanonicalMatrix, Dtype};
 use simbench::store::tokens::NewToken;
 use simbench::telemetry::Instruments;
@@ -34,8 +36,8 @@ pub const TABLES: &[&str] = &[
     "comparisons",
 ];
 
-/// The name of the admin token every test app starts with.
-pub const TEST_ADMIN: &str = "test-admin";
+/// The name of the admin token every test app starts with: the one the first start creates.
+pub const TEST_ADMIN: &str = INITIAL_ADMIN;
 
 pub struct TestApp {
     pub base_url: String,
@@ -43,13 +45,58 @@ pub struct TestApp {
     /// Sends the admin token `token` with every request.
     pub client: Client,
     pub token: String,
-    /// Stops the in-process workers when the test ends.
+    /// Stops the server and the in-process workers when the test ends.
     shutdown: CancellationToken,
+    /// Holds the first start's admin-token file; removed with the app.
+    _data_dir: tempfile::TempDir,
+    /// Dropped last: the database goes once nothing uses it.
+    database: TestDatabase,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// A database of one test, dropped (with any connection still open to it) when the test ends.
+pub struct TestDatabase {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async code: a thread of its own with its own runtime does the work,
+        // and joining it keeps the test process alive until the database is gone.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let server: PgConnectOptions = server_url().parse().expect("a database URL");
+                let mut admin = server.connect().await.expect("PostgreSQL is reachable");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
     }
 }
 
@@ -78,17 +125,8 @@ pub fn server_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
 }
 
-/// Creates an empty database with the schema applied, and returns a pool on it.
-pub async fn fresh_database() -> PgPool {
-    let (db, _) = empty_database().await;
-    simbench::store::migrate(&db)
-        .await
-        .expect("migrations apply");
-    db
-}
-
 /// Creates an empty database without any schema; returns a pool on it and its URL.
-pub async fn empty_database() -> (PgPool, String) {
+pub async fn empty_database() -> TestDatabase {
     let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is a valid URL");
     let name = format!("simbench_test_{:016x}", rand::random::<u64>());
     let mut admin = server
@@ -106,7 +144,11 @@ pub async fn empty_database() -> (PgPool, String) {
         .expect("the new database accepts connections");
     let mut url = reqwest::Url::parse(&server_url()).expect("DATABASE_URL is a valid URL");
     url.set_path(&name);
-    (db, url.to_string())
+    TestDatabase {
+        pool: db,
+        url: url.to_string(),
+        name,
+    }
 }
 
 impl TestApp {
@@ -124,41 +166,53 @@ impl TestApp {
         TestApp::spawn_full(HttpConfig::default(), test_workers(count)).await
     }
 
+    /// The real start-up path (`Application::build`, as `simbench serve` runs it) on a fresh
+    /// database: migrations, the first admin token (read back from its file), the workers.
     pub async fn spawn_full(config: HttpConfig, workers: WorkerConfig) -> TestApp {
-        let db = fresh_database().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let base_url = format!("http://{}", listener.local_addr().expect("bound"));
-        let instruments = Arc::new(Instruments::new());
-        let shutdown = CancellationToken::new();
-        WorkerPool::start(db.clone(), &workers, instruments.clone(), shutdown.clone());
-        let ctx = ApiContext {
-            db: db.clone(),
-            config: Arc::new(config),
-            instruments,
+        let database = empty_database().await;
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let serve = ServeConfig {
+            database: DatabaseConfig {
+                database_url: database.url.clone(),
+                db_connections: 8,
+            },
+            http: HttpConfig {
+                bind: "127.0.0.1:0".parse().expect("an address"),
+                ..config
+            },
+            workers,
+            access: AccessConfig {
+                data_dir: Some(data_dir.path().to_owned()),
+                admin_token_file: None,
+            },
         };
-        let stop = shutdown.clone();
-        tokio::spawn(simbench::http::serve(listener, ctx, async move {
-            stop.cancelled().await
-        }));
-        let token = issue_token(&db, TEST_ADMIN, Scope::Admin).await;
+        let application = Application::build(serve).await.expect("the service starts");
+        let address = application.address().expect("the service listens");
+        let token_file = application
+            .admin_token_file()
+            .expect("a fresh database gets an admin token")
+            .clone();
+        let token = std::fs::read_to_string(&token_file)
+            .expect("the admin token file is readable")
+            .trim()
+            .to_owned();
+        let db = application.db().clone();
+        let shutdown = application.shutdown_token();
+        tokio::spawn(application.run_until(std::future::pending()));
         TestApp {
-            base_url,
+            base_url: format!("http://{address}"),
             db,
             client: client_with(&token),
             token,
             shutdown,
+            _data_dir: data_dir,
+            database,
         }
     }
 
     /// The URL of the app's database, for child processes.
     pub async fn database_url(&self) -> String {
-        let name: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&self.db)
-            .await
-            .expect("the database answers");
-        let mut url = reqwest::Url::parse(&server_url()).expect("a database URL");
-        url.set_path(&name);
-        url.to_string()
+        self.database.url.clone()
     }
 
     /// Creates a token of this scope in the app's database; returns its text.

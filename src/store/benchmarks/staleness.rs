@@ -1,0 +1,71 @@
+//! Staleness: a benchmark whose data changed since its run says so until it is run again.
+
+use sqlx::PgConnection;
+
+use super::super::ScoreTarget;
+use super::super::error::StoreError;
+
+/// Marks stale the benchmarks a changed score concerns: those of that score name whose current
+/// run holds a representation it applies to, or whose selection takes one.
+pub async fn mark_stale_for_score(
+    tx: &mut PgConnection,
+    target: ScoreTarget,
+    name: &str,
+) -> Result<(), StoreError> {
+    let (representation, model) = match target {
+        ScoreTarget::Representation(id) => (Some(id), None),
+        ScoreTarget::Model(id) => (None, Some(id)),
+    };
+    sqlx::query(concat!(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND b.score_name = $3
+           AND EXISTS (
+               SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
+               WHERE (r.id = $1 OR r.model_id = $2)
+                 AND (EXISTS (SELECT 1 FROM benchmark_members bm
+                              WHERE bm.benchmark_id = b.id AND bm.representation_id = r.id)
+                      OR (",
+        selection_predicate!(),
+        ")))"
+    ))
+    .bind(representation)
+    .bind(model)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks stale the benchmarks whose selection takes a new representation that has their score.
+pub async fn mark_stale_for_new_representation(
+    tx: &mut PgConnection,
+    id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND EXISTS (
+             SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
+             WHERE r.id = $1 AND ",
+        selection_predicate!(),
+        " AND ",
+        applicable_score!(),
+        " IS NOT NULL)"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks stale the benchmarks whose current run holds representations about to be deleted.
+pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND EXISTS (SELECT 1 FROM benchmark_members bm
+                                       WHERE bm.benchmark_id = b.id AND bm.representation_id = ANY($1))",
+    )
+    .bind(ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
