@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A bounded schemathesis run against a real `simbench serve` (README, Testing):
+# A bounded schemathesis run against a real `simbench serve` (README, Two commands):
 #  - schemathesis (pinned) in a virtual environment under target/, python3-venv via apt-get when
 #    the interpreter cannot make one;
 #  - a fresh database simbench_test_<random> on the server of DATABASE_URL, dropped at the end;
