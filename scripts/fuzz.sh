@@ -6,6 +6,7 @@
 #  - an admin token made by `simbench token create` before the server starts (so the first
 #    start's admin-token file is left alone). The fuzzer sends only that token, and the API
 #    refuses to revoke the token a request is made with, so it stays valid through the run;
+#  - a few models, representations, scores, a comparison and a benchmark, made first;
 #  - the checks not_a_server_error, status_code_conformance, content_type_conformance and
 #    response_schema_conformance over every operation of openapi.yaml; any failure fails the script.
 # FUZZ_MAX_EXAMPLES (default 40) bounds the cases per operation, FUZZ_SEED makes a run repeatable.
@@ -50,6 +51,40 @@ database_url() {
         "$server_url" "$1"
 }
 
+# A seeded float32 `rows x cols` matrix as a .npy file on standard output.
+npy() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import random, struct, sys
+rows, cols, seed = map(int, sys.argv[1:])
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
+header += " " * (63 - (len(header) + 10) % 64) + "\n"
+rng = random.Random(seed)
+data = struct.pack("<%df" % (rows * cols), *(rng.uniform(-1, 1) for _ in range(rows * cols)))
+sys.stdout.buffer.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data)
+PY
+}
+
+# Sends one request of the seed data; stops the script when it is refused.
+send() {
+    local method=$1 path=$2 content_type=$3 body=$4
+    curl -fsS -o /dev/null -X "$method" -H "Authorization: Bearer $token" \
+        -H "Content-Type: $content_type" --data-binary "$body" "$api$path"
+}
+
+# Models, representations, scores, a comparison and a benchmark with small ids, so that the
+# fuzzer's requests reach more than 404s.
+seed_data() {
+    local model
+    for model in 1 2 3; do
+        send POST /v1/models application/json "{\"name\": \"fuzz-$model\", \"metadata\": {\"seed\": $model}, \"tags\": [\"fuzz\"]}"
+        npy 12 4 "$model" >"$work/layer.npy"
+        send POST "/v1/models/$model/representations?dataset=fuzz&layer=0" application/x-npy "@$work/layer.npy"
+        send PUT "/v1/representations/$model/scores/probe_acc" application/json "{\"value\": 0.$model}"
+    done
+    send POST /v1/comparisons application/json '{"all_pairs": true, "representations": [1, 2, 3], "metrics": ["cka", "procrustes"]}'
+    send POST /v1/benchmarks application/json '{"name": "fuzz-layers", "dataset": "fuzz", "score": "probe_acc", "protocol": {"kind": "all_pairs", "group_by": "none"}, "metrics": ["cka"]}'
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -84,11 +119,13 @@ for _ in $(seq 1 300); do
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
     sleep 0.1
 done
+api=http://127.0.0.1:$port
+seed_data
 
 say "schemathesis $schemathesis_version, $max_examples examples per operation, seed $seed"
 cd "$work"
 "$venv/bin/schemathesis" run "$root/openapi.yaml" \
-    --url "http://127.0.0.1:$port" \
+    --url "$api" \
     --header "Authorization: Bearer $token" \
     --workers 1 \
     --max-examples "$max_examples" \

@@ -623,7 +623,14 @@ async fn a_json_body_over_its_limit() {
 
 #[tokio::test]
 async fn duplicate_names_conflict() {
-    let (app, _) = app_with_data().await;
+    let (app, model) = app_with_data().await;
+    let score = app
+        .put_json(
+            &format!("/v1/models/{model}/scores/acc"),
+            &json!({"value": 0.5}),
+        )
+        .await;
+    expect_status(score, StatusCode::OK).await;
     use reqwest::Method;
     refuse_json(
         &app,
@@ -641,6 +648,25 @@ async fn duplicate_names_conflict() {
         "{\"name\": \"d\"}",
         StatusCode::CONFLICT,
         "dataset_exists",
+    )
+    .await;
+    let benchmark = json!({
+        "name": "twice", "dataset": "d", "score": "acc", "metrics": ["cka"],
+        "protocol": {"kind": "all_pairs", "group_by": "none"},
+    })
+    .to_string();
+    let first = json_request(&app, Method::POST, "/v1/benchmarks", &benchmark)
+        .send()
+        .await
+        .unwrap();
+    expect_status(first, StatusCode::CREATED).await;
+    refuse_json(
+        &app,
+        Method::POST,
+        "/v1/benchmarks",
+        &benchmark,
+        StatusCode::CONFLICT,
+        "benchmark_exists",
     )
     .await;
 }
