@@ -9,11 +9,11 @@
 #  - a few models, representations, scores, a comparison and a benchmark, made first;
 #  - the checks not_a_server_error, status_code_conformance, content_type_conformance and
 #    response_schema_conformance over every operation of openapi.yaml; any failure fails the script.
-# FUZZ_MAX_EXAMPLES (default 40) bounds the cases per operation, FUZZ_SEED makes a run repeatable.
+# FUZZ_MAX_EXAMPLES (default 60) bounds the cases per operation, FUZZ_SEED makes a run repeatable.
 set -euo pipefail
 
 schemathesis_version=4.32.5
-max_examples=${FUZZ_MAX_EXAMPLES:-40}
+max_examples=${FUZZ_MAX_EXAMPLES:-60}
 seed=${FUZZ_SEED:-$((RANDOM * 32768 + RANDOM))}
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$root/target/fuzz-venv
