@@ -124,9 +124,12 @@ seed_data
 
 say "schemathesis $schemathesis_version, $max_examples examples per operation, seed $seed"
 cd "$work"
-"$venv/bin/schemathesis" run "$root/openapi.yaml" \
+# The token reaches schemathesis through its environment, not its command line.
+cat >"$work/schemathesis.toml" <<'TOML'
+headers = { Authorization = "Bearer ${FUZZ_TOKEN}" }
+TOML
+FUZZ_TOKEN=$token "$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "$root/openapi.yaml" \
     --url "$api" \
-    --header "Authorization: Bearer $token" \
     --workers 1 \
     --max-examples "$max_examples" \
     --seed "$seed" \
