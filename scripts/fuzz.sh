@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A bounded schemathesis run against a real `simbench serve` (README, Two commands):
 #  - schemathesis (pinned) in a virtual environment under target/, python3-venv via apt-get when
-#    the interpreter cannot make one;
+#    the interpreter cannot make one, and curl when missing;
 #  - a fresh database simbench_test_<random> on the server of DATABASE_URL, dropped at the end;
 #  - an admin token made by `simbench token create` before the server starts (so the first
 #    start's admin-token file is left alone). The fuzzer sends only that token, and the API
@@ -26,18 +26,22 @@ as_root() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+apt_install() {
+    say "installing $*"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y --no-install-recommends "$@" >/dev/null; then
+        as_root apt-get update >/dev/null
+        as_root apt-get install -y --no-install-recommends "$@" >/dev/null
+    fi
+}
+
 install_schemathesis() {
     if [[ -x $venv/bin/schemathesis ]] \
         && [[ $("$venv/bin/schemathesis" --version) == *" $schemathesis_version" ]]; then
         return
     fi
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-        say "installing python3-venv"
-        export DEBIAN_FRONTEND=noninteractive
-        if ! as_root apt-get install -y --no-install-recommends python3-venv >/dev/null; then
-            as_root apt-get update >/dev/null
-            as_root apt-get install -y --no-install-recommends python3-venv >/dev/null
-        fi
+        apt_install python3-venv
     fi
     rm -rf "$venv"
     python3 -m venv "$venv"
@@ -89,6 +93,7 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+command -v curl >/dev/null || apt_install curl
 install_schemathesis
 cargo build --quiet --bin simbench
 simbench=$root/target/debug/simbench
