@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup lint
+.PHONY: run test setup lint fuzz
 
 ## Bring up PostgreSQL and OpenBLAS, then serve the API on 127.0.0.1:8080.
 run: setup
 	cargo run --release -- serve
 
-## The same bring-up, then the whole test suite (each test gets its own database).
+## The same bring-up, then the whole test suite (each test gets its own database), then the fuzzer.
 test:
 	./scripts/setup-local.sh --drop-test-databases
 	if cargo nextest --version >/dev/null 2>&1; then \
@@ -16,6 +16,11 @@ test:
 	else \
 		cargo test --all-targets --no-fail-fast; \
 	fi
+	./scripts/fuzz.sh
+
+## About two minutes of schemathesis against a real server on a scratch database.
+fuzz: setup
+	./scripts/fuzz.sh
 
 setup:
 	./scripts/setup-local.sh

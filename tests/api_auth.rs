@@ -196,6 +196,36 @@ async fn a_write_token_writes_but_cannot_manage_tokens_or_read_the_audit_log() {
     expect_forbidden(audit, "admin").await;
 }
 
+/// A client with one admin token cannot lock itself out; another admin can revoke that token.
+#[tokio::test]
+async fn a_token_cannot_revoke_itself_but_another_admin_can() {
+    let app = TestApp::spawn().await;
+    let own = app.delete(&format!("/v1/tokens/{TEST_ADMIN}")).await;
+    let problem = expect_problem(own, StatusCode::CONFLICT, "cannot_revoke_own_token").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("simbench token revoke"),
+        "{problem}"
+    );
+    let token = expect_status(
+        app.get(&format!("/v1/tokens/{TEST_ADMIN}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(token["revoked_at"].is_null(), "{token}");
+
+    let other = client_with(&app.token("second-admin", Scope::Admin).await);
+    let revoked = other
+        .delete(app.url(&format!("/v1/tokens/{TEST_ADMIN}")))
+        .send()
+        .await
+        .unwrap();
+    expect_status(revoked, StatusCode::NO_CONTENT).await;
+    expect_unauthorized(app.get("/v1/models").await, true).await;
+}
+
 #[tokio::test]
 async fn admins_create_list_and_revoke_tokens_and_a_revoked_token_fails_everywhere() {
     let app = TestApp::spawn().await;

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{TestApp, expect_problem, npy_f32};
+use common::{TestApp, expect_problem, expect_status, npy_f32};
 use futures::stream;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -558,7 +558,9 @@ async fn malformed_and_mistyped_json() {
 async fn oversized_or_ill_shaped_metadata() {
     let (app, model) = app_with_data().await;
     use reqwest::Method;
-    let huge = json!({"name": "big", "metadata": {"notes": "x".repeat(70_000)}}).to_string();
+    let huge =
+        json!({"name": "big", "metadata": {"a": "x".repeat(35_000), "b": "y".repeat(35_000)}})
+            .to_string();
     let problem = refuse_json(
         &app,
         Method::POST,
@@ -621,7 +623,14 @@ async fn a_json_body_over_its_limit() {
 
 #[tokio::test]
 async fn duplicate_names_conflict() {
-    let (app, _) = app_with_data().await;
+    let (app, model) = app_with_data().await;
+    let score = app
+        .put_json(
+            &format!("/v1/models/{model}/scores/acc"),
+            &json!({"value": 0.5}),
+        )
+        .await;
+    expect_status(score, StatusCode::OK).await;
     use reqwest::Method;
     refuse_json(
         &app,
@@ -639,6 +648,25 @@ async fn duplicate_names_conflict() {
         "{\"name\": \"d\"}",
         StatusCode::CONFLICT,
         "dataset_exists",
+    )
+    .await;
+    let benchmark = json!({
+        "name": "twice", "dataset": "d", "score": "acc", "metrics": ["cka"],
+        "protocol": {"kind": "all_pairs", "group_by": "none"},
+    })
+    .to_string();
+    let first = json_request(&app, Method::POST, "/v1/benchmarks", &benchmark)
+        .send()
+        .await
+        .unwrap();
+    expect_status(first, StatusCode::CREATED).await;
+    refuse_json(
+        &app,
+        Method::POST,
+        "/v1/benchmarks",
+        &benchmark,
+        StatusCode::CONFLICT,
+        "benchmark_exists",
     )
     .await;
 }
@@ -690,4 +718,244 @@ async fn unknown_ids_and_routes() {
         "invalid_query",
     )
     .await;
+}
+
+/// Sends a request that carries text the service cannot store; checks that the 422 names the
+/// field (`in`, and the JSON `pointer` or the `parameter`) and that no table changed.
+async fn refuse_string(
+    app: &TestApp,
+    request: reqwest::RequestBuilder,
+    location: &str,
+    field: (&str, &str),
+) -> serde_json::Value {
+    let before = app.row_counts().await;
+    let response = request.send().await.expect("request sent");
+    let problem =
+        expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_string").await;
+    assert_eq!(problem["in"], location, "{problem}");
+    let (member, name) = field;
+    assert_eq!(problem[member], name, "{problem}");
+    assert_eq!(
+        app.row_counts().await,
+        before,
+        "a refused request changes nothing"
+    );
+    problem
+}
+
+fn json_request(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+}
+
+#[tokio::test]
+async fn nul_characters_in_body_fields_are_refused_by_pointer() {
+    let (app, model) = app_with_data().await;
+    use reqwest::Method;
+    refuse_string(
+        &app,
+        json_request(
+            &app,
+            Method::POST,
+            "/v1/models",
+            r#"{"name": "n", "metadata": {"notes": "a\u0000b"}}"#,
+        ),
+        "body",
+        ("pointer", "/metadata/notes"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        json_request(
+            &app,
+            Method::POST,
+            "/v1/models",
+            r#"{"name": "n", "metadata": {"a/b": {"c\u0000": 1}}}"#,
+        ),
+        "body",
+        ("pointer", "/metadata/a~1b/c\u{0}"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        json_request(
+            &app,
+            Method::PATCH,
+            &format!("/v1/models/{model}"),
+            r#"{"tags": ["ok", "b\u0000d"]}"#,
+        ),
+        "body",
+        ("pointer", "/tags/1"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        json_request(&app, Method::POST, "/v1/datasets", r#"{"name": "d\u0000"}"#),
+        "body",
+        ("pointer", "/name"),
+    )
+    .await;
+    let model_after = expect_status(
+        app.get(&format!("/v1/models/{model}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        model_after["tags"],
+        json!([]),
+        "the refused patch changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn lone_surrogates_and_raw_control_characters_name_their_field() {
+    let (app, _) = app_with_data().await;
+    use reqwest::Method;
+    for body in [
+        r#"{"name": "bad\ud800"}"#,
+        r#"{"name": "bad\ud800\u0041"}"#,
+        r#"{"name": "bad\udc00"}"#,
+        "{\"name\": \"tab\tinside\"}",
+    ] {
+        let problem = refuse_string(
+            &app,
+            json_request(&app, Method::POST, "/v1/models", body),
+            "body",
+            ("pointer", "/name"),
+        )
+        .await;
+        assert!(detail(&problem).contains("\"/name\""), "{problem}");
+    }
+    refuse_string(
+        &app,
+        json_request(
+            &app,
+            Method::POST,
+            "/v1/models",
+            r#"{"name": "x", "metadata": {"deep": [1, "\udfff"]}}"#,
+        ),
+        "body",
+        ("pointer", "/metadata/deep/1"),
+    )
+    .await;
+    let invalid_utf8 = app
+        .client
+        .post(app.url("/v1/models"))
+        .header("content-type", "application/json")
+        .body(b"{\"name\": \"\xff\xfe\"}".to_vec());
+    refuse_string(&app, invalid_utf8, "body", ("pointer", "/name")).await;
+}
+
+#[tokio::test]
+async fn over_long_strings_are_refused_wherever_they_are() {
+    let (app, model) = app_with_data().await;
+    use reqwest::Method;
+    let long = "x".repeat(70_000);
+    let body = json!({"name": "big", "metadata": {"notes": long}}).to_string();
+    let problem = refuse_string(
+        &app,
+        json_request(&app, Method::POST, "/v1/models", &body),
+        "body",
+        ("pointer", "/metadata/notes"),
+    )
+    .await;
+    assert!(detail(&problem).contains("65536"), "{problem}");
+    let long = "x".repeat(5_000);
+    let problem = refuse_string(
+        &app,
+        app.client
+            .get(app.url(&format!("/v1/datasets?name={long}"))),
+        "query",
+        ("parameter", "name"),
+    )
+    .await;
+    assert!(detail(&problem).contains("4096"), "{problem}");
+    refuse_string(
+        &app,
+        app.client
+            .put(app.url(&format!("/v1/models/{model}/scores/{long}")))
+            .json(&json!({"value": 1})),
+        "path",
+        ("parameter", "name"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn nul_bytes_and_invalid_utf8_in_query_parameters_are_refused_by_name() {
+    let (app, model) = app_with_data().await;
+    for (query, parameter) in [
+        ("metadata=seed=%00", "metadata"),
+        ("metadata=se%00ed=3", "metadata"),
+        ("tag=a%00b", "tag"),
+        ("name=%FF%FE", "name"),
+        ("limit=10&cursor=%C3", "cursor"),
+    ] {
+        refuse_string(
+            &app,
+            app.client.get(app.url(&format!("/v1/models?{query}"))),
+            "query",
+            ("parameter", parameter),
+        )
+        .await;
+    }
+    refuse_string(
+        &app,
+        app.client.get(app.url("/v1/datasets?name=d%00")),
+        "query",
+        ("parameter", "name"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        app.client.get(app.url("/v1/models?%00=1")),
+        "query",
+        ("parameter", "\u{0}"),
+    )
+    .await;
+    let upload = app
+        .client
+        .post(app.url(&format!(
+            "/v1/models/{model}/representations?dataset=d%00&layer=1"
+        )))
+        .header("content-type", "application/octet-stream")
+        .body(npy_f32(10, 4, 3));
+    refuse_string(&app, upload, "query", ("parameter", "dataset")).await;
+}
+
+#[tokio::test]
+async fn nul_bytes_and_invalid_utf8_in_path_segments_are_refused_by_name() {
+    let (app, model) = app_with_data().await;
+    refuse_string(
+        &app,
+        app.client
+            .put(app.url(&format!("/v1/models/{model}/scores/acc%00")))
+            .json(&json!({"value": 0.5})),
+        "path",
+        ("parameter", "name"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        app.client.get(app.url("/v1/tokens/%FF")),
+        "path",
+        ("parameter", "name"),
+    )
+    .await;
+    refuse_string(
+        &app,
+        app.client
+            .delete(app.url(&format!("/v1/tokens/{}%00", common::TEST_ADMIN))),
+        "path",
+        ("parameter", "name"),
+    )
+    .await;
+    expect_status(app.get("/v1/tokens").await, StatusCode::OK).await;
 }

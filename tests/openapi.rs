@@ -67,3 +67,108 @@ fn every_operation_has_a_unique_operation_id() {
         }
     }
 }
+
+/// Every operation of openapi.yaml, named `METHOD /path`.
+fn operations() -> Vec<(String, Value)> {
+    let document: Value = serde_yaml_ng::from_str(simbench::http::OPENAPI_YAML).unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_mapping().unwrap() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if METHODS.contains(&method) {
+                operations.push((
+                    format!("{} {}", method.to_uppercase(), path.as_str().unwrap()),
+                    operation.clone(),
+                ));
+            }
+        }
+    }
+    operations
+}
+
+fn documents(operation: &Value, status: &str, response: &str) -> bool {
+    operation["responses"][status]["$ref"].as_str()
+        == Some(&format!("#/components/responses/{response}"))
+}
+
+#[test]
+fn protected_operations_document_401_403_and_429_and_bodies_413_and_415() {
+    let document: Value = serde_yaml_ng::from_str(simbench::http::OPENAPI_YAML).unwrap();
+    for response in [
+        "Unauthorized",
+        "Forbidden",
+        "RateLimited",
+        "PayloadTooLarge",
+        "UnsupportedMediaType",
+    ] {
+        assert!(
+            document["components"]["responses"][response].is_mapping(),
+            "components/responses/{response} exists"
+        );
+    }
+    let mut protected = 0;
+    let mut with_body = 0;
+    for (name, operation) in operations() {
+        let open = operation["security"]
+            .as_sequence()
+            .is_some_and(|schemes| schemes.is_empty());
+        if !open {
+            protected += 1;
+            for (status, response) in [
+                ("401", "Unauthorized"),
+                ("403", "Forbidden"),
+                ("429", "RateLimited"),
+            ] {
+                assert!(
+                    documents(&operation, status, response),
+                    "{name} documents {status} through components/responses/{response}"
+                );
+            }
+        }
+        if operation["requestBody"].is_mapping() {
+            with_body += 1;
+            for (status, response) in [("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]
+            {
+                assert!(
+                    documents(&operation, status, response),
+                    "{name} documents {status} through components/responses/{response}"
+                );
+            }
+        }
+    }
+    assert!(
+        protected > 30 && with_body > 10,
+        "{protected} protected, {with_body} with a body"
+    );
+}
+
+/// Open operations are exactly the ones the access rules leave open.
+#[test]
+fn only_probes_and_this_document_are_open() {
+    let open: BTreeSet<String> = operations()
+        .into_iter()
+        .filter(|(_, operation)| {
+            operation["security"]
+                .as_sequence()
+                .is_some_and(|schemes| schemes.is_empty())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    let expected: BTreeSet<String> = ["GET /healthz", "GET /readyz", "GET /openapi.yaml"]
+        .map(str::to_owned)
+        .into();
+    assert_eq!(open, expected);
+}
+
+#[test]
+fn the_document_states_its_own_media_type() {
+    let openapi = operations()
+        .into_iter()
+        .find(|(name, _)| name == "GET /openapi.yaml")
+        .expect("GET /openapi.yaml is documented")
+        .1;
+    assert!(
+        openapi["responses"]["200"]["content"]["application/yaml"].is_mapping(),
+        "{openapi:?}"
+    );
+}

@@ -1,13 +1,13 @@
 //! `/v1/models`: trained networks, their metadata and tags.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, QueryPairs};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
@@ -64,11 +64,8 @@ async fn create(
 /// which the typed query extractor cannot express.
 async fn list(
     State(ctx): State<ApiContext>,
-    RawQuery(query): RawQuery,
+    QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<ListResponse<Model>>, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
     let mut filter = ModelFilter::default();
     let (mut limit, mut cursor) = (None, None);
     for (key, value) in pairs {

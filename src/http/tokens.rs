@@ -88,11 +88,22 @@ async fn get(
     Ok(Json(tokens::get(&ctx.db, &name).await?))
 }
 
-/// Revokes a token: every request bearing it is refused from now on.
+/// Revokes a token: every request bearing it is refused from now on. Not the token the request
+/// is made with: a client holding one admin token (an automated one, a fuzzer) cannot lock itself
+/// out; another admin token or `simbench token revoke` can.
 async fn revoke(
     State(ctx): State<ApiContext>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if caller.token_name() == Some(name.as_str()) {
+        return Err(ApiError::conflict(
+            "cannot_revoke_own_token",
+            format!(
+                "the token {name:?} makes this request and cannot revoke itself; revoke it with another admin token, or with `simbench token revoke --name {name}`"
+            ),
+        ));
+    }
     tokens::revoke(&ctx.db, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
