@@ -4,8 +4,8 @@
 use safetensors::Dtype as TensorDtype;
 use safetensors::tensor::Metadata;
 
+use super::convert::SourceType;
 use super::error::{MatrixError, reshape_advice};
-use super::npy::SourceType;
 
 /// Bounds what a malicious header can make us buffer (the format itself allows 100 MB).
 const MAX_HEADER_BYTES: u64 = 16 << 20;
