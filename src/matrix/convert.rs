@@ -88,25 +88,17 @@ pub(crate) fn non_finite(value: f64, row: usize, column: usize) -> MatrixError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::f32_bytes;
 
     #[test]
     fn big_endian_and_bfloat16_become_little_endian_stored_types() {
         let mut out = Vec::new();
-        let input: Vec<u8> = [1.5f32, -2.0]
-            .iter()
-            .flat_map(|v| v.to_be_bytes())
-            .collect();
+        let input = f32_bytes(&[1.5, -2.0], true);
         assert_eq!(
             convert_elements(SourceType::Float32, true, &input, &mut out, true),
             None
         );
-        assert_eq!(
-            out,
-            [1.5f32, -2.0]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(out, f32_bytes(&[1.5, -2.0], false));
 
         out.clear();
         let brain: Vec<u8> = [0.75f32, -3.0]
@@ -115,13 +107,7 @@ mod tests {
             .collect();
         convert_elements(SourceType::BFloat16, false, &brain, &mut out, true);
         assert_eq!(SourceType::BFloat16.stored_as(), Dtype::Float32);
-        assert_eq!(
-            out,
-            [0.75f32, -3.0]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(out, f32_bytes(&[0.75, -3.0], false));
     }
 
     #[test]

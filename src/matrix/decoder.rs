@@ -353,7 +353,7 @@ impl Body {
 mod tests {
     use super::*;
     use crate::matrix::npy::MAGIC;
-    use crate::matrix::{CanonicalMatrix, Dtype, npy_header, read_matrix};
+    use crate::matrix::{CanonicalMatrix, Dtype, f32_bytes, npy_header, read_matrix};
 
     fn npy_file(descr: &str, fortran: bool, rows: usize, cols: usize, data: &[u8]) -> Vec<u8> {
         let order = if fortran { "True" } else { "False" };
@@ -387,19 +387,6 @@ mod tests {
             cols: info.cols,
             data,
         })
-    }
-
-    fn f32_bytes(values: &[f32], big_endian: bool) -> Vec<u8> {
-        values
-            .iter()
-            .flat_map(|v| {
-                if big_endian {
-                    v.to_be_bytes()
-                } else {
-                    v.to_le_bytes()
-                }
-            })
-            .collect()
     }
 
     #[test]

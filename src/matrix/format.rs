@@ -137,39 +137,6 @@ mod tests {
     }
 
     #[test]
-    fn a_safetensors_tensor_is_located_between_the_others() {
-        use ::safetensors::tensor::{Dtype as TensorDtype, TensorView, serialize};
-        let before = [0u8; 16];
-        let wanted = [0u8; 24];
-        let after = [0u8; 8];
-        // Tensors of one dtype are stored in the order of their names.
-        let file = serialize(
-            [
-                (
-                    "a",
-                    TensorView::new(TensorDtype::F32, vec![2, 2], &before).unwrap(),
-                ),
-                (
-                    "b",
-                    TensorView::new(TensorDtype::F32, vec![3, 2], &wanted).unwrap(),
-                ),
-                (
-                    "c",
-                    TensorView::new(TensorDtype::F32, vec![2, 1], &after).unwrap(),
-                ),
-            ],
-            None,
-        )
-        .unwrap();
-        let layout = read_header(&file, Some("b")).unwrap().unwrap();
-        assert_eq!((layout.rows, layout.cols), (3, 2));
-        assert_eq!(layout.source, SourceType::Float32);
-        assert_eq!(layout.bytes_before, 16);
-        assert_eq!(layout.bytes_after, 8);
-        assert_eq!(layout.header_len + 16 + 24 + 8, file.len());
-    }
-
-    #[test]
     fn unknown_and_incomplete_bodies_are_described() {
         let zip = b"PK\x03\x04 0123456789abcdef";
         let error = read_header(zip, None).unwrap_err();

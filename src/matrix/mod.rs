@@ -230,6 +230,21 @@ pub fn read_matrix_file(path: &Path, tensor: Option<&str>) -> Result<CanonicalMa
     read_matrix(std::io::BufReader::new(file), tensor)
 }
 
+/// Test data: float32 values in either byte order.
+#[cfg(test)]
+pub(crate) fn f32_bytes(values: &[f32], big_endian: bool) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|v| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
