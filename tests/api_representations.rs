@@ -391,3 +391,29 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(chunks, 3, "24 MB in chunks of 8 MiB, once");
 }
+
+#[tokio::test]
+async fn derived_copies_are_stored_under_the_address_of_their_npy() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let parent = matrix_f32(60, 12, 21);
+    let created = app.upload(model, "d", 0, parent.to_npy()).await;
+    let derived = app
+        .post_json(
+            &format!("/v1/representations/{}/derived", created["id"]),
+            &json!({"pca_keep": [5, 2]}),
+        )
+        .await;
+    let derived = expect_status(derived, StatusCode::CREATED).await;
+    let expected = simbench::transform::pca_keep(&parent.to_f64(), &[5, 2]).unwrap();
+    for (copy, values) in derived["items"].as_array().unwrap().iter().zip(expected) {
+        let response = app
+            .get(&format!("/v1/representations/{}/data", copy["id"]))
+            .await;
+        let npy = response.bytes().await.unwrap();
+        assert_eq!(copy["sha256"], hex::encode(Sha256::digest(&npy)));
+        let stored = read_matrix(npy.as_ref(), None).unwrap();
+        assert_eq!(stored.dtype, Dtype::Float64);
+        assert_eq!(stored.to_f64(), values, "{copy}");
+    }
+}
