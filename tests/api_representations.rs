@@ -87,10 +87,7 @@ async fn a_different_matrix_conflicts_unless_replaced() {
         .get(&format!("/v1/representations/{}", first["id"]))
         .await;
     expect_problem(old, StatusCode::NOT_FOUND, "not_found").await;
-    let blobs: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let blobs = rows_in(&app, "blobs").await;
     assert_eq!(blobs, 1, "the replaced matrix's blob is gone");
 }
 
@@ -102,29 +99,28 @@ async fn identical_matrices_share_one_blob_until_the_last_reference_goes() {
     let layer0 = app.upload(model, "d", 0, npy.clone()).await;
     let layer1 = app.upload(model, "d", 1, npy).await;
     assert_eq!(layer0["sha256"], layer1["sha256"]);
-    let blob_count = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM blobs")
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-    };
-    assert_eq!(blob_count().await, 1);
+    assert_eq!(rows_in(&app, "blobs").await, 1);
 
     let deleted = app
         .delete(&format!("/v1/representations/{}", layer0["id"]))
         .await;
     expect_status(deleted, StatusCode::NO_CONTENT).await;
-    assert_eq!(blob_count().await, 1, "still used by layer 1");
+    assert_eq!(rows_in(&app, "blobs").await, 1, "still used by layer 1");
     let deleted = app
         .delete(&format!("/v1/representations/{}", layer1["id"]))
         .await;
     expect_status(deleted, StatusCode::NO_CONTENT).await;
-    assert_eq!(blob_count().await, 0);
-    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_chunks")
+    assert_eq!(rows_in(&app, "blobs").await, 0);
+    let chunks = rows_in(&app, "blob_chunks").await;
+    assert_eq!(chunks, 0);
+}
+
+/// The number of rows in `table`.
+async fn rows_in(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
         .fetch_one(&app.db)
         .await
-        .unwrap();
-    assert_eq!(chunks, 0);
+        .unwrap()
 }
 
 /// A `.npy` file with any header, for layouts numpy writes but the canonical form is not.
@@ -321,10 +317,7 @@ async fn fortran_order_and_safetensors_bodies_get_the_address_of_the_c_ordered_n
         assert_eq!(created["sha256"], address, "layer {layer}");
         assert_eq!(app.download(&created["id"]).await, matrix, "layer {layer}");
     }
-    let blobs: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let blobs = rows_in(&app, "blobs").await;
     assert_eq!(blobs, 1, "the three uploads share one blob");
 }
 
@@ -385,10 +378,7 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind() {
 
     let created = app.upload(model, "d", 0, npy.clone()).await;
     assert_eq!(created["sha256"], hex::encode(Sha256::digest(&npy)));
-    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_chunks")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let chunks = rows_in(&app, "blob_chunks").await;
     assert_eq!(chunks, 3, "24 MB in chunks of 8 MiB, once");
 }
 
