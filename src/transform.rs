@@ -4,6 +4,8 @@
 use ndarray::{Array2, Axis, s};
 use ndarray_linalg::SVD;
 
+use crate::matrix::CanonicalMatrix;
+
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TransformError {
     #[error(
@@ -65,5 +67,21 @@ pub fn pca_keep(x: &Array2<f64>, ks: &[usize]) -> Result<Vec<Array2<f64>>, Trans
     Ok(ks
         .iter()
         .map(|&k| coordinates.slice(s![.., ..k]).to_owned())
+        .collect())
+}
+
+/// [`pca_keep`] of a stored matrix, each copy in its canonical float64 form with its content
+/// address: all the computing a derivation needs before storing, for one blocking thread.
+pub fn pca_keep_addressed(
+    parent: &CanonicalMatrix,
+    ks: &[usize],
+) -> Result<Vec<(CanonicalMatrix, [u8; 32])>, TransformError> {
+    Ok(pca_keep(&parent.to_f64(), ks)?
+        .iter()
+        .map(|copy| {
+            let canonical = CanonicalMatrix::from_f64(copy);
+            let sha256 = canonical.sha256();
+            (canonical, sha256)
+        })
         .collect())
 }

@@ -2,11 +2,14 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{TestApp, expect_problem, expect_status, matrix_f32, npy_f32};
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use simbench::matrix::{Dtype, read_matrix};
+use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn a_4000_by_768_float32_matrix_round_trips_exactly() {
@@ -84,10 +87,7 @@ async fn a_different_matrix_conflicts_unless_replaced() {
         .get(&format!("/v1/representations/{}", first["id"]))
         .await;
     expect_problem(old, StatusCode::NOT_FOUND, "not_found").await;
-    let blobs: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let blobs = rows_in(&app, "blobs").await;
     assert_eq!(blobs, 1, "the replaced matrix's blob is gone");
 }
 
@@ -99,29 +99,28 @@ async fn identical_matrices_share_one_blob_until_the_last_reference_goes() {
     let layer0 = app.upload(model, "d", 0, npy.clone()).await;
     let layer1 = app.upload(model, "d", 1, npy).await;
     assert_eq!(layer0["sha256"], layer1["sha256"]);
-    let blob_count = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM blobs")
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-    };
-    assert_eq!(blob_count().await, 1);
+    assert_eq!(rows_in(&app, "blobs").await, 1);
 
     let deleted = app
         .delete(&format!("/v1/representations/{}", layer0["id"]))
         .await;
     expect_status(deleted, StatusCode::NO_CONTENT).await;
-    assert_eq!(blob_count().await, 1, "still used by layer 1");
+    assert_eq!(rows_in(&app, "blobs").await, 1, "still used by layer 1");
     let deleted = app
         .delete(&format!("/v1/representations/{}", layer1["id"]))
         .await;
     expect_status(deleted, StatusCode::NO_CONTENT).await;
-    assert_eq!(blob_count().await, 0);
-    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_chunks")
+    assert_eq!(rows_in(&app, "blobs").await, 0);
+    let chunks = rows_in(&app, "blob_chunks").await;
+    assert_eq!(chunks, 0);
+}
+
+/// The number of rows in `table`.
+async fn rows_in(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
         .fetch_one(&app.db)
         .await
-        .unwrap();
-    assert_eq!(chunks, 0);
+        .unwrap()
 }
 
 /// A `.npy` file with any header, for layouts numpy writes but the canonical form is not.
@@ -279,4 +278,132 @@ async fn lists_filter_by_dataset_model_and_layer_and_paginate() {
         seen.windows(2).all(|pair| pair[0] < pair[1]),
         "ids ascend without repeats"
     );
+}
+
+#[tokio::test]
+async fn fortran_order_and_safetensors_bodies_get_the_address_of_the_c_ordered_npy() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    // 1000 x 3000 float32: 12 MB, so every layout is converted and hashed over two chunks.
+    let (rows, cols) = (1000, 3000);
+    let matrix = matrix_f32(rows, cols, 11);
+    let c_order = matrix.to_npy();
+    let address = hex::encode(Sha256::digest(&c_order));
+
+    let elements: Vec<&[u8]> = matrix.data.chunks_exact(4).collect();
+    let mut column_major = Vec::with_capacity(matrix.data.len());
+    for col in 0..cols {
+        for row in 0..rows {
+            column_major.extend_from_slice(elements[row * cols + col]);
+        }
+    }
+    let fortran = npy_with_header("<f4", true, rows, cols, &column_major);
+    let safetensors = safetensors::tensor::serialize(
+        [(
+            "hidden",
+            safetensors::tensor::TensorView::new(
+                safetensors::tensor::Dtype::F32,
+                vec![rows, cols],
+                &matrix.data,
+            )
+            .unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+
+    for (layer, body) in [c_order, fortran, safetensors].into_iter().enumerate() {
+        let created = app.upload(model, "d", layer as i32, body).await;
+        assert_eq!(created["sha256"], address, "layer {layer}");
+        assert_eq!(app.download(&created["id"]).await, matrix, "layer {layer}");
+    }
+    let blobs = rows_in(&app, "blobs").await;
+    assert_eq!(blobs, 1, "the three uploads share one blob");
+}
+
+/// Sessions of the app's database other than the asking one that are inside a transaction, with
+/// their last statement.
+async fn open_transactions(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND xact_start IS NOT NULL",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let before = app.row_counts().await;
+    // 2000 x 3000 float32: 24 MB; the first 12 MB hold a whole chunk, stored before the break.
+    let npy = npy_f32(2000, 3000, 5);
+    let path = format!("/v1/models/{model}/representations?dataset=d&layer=0");
+    let address = app.base_url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+        app.token,
+        npy.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&npy[..npy.len() / 2]).await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !open_transactions(&app)
+        .await
+        .iter()
+        .any(|query| query.contains("blob_chunks"))
+    {
+        assert!(Instant::now() < deadline, "no chunk was stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(socket);
+
+    loop {
+        let open = open_transactions(&app).await;
+        if open.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upload's transaction outlived its client: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.row_counts().await, before, "nothing was stored");
+
+    let created = app.upload(model, "d", 0, npy.clone()).await;
+    assert_eq!(created["sha256"], hex::encode(Sha256::digest(&npy)));
+    let chunks = rows_in(&app, "blob_chunks").await;
+    assert_eq!(chunks, 3, "24 MB in chunks of 8 MiB, once");
+}
+
+#[tokio::test]
+async fn derived_copies_are_stored_under_the_address_of_their_npy() {
+    let app = TestApp::spawn().await;
+    let model = app.create_model("m").await;
+    let parent = matrix_f32(60, 12, 21);
+    let created = app.upload(model, "d", 0, parent.to_npy()).await;
+    let derived = app
+        .post_json(
+            &format!("/v1/representations/{}/derived", created["id"]),
+            &json!({"pca_keep": [5, 2]}),
+        )
+        .await;
+    let derived = expect_status(derived, StatusCode::CREATED).await;
+    let expected = simbench::transform::pca_keep(&parent.to_f64(), &[5, 2]).unwrap();
+    for (copy, values) in derived["items"].as_array().unwrap().iter().zip(expected) {
+        let response = app
+            .get(&format!("/v1/representations/{}/data", copy["id"]))
+            .await;
+        let npy = response.bytes().await.unwrap();
+        assert_eq!(copy["sha256"], hex::encode(Sha256::digest(&npy)));
+        let stored = read_matrix(npy.as_ref(), None).unwrap();
+        assert_eq!(stored.dtype, Dtype::Float64);
+        assert_eq!(stored.to_f64(), values, "{copy}");
+    }
 }

@@ -16,13 +16,13 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
-use crate::matrix::{CanonicalMatrix, Dtype, MatrixDecoder, MatrixInfo, npy_header};
+use crate::matrix::{Decoded, Dtype, MatrixInfo, npy_header, spawn_decoder};
 use crate::store::blobs::{self, BlobWriter};
 use crate::store::representations::{
     self, Representation, RepresentationFilter, Stored, UploadTarget,
 };
 use crate::store::{datasets, models};
-use crate::transform::{TransformError, pca_keep};
+use crate::transform::{TransformError, pca_keep_addressed};
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -57,7 +57,8 @@ struct UploadResponse {
 }
 
 /// `POST /v1/models/{id}/representations?dataset=..&layer=..`: the body is a `.npy` or
-/// safetensors file, streamed into the database chunk by chunk as it arrives.
+/// safetensors file, decoded on a blocking thread and streamed into the database chunk by chunk
+/// as it arrives.
 async fn upload(
     State(ctx): State<ApiContext>,
     caller: Caller,
@@ -90,17 +91,16 @@ async fn upload(
         idle,
     };
     let mut writer = BlobWriter::begin(&ctx.db).await?;
-    let mut decoder = MatrixDecoder::new(params.tensor.clone());
     let ingested = ingest(
         &mut body,
-        &mut decoder,
+        params.tensor.clone(),
         &mut writer,
         &params.dataset,
         expected_rows,
     )
     .await;
-    let info = match ingested {
-        Ok(info) => info,
+    let (info, sha256) = match ingested {
+        Ok(decoded) => decoded,
         Err(error) => {
             // Read what the client is still sending, so that it hears the reason rather than a
             // reset connection; an over-limit body is not worth waiting for.
@@ -111,7 +111,7 @@ async fn upload(
         }
     };
 
-    let written = writer.finish().await?;
+    let written = writer.finish(sha256).await?;
     let mut tx = written.tx;
     let dataset_id = datasets::lock_for_upload(
         &mut tx,
@@ -145,37 +145,60 @@ async fn upload(
     Ok((status, [(header::LOCATION, location)], Json(response)).into_response())
 }
 
-/// Decodes the body into the blob writer; returns the matrix's shape once all of it is stored.
+/// Decodes the body into the blob writer; returns the matrix's shape and content address once
+/// all of it is stored. Reading the body and storing chunks proceed side by side, each waiting
+/// for the decoding thread when it is behind.
 async fn ingest(
     body: &mut BodyReader,
-    decoder: &mut MatrixDecoder,
+    tensor: Option<String>,
     writer: &mut BlobWriter,
     dataset: &str,
     expected_rows: Option<i64>,
-) -> Result<MatrixInfo, ApiError> {
-    let mut started = false;
-    while let Some(frame) = body.next_frame().await? {
-        decoder.push(&frame)?;
-        if !started && let Some(info) = decoder.info() {
-            if let Some(expected) = expected_rows
-                && expected != info.rows as i64
-            {
-                return Err(
-                    datasets::row_count_mismatch(dataset, expected, info.rows as i64).into(),
-                );
+) -> Result<(MatrixInfo, [u8; 32]), ApiError> {
+    let (feed, mut output) = spawn_decoder(tensor);
+    // Each side owns its end of the thread, so whichever stops first stops the thread and, through
+    // it, the other side.
+    let read = async move {
+        while let Some(frame) = body.next_frame().await? {
+            if feed.push(frame).await.is_err() {
+                return Ok(());
             }
-            writer.start(info).await?;
-            started = true;
         }
-        while let Some(chunk) = decoder.next_chunk() {
-            writer.write(chunk).await?;
+        // A refusal that comes instead of the verdict is read from the output.
+        let _ = feed.end().await;
+        Ok(())
+    };
+    let store = async move {
+        while let Some(report) = output.next().await {
+            match report? {
+                Decoded::Header(info) => {
+                    if let Some(expected) = expected_rows
+                        && expected != info.rows as i64
+                    {
+                        return Err(datasets::row_count_mismatch(
+                            dataset,
+                            expected,
+                            info.rows as i64,
+                        )
+                        .into());
+                    }
+                    writer.start(info).await?;
+                }
+                Decoded::Chunk(chunk) => writer.write(chunk).await?,
+                Decoded::Finished { info, sha256 } => return Ok(Some((info, sha256))),
+            }
         }
+        Ok(None)
+    };
+    let (read, stored) = tokio::join!(read, store);
+    match (read, stored) {
+        (_, Ok(Some(decoded))) => Ok(decoded),
+        // The decoder saw only what was read before the body failed, so its refusal comes first.
+        (_, Err(error)) | (Err(error), Ok(None)) => Err(error),
+        (Ok(()), Ok(None)) => Err(ApiError::Internal(
+            "the matrix decoder ended without a verdict".into(),
+        )),
     }
-    let info = decoder.finish()?;
-    while let Some(chunk) = decoder.next_chunk() {
-        writer.write(chunk).await?;
-    }
-    Ok(info)
 }
 
 /// A request body read frame by frame, within a size limit and an idle timeout.
@@ -399,12 +422,12 @@ async fn derive(
     if !missing.is_empty() {
         let matrix = blobs::read(&ctx.db, parent.blob_id).await?;
         let wanted = missing.clone();
-        let copies = tokio::task::spawn_blocking(move || pca_keep(&matrix.to_f64(), &wanted))
+        let copies = tokio::task::spawn_blocking(move || pca_keep_addressed(&matrix, &wanted))
             .await
             .map_err(|error| ApiError::Internal(format!("principal components: {error}")))?
             .map_err(|error| ApiError::Internal(format!("principal components: {error}")))?;
-        for (k, copy) in missing.iter().zip(copies) {
-            let written = blobs::write(&ctx.db, &CanonicalMatrix::from_f64(&copy)).await?;
+        for (k, (copy, sha256)) in missing.iter().zip(copies) {
+            let written = blobs::write(&ctx.db, &copy, sha256).await?;
             let mut tx = written.tx;
             representations::insert_derived(
                 &mut tx,

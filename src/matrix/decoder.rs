@@ -1,31 +1,16 @@
-//! Incremental decoding of an upload body into canonical chunks.
-//!
-//! Bytes are pushed as they arrive from the network; canonical data (little-endian, row-major,
-//! in the stored dtype) comes out in pieces of [`CHUNK_BYTES`], so a C-ordered upload of any size
-//! is converted, checked and stored with a few chunks of memory. A Fortran-ordered array has to
-//! be held whole before its first row is known; it is transposed lazily, one chunk at a time.
+//! The streaming decoder: bytes are pushed as they arrive; canonical data (little-endian,
+//! row-major, in the stored dtype) comes out in pieces of [`CHUNK_BYTES`], so a C-ordered upload
+//! of any size is converted, checked and stored with a few chunks of memory. It ties together
+//! format detection and header reading (`format`), element conversion (`convert`) and the
+//! Fortran-order transpose (`transpose`).
 
 use std::collections::VecDeque;
 
+use super::convert::{SourceType, convert_elements, non_finite};
 use super::error::MatrixError;
-use super::npy::{self, MAGIC, SourceType};
-use super::safetensors::{self, TensorLocation, looks_like_safetensors};
-use super::{CHUNK_BYTES, Dtype};
-
-/// What the header of a body announced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MatrixInfo {
-    pub dtype: Dtype,
-    pub rows: usize,
-    pub cols: usize,
-}
-
-impl MatrixInfo {
-    /// Size of the canonical data in bytes.
-    pub fn byte_len(&self) -> u64 {
-        self.rows as u64 * self.cols as u64 * self.dtype.item_size() as u64
-    }
-}
+use super::format::{self, Layout};
+use super::transpose::RowMajorChunks;
+use super::{CHUNK_BYTES, MatrixInfo};
 
 /// Turns a `.npy` or safetensors byte stream into canonical chunks.
 pub struct MatrixDecoder {
@@ -36,7 +21,7 @@ pub struct MatrixDecoder {
 
 enum Stage {
     /// Collecting bytes until the format and header are known.
-    Prefix(Vec<u8>),
+    Header(Vec<u8>),
     /// Safetensors: other tensors stored before the chosen one.
     Skipping {
         remaining: u64,
@@ -53,8 +38,12 @@ enum Stage {
         info: MatrixInfo,
         extra: u64,
     },
-    /// A Fortran-ordered array, read whole, handed out row-major chunk by chunk.
-    Transposing(Transpose),
+    /// A Fortran-ordered array, read whole, handed out row-major chunk by chunk; counts anything
+    /// that still arrives.
+    Transposing {
+        chunks: RowMajorChunks,
+        extra: u64,
+    },
     Failed,
 }
 
@@ -72,18 +61,12 @@ struct Body {
     trailer: u64,
 }
 
-struct Transpose {
-    column_major: Vec<u8>,
-    info: MatrixInfo,
-    next_row: usize,
-}
-
 impl MatrixDecoder {
     /// `tensor` names the tensor to take from a safetensors file holding several.
     pub fn new(tensor: Option<String>) -> MatrixDecoder {
         MatrixDecoder {
             tensor,
-            stage: Stage::Prefix(Vec::new()),
+            stage: Stage::Header(Vec::new()),
             ready: VecDeque::new(),
         }
     }
@@ -91,10 +74,10 @@ impl MatrixDecoder {
     /// Shape and stored dtype, as soon as the header has been read.
     pub fn info(&self) -> Option<MatrixInfo> {
         match &self.stage {
-            Stage::Prefix(_) | Stage::Failed => None,
+            Stage::Header(_) | Stage::Failed => None,
             Stage::Skipping { body, .. } | Stage::Body(body) => Some(body.info),
             Stage::Trailer { info, .. } | Stage::Done { info, .. } => Some(*info),
-            Stage::Transposing(transpose) => Some(transpose.info),
+            Stage::Transposing { chunks, .. } => Some(chunks.info()),
         }
     }
 
@@ -113,7 +96,7 @@ impl MatrixDecoder {
             return Some(chunk);
         }
         match &mut self.stage {
-            Stage::Transposing(transpose) => transpose.next_chunk(),
+            Stage::Transposing { chunks, .. } => chunks.next_chunk(),
             _ => None,
         }
     }
@@ -122,12 +105,7 @@ impl MatrixDecoder {
     pub fn finish(&mut self) -> Result<MatrixInfo, MatrixError> {
         let stage = std::mem::replace(&mut self.stage, Stage::Failed);
         let info = match stage {
-            Stage::Prefix(bytes) if bytes.is_empty() => {
-                return Err(MatrixError::UnknownFormat {
-                    starts_with: "nothing: the body is empty".into(),
-                });
-            }
-            Stage::Prefix(bytes) => return Err(incomplete_prefix(&bytes)),
+            Stage::Header(bytes) => return Err(format::incomplete_header(&bytes)),
             Stage::Skipping { body, .. } => {
                 return Err(MatrixError::Truncated {
                     expected: body.info.byte_len(),
@@ -147,18 +125,16 @@ impl MatrixDecoder {
                     received: 0,
                 });
             }
-            Stage::Done { extra, .. } if extra > 0 => {
+            Stage::Done { extra, .. } | Stage::Transposing { extra, .. } if extra > 0 => {
                 return Err(MatrixError::TrailingBytes { extra });
             }
             Stage::Done { info, .. } => info,
-            Stage::Transposing(transpose) => {
-                let info = transpose.info;
-                self.stage = Stage::Transposing(transpose);
+            Stage::Transposing { chunks, extra } => {
+                let info = chunks.info();
+                self.stage = Stage::Transposing { chunks, extra };
                 return Ok(info);
             }
-            Stage::Failed => {
-                return Err(MatrixError::Io("the decoder already failed".into()));
-            }
+            Stage::Failed => return Err(already_failed()),
         };
         self.stage = Stage::Done { info, extra: 0 };
         Ok(info)
@@ -167,16 +143,17 @@ impl MatrixDecoder {
     fn consume(&mut self, mut input: &[u8]) -> Result<(), MatrixError> {
         while !input.is_empty() {
             match &mut self.stage {
-                Stage::Prefix(buffer) => {
+                Stage::Header(buffer) => {
                     buffer.extend_from_slice(input);
                     input = &[];
                     let buffer = std::mem::take(buffer);
-                    match self.read_header(&buffer)? {
-                        Some((next, rest_at)) => {
-                            self.stage = next;
-                            self.consume(&buffer[rest_at..])?;
+                    match format::read_header(&buffer, self.tensor.as_deref())? {
+                        Some(layout) => {
+                            let data_at = layout.header_len;
+                            self.stage = Stage::after_header(layout)?;
+                            self.consume(&buffer[data_at..])?;
                         }
-                        None => self.stage = Stage::Prefix(buffer),
+                        None => self.stage = Stage::Header(buffer),
                     }
                 }
                 Stage::Skipping { remaining, .. } => {
@@ -214,81 +191,41 @@ impl MatrixDecoder {
                         };
                     }
                 }
-                Stage::Done { extra, .. } => {
+                Stage::Done { extra, .. } | Stage::Transposing { extra, .. } => {
                     *extra += input.len() as u64;
                     input = &[];
                 }
-                Stage::Transposing(_) | Stage::Failed => {
-                    return Err(MatrixError::Io(
-                        "bytes pushed after the end of the matrix".into(),
-                    ));
-                }
+                Stage::Failed => return Err(already_failed()),
             }
         }
         Ok(())
     }
+}
 
-    /// Recognises the format and parses the header; returns the next stage and where its bytes
-    /// start in `buffer`, or `None` while the header is incomplete.
-    fn read_header(&self, buffer: &[u8]) -> Result<Option<(Stage, usize)>, MatrixError> {
-        if buffer.len() >= MAGIC.len() && buffer.starts_with(MAGIC) {
-            let Some(header) = npy::parse_header(buffer)? else {
-                return Ok(None);
-            };
-            let body = Body::new(
-                header.source,
-                header.big_endian,
-                header.fortran_order,
-                header.rows,
-                header.cols,
-                0,
-            )?;
-            return Ok(Some((Stage::Body(body), header.data_offset)));
-        }
-        if buffer.len() < 9 {
-            return Ok(None);
-        }
-        if !looks_like_safetensors(buffer) {
-            return Err(MatrixError::UnknownFormat {
-                starts_with: describe_prefix(buffer),
-            });
-        }
-        let Some(TensorLocation {
-            source,
-            rows,
-            cols,
-            data_start,
-            bytes_after,
-        }) = safetensors::locate_tensor(buffer, self.tensor.as_deref())?
-        else {
-            return Ok(None);
-        };
-        let header_end = 8 + u64::from_le_bytes(buffer[..8].try_into().expect("8 bytes"));
-        let body = Body::new(source, false, false, rows, cols, bytes_after)?;
-        let before = data_start - header_end;
-        let stage = if before == 0 {
+fn already_failed() -> MatrixError {
+    MatrixError::Io("the decoder already failed".into())
+}
+
+impl Stage {
+    fn after_header(layout: Layout) -> Result<Stage, MatrixError> {
+        let before = layout.bytes_before;
+        let body = Body::new(layout)?;
+        Ok(if before == 0 {
             Stage::Body(body)
         } else {
             Stage::Skipping {
                 remaining: before,
                 body,
             }
-        };
-        Ok(Some((stage, header_end as usize)))
+        })
     }
 }
 
 impl Body {
-    fn new(
-        source: SourceType,
-        big_endian: bool,
-        fortran_order: bool,
-        rows: usize,
-        cols: usize,
-        trailer: u64,
-    ) -> Result<Body, MatrixError> {
+    fn new(layout: Layout) -> Result<Body, MatrixError> {
+        let Layout { rows, cols, .. } = layout;
         let info = MatrixInfo {
-            dtype: source.stored_as(),
+            dtype: layout.source.stored_as(),
             rows,
             cols,
         };
@@ -296,23 +233,21 @@ impl Body {
             .checked_mul(cols as u64)
             .filter(|total| total.checked_mul(8).is_some())
             .ok_or_else(|| MatrixError::TooLarge(format!("{rows} x {cols} elements")))?;
-        let out = if fortran_order {
-            let bytes = usize::try_from(info.byte_len())
-                .map_err(|_| MatrixError::TooLarge(format!("{rows} x {cols} elements")))?;
-            Vec::with_capacity(bytes)
-        } else {
-            Vec::with_capacity(CHUNK_BYTES.min(info.byte_len() as usize))
-        };
+        if layout.fortran_order && usize::try_from(info.byte_len()).is_err() {
+            return Err(MatrixError::TooLarge(format!("{rows} x {cols} elements")));
+        }
+        // Only what has arrived is allocated: a header may announce more than the body holds.
+        let first_piece = CHUNK_BYTES.min(info.byte_len() as usize);
         Ok(Body {
-            source,
-            big_endian,
-            fortran_order,
+            source: layout.source,
+            big_endian: layout.big_endian,
+            fortran_order: layout.fortran_order,
             info,
             elements_total,
             elements_seen: 0,
             carry: Vec::new(),
-            out,
-            trailer,
+            out: Vec::with_capacity(first_piece),
+            trailer: layout.bytes_after,
         })
     }
 
@@ -358,7 +293,7 @@ impl Body {
     }
 
     /// Appends the canonical form of whole elements; in row-major order, stops at the first
-    /// non-finite one.
+    /// non-finite one (a column-major array is checked whole once complete).
     fn convert(
         &mut self,
         elements: &[u8],
@@ -370,11 +305,11 @@ impl Body {
         if let Some((offset, value)) = bad {
             let index = first_index + offset as u64;
             let cols = self.info.cols as u64;
-            return Err(MatrixError::NonFinite {
-                value: describe_non_finite(value),
-                row: (index / cols) as usize,
-                column: (index % cols) as usize,
-            });
+            return Err(non_finite(
+                value,
+                (index / cols) as usize,
+                (index % cols) as usize,
+            ));
         }
         self.elements_seen += (elements.len() / self.source.item_size()) as u64;
         if !self.fortran_order && self.out.len() >= CHUNK_BYTES {
@@ -394,189 +329,31 @@ impl Body {
     /// Called once every element has been read.
     fn complete(self, ready: &mut VecDeque<Vec<u8>>) -> Result<Stage, MatrixError> {
         let info = self.info;
-        let stage_after = |trailer: u64| {
-            if trailer == 0 {
-                Stage::Done { info, extra: 0 }
-            } else {
-                Stage::Trailer {
-                    remaining: trailer,
-                    info,
-                }
+        if self.fortran_order {
+            return Ok(Stage::Transposing {
+                chunks: RowMajorChunks::new(self.out, info)?,
+                extra: 0,
+            });
+        }
+        if !self.out.is_empty() {
+            ready.push_back(self.out);
+        }
+        Ok(if self.trailer == 0 {
+            Stage::Done { info, extra: 0 }
+        } else {
+            Stage::Trailer {
+                remaining: self.trailer,
+                info,
             }
-        };
-        if !self.fortran_order {
-            if !self.out.is_empty() {
-                ready.push_back(self.out);
-            }
-            return Ok(stage_after(self.trailer));
-        }
-        first_non_finite_column_major(&self.out, info)?;
-        Ok(Stage::Transposing(Transpose {
-            column_major: self.out,
-            info,
-            next_row: 0,
-        }))
+        })
     }
-}
-
-impl Transpose {
-    fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        let MatrixInfo { rows, cols, dtype } = self.info;
-        if self.next_row == rows {
-            self.column_major = Vec::new();
-            return None;
-        }
-        let item = dtype.item_size();
-        let row_bytes = cols * item;
-        let rows_per_chunk = (CHUNK_BYTES / row_bytes).max(1);
-        let end_row = (self.next_row + rows_per_chunk).min(rows);
-        let mut chunk = Vec::with_capacity((end_row - self.next_row) * row_bytes);
-        for row in self.next_row..end_row {
-            for col in 0..cols {
-                let at = (col * rows + row) * item;
-                chunk.extend_from_slice(&self.column_major[at..at + item]);
-            }
-        }
-        self.next_row = end_row;
-        Some(chunk)
-    }
-}
-
-/// Reports the first non-finite element in row-major order of a column-major array.
-fn first_non_finite_column_major(data: &[u8], info: MatrixInfo) -> Result<(), MatrixError> {
-    let item = info.dtype.item_size();
-    let mut first: Option<(usize, usize, f64)> = None;
-    for (index, bytes) in data.chunks_exact(item).enumerate() {
-        let value = widen(info.dtype, bytes);
-        if value.is_finite() {
-            continue;
-        }
-        let (row, column) = (index % info.rows, index / info.rows);
-        if first.is_none_or(|(r, c, _)| (row, column) < (r, c)) {
-            first = Some((row, column, value));
-        }
-    }
-    match first {
-        Some((row, column, value)) => Err(MatrixError::NonFinite {
-            value: describe_non_finite(value),
-            row,
-            column,
-        }),
-        None => Ok(()),
-    }
-}
-
-fn widen(dtype: Dtype, bytes: &[u8]) -> f64 {
-    match dtype {
-        Dtype::Float16 => half::f16::from_le_bytes([bytes[0], bytes[1]]).to_f64(),
-        Dtype::Float32 => f64::from(f32::from_le_bytes(bytes.try_into().expect("4 bytes"))),
-        Dtype::Float64 => f64::from_le_bytes(bytes.try_into().expect("8 bytes")),
-    }
-}
-
-/// Appends the little-endian stored form of each element of `input` to `out`. With `check`,
-/// stops at the first non-finite element and returns its index and value.
-fn convert_elements(
-    source: SourceType,
-    big_endian: bool,
-    input: &[u8],
-    out: &mut Vec<u8>,
-    check: bool,
-) -> Option<(usize, f64)> {
-    macro_rules! each {
-        ($width:literal, $bits:ty, |$raw:ident| $emit:expr, |$val:ident| $finite:expr, $as_f64:expr) => {
-            for (index, bytes) in input.chunks_exact($width).enumerate() {
-                let array: [u8; $width] = bytes.try_into().expect("whole elements");
-                let $raw: $bits = if big_endian {
-                    <$bits>::from_be_bytes(array)
-                } else {
-                    <$bits>::from_le_bytes(array)
-                };
-                let $val = $emit;
-                if check && !$finite {
-                    return Some((index, $as_f64));
-                }
-                out.extend_from_slice(&$val.to_le_bytes());
-            }
-        };
-    }
-    match source {
-        SourceType::Float16 => {
-            each!(
-                2,
-                u16,
-                |raw| half::f16::from_bits(raw),
-                |v| v.is_finite(),
-                v.to_f64()
-            )
-        }
-        SourceType::BFloat16 => each!(
-            2,
-            u16,
-            |raw| f32::from_bits(u32::from(raw) << 16),
-            |v| v.is_finite(),
-            f64::from(v)
-        ),
-        SourceType::Float32 => {
-            each!(
-                4,
-                u32,
-                |raw| f32::from_bits(raw),
-                |v| v.is_finite(),
-                f64::from(v)
-            )
-        }
-        SourceType::Float64 => each!(8, u64, |raw| f64::from_bits(raw), |v| v.is_finite(), v),
-    }
-    None
-}
-
-fn describe_non_finite(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".into()
-    } else if value > 0.0 {
-        "inf".into()
-    } else {
-        "-inf".into()
-    }
-}
-
-fn incomplete_prefix(bytes: &[u8]) -> MatrixError {
-    if bytes.starts_with(&MAGIC[..bytes.len().min(MAGIC.len())]) {
-        MatrixError::MalformedNpy("the body ends inside the .npy header".into())
-    } else if bytes.len() >= 9 && looks_like_safetensors(bytes) {
-        MatrixError::MalformedSafetensors("the body ends inside the header".into())
-    } else {
-        MatrixError::UnknownFormat {
-            starts_with: describe_prefix(bytes),
-        }
-    }
-}
-
-/// The first bytes of an unrecognised body, with a guess at what it is.
-fn describe_prefix(bytes: &[u8]) -> String {
-    let shown: String = bytes
-        .iter()
-        .take(16)
-        .flat_map(|b| std::ascii::escape_default(*b))
-        .map(char::from)
-        .collect();
-    let guess = if bytes.starts_with(b"PK\x03\x04") {
-        " (a zip archive: numpy.savez or torch.save output; send one array saved with numpy.save)"
-    } else if bytes.first() == Some(&0x80) {
-        " (a Python pickle; send the array saved with numpy.save)"
-    } else if bytes.first().is_some_and(|b| b"[{0123456789-".contains(b)) {
-        " (text; send the array saved with numpy.save)"
-    } else {
-        ""
-    };
-    format!("b\"{shown}\"{guess}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::{CanonicalMatrix, npy_header, read_matrix};
+    use crate::matrix::npy::MAGIC;
+    use crate::matrix::{CanonicalMatrix, Dtype, f32_bytes, npy_header, read_matrix};
 
     fn npy_file(descr: &str, fortran: bool, rows: usize, cols: usize, data: &[u8]) -> Vec<u8> {
         let order = if fortran { "True" } else { "False" };
@@ -610,19 +387,6 @@ mod tests {
             cols: info.cols,
             data,
         })
-    }
-
-    fn f32_bytes(values: &[f32], big_endian: bool) -> Vec<u8> {
-        values
-            .iter()
-            .flat_map(|v| {
-                if big_endian {
-                    v.to_be_bytes()
-                } else {
-                    v.to_le_bytes()
-                }
-            })
-            .collect()
     }
 
     #[test]
@@ -718,6 +482,34 @@ mod tests {
         let zip = b"PK\x03\x04 0123456789abcdef";
         let error = decode_in_pieces(zip, 10).unwrap_err();
         assert!(error.to_string().contains("zip archive"), "{error}");
+
+        let mut fortran = npy_file("<f8", true, 2, 2, &[0u8; 32]);
+        fortran.extend_from_slice(b"xy");
+        assert_eq!(
+            decode_in_pieces(&fortran, 10).unwrap_err(),
+            MatrixError::TrailingBytes { extra: 2 }
+        );
+    }
+
+    #[test]
+    fn a_header_announcing_more_than_the_body_holds_is_truncated_not_allocated() {
+        // 2^60 float64 elements (8 EiB): nothing that size may be reserved up front.
+        for fortran in [false, true] {
+            let file = npy_file("<f8", fortran, 1 << 30, 1 << 30, &[0u8; 64]);
+            assert_eq!(
+                decode_in_pieces(&file, 7).unwrap_err(),
+                MatrixError::Truncated {
+                    expected: 1 << 63,
+                    received: 64
+                },
+                "fortran order: {fortran}"
+            );
+        }
+        let file = npy_file("<f8", true, 1 << 33, 1 << 33, &[]);
+        assert_eq!(
+            decode_in_pieces(&file, 7).unwrap_err().code(),
+            "matrix_too_large"
+        );
     }
 
     #[test]

@@ -6,10 +6,14 @@
 //! check an upload with `hashlib.sha256(open("x.npy", "rb").read())` for a C-ordered
 //! little-endian array.
 
+mod convert;
+mod decode_thread;
 mod decoder;
 mod error;
+mod format;
 mod npy;
 mod safetensors;
+mod transpose;
 
 use std::io::Read;
 use std::path::Path;
@@ -18,7 +22,8 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use decoder::{MatrixDecoder, MatrixInfo};
+pub use decode_thread::{BodyFeed, Decoded, DecoderOutput, DecoderStopped, spawn_decoder};
+pub use decoder::MatrixDecoder;
 pub use error::MatrixError;
 pub use npy::npy_header;
 
@@ -69,6 +74,53 @@ impl Dtype {
             Dtype::Float64 => "<f8",
         }
     }
+
+    /// The value of one canonical element (`item_size` bytes), widened to f64 exactly.
+    fn widen(self, bytes: &[u8]) -> f64 {
+        match self {
+            Dtype::Float16 => half::f16::from_le_bytes([bytes[0], bytes[1]]).to_f64(),
+            Dtype::Float32 => f64::from(f32::from_le_bytes(
+                bytes.try_into().expect("4 bytes an element"),
+            )),
+            Dtype::Float64 => f64::from_le_bytes(bytes.try_into().expect("8 bytes an element")),
+        }
+    }
+}
+
+/// Shape and stored dtype of a matrix, as its header announced them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatrixInfo {
+    pub dtype: Dtype,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl MatrixInfo {
+    /// Size of the canonical data in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.rows as u64 * self.cols as u64 * self.dtype.item_size() as u64
+    }
+}
+
+/// The content address of a matrix, computed from its canonical data piece by piece: SHA-256 of
+/// the `.npy` file `numpy.save` writes for it.
+pub struct ContentHasher(Sha256);
+
+impl ContentHasher {
+    pub fn new(info: MatrixInfo) -> ContentHasher {
+        let mut hasher = Sha256::new();
+        hasher.update(npy_header(info.dtype, info.rows, info.cols));
+        ContentHasher(hasher)
+    }
+
+    /// Adds the next canonical bytes, in order.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
 }
 
 /// A matrix in canonical form, held in memory.
@@ -104,26 +156,22 @@ impl CanonicalMatrix {
         }
     }
 
+    pub fn info(&self) -> MatrixInfo {
+        MatrixInfo {
+            dtype: self.dtype,
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
     /// Widens every element to f64 (DESIGN, Metric definitions: computation in f64 whatever the
     /// upload dtype).
     pub fn to_f64(&self) -> Array2<f64> {
-        let values: Vec<f64> = match self.dtype {
-            Dtype::Float16 => self
-                .data
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64())
-                .collect(),
-            Dtype::Float32 => self
-                .data
-                .chunks_exact(4)
-                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                .collect(),
-            Dtype::Float64 => self
-                .data
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8 bytes")))
-                .collect(),
-        };
+        let values: Vec<f64> = self
+            .data
+            .chunks_exact(self.dtype.item_size())
+            .map(|element| self.dtype.widen(element))
+            .collect();
         Array2::from_shape_vec((self.rows, self.cols), values)
             .expect("canonical data holds rows x cols elements")
     }
@@ -137,10 +185,9 @@ impl CanonicalMatrix {
 
     /// Content address: SHA-256 of [`CanonicalMatrix::to_npy`].
     pub fn sha256(&self) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(npy_header(self.dtype, self.rows, self.cols));
+        let mut hasher = ContentHasher::new(self.info());
         hasher.update(&self.data);
-        hasher.finalize().into()
+        hasher.finish()
     }
 }
 
@@ -181,6 +228,21 @@ pub fn read_matrix_file(path: &Path, tensor: Option<&str>) -> Result<CanonicalMa
     let file = std::fs::File::open(path)
         .map_err(|error| MatrixError::Io(format!("{}: {error}", path.display())))?;
     read_matrix(std::io::BufReader::new(file), tensor)
+}
+
+/// Test data: float32 values in either byte order.
+#[cfg(test)]
+pub(crate) fn f32_bytes(values: &[f32], big_endian: bool) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|v| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! exact header `numpy.save` writes.
 
 use super::Dtype;
+use super::convert::SourceType;
 use super::error::{MatrixError, reshape_advice};
 
 pub(crate) const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -11,34 +12,9 @@ const ARRAY_ALIGN: usize = 64;
 const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 /// Far beyond any header numpy writes; bounds what a malicious header can make us buffer.
 const MAX_HEADER_BYTES: usize = 1 << 20;
-
-/// Element layout a body announces, before conversion to the canonical form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SourceType {
-    Float16,
-    BFloat16,
-    Float32,
-    Float64,
-}
-
-impl SourceType {
-    pub(crate) fn item_size(self) -> usize {
-        match self {
-            SourceType::Float16 | SourceType::BFloat16 => 2,
-            SourceType::Float32 => 4,
-            SourceType::Float64 => 8,
-        }
-    }
-
-    /// bfloat16 is kept as float32, which holds every bfloat16 value exactly.
-    pub(crate) fn stored_as(self) -> Dtype {
-        match self {
-            SourceType::Float16 => Dtype::Float16,
-            SourceType::BFloat16 | SourceType::Float32 => Dtype::Float32,
-            SourceType::Float64 => Dtype::Float64,
-        }
-    }
-}
+/// numpy's deepest headers (structured dtypes with sub-arrays) nest four levels; the bound keeps a
+/// header of a million brackets from exhausting the stack.
+const MAX_NESTING: usize = 32;
 
 /// What a `.npy` header says about the data that follows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +202,7 @@ impl PyLiteral {
         let mut parser = LiteralParser {
             chars: text.chars().collect(),
             at: 0,
+            depth: 0,
         };
         let value = parser.value()?;
         parser.skip_space();
@@ -239,6 +216,8 @@ impl PyLiteral {
 struct LiteralParser {
     chars: Vec<char>,
     at: usize,
+    /// Dictionaries and sequences open around the current position.
+    depth: usize,
 }
 
 impl LiteralParser {
@@ -268,14 +247,27 @@ impl LiteralParser {
 
     fn value(&mut self) -> Result<PyLiteral, MatrixError> {
         match self.peek() {
-            Some('{') => self.dict(),
-            Some('(') => self.sequence('(', ')').map(PyLiteral::Tuple),
-            Some('[') => self.sequence('[', ']').map(PyLiteral::Tuple),
+            Some('{' | '(' | '[') if self.depth == MAX_NESTING => {
+                Err(self.error("the header nests too deeply"))
+            }
+            Some('{') => self.nested(Self::dict),
+            Some('(') => self.nested(|parser| parser.sequence('(', ')').map(PyLiteral::Tuple)),
+            Some('[') => self.nested(|parser| parser.sequence('[', ']').map(PyLiteral::Tuple)),
             Some('\'' | '"') => self.string().map(PyLiteral::Str),
             Some(c) if c.is_ascii_digit() => self.integer(),
             Some(c) if c.is_ascii_alphabetic() => self.word(),
             _ => Err(self.error("expected a value")),
         }
+    }
+
+    fn nested(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<PyLiteral, MatrixError>,
+    ) -> Result<PyLiteral, MatrixError> {
+        self.depth += 1;
+        let value = parse(self);
+        self.depth -= 1;
+        value
     }
 
     fn dict(&mut self) -> Result<PyLiteral, MatrixError> {
@@ -459,6 +451,19 @@ mod tests {
 
         let empty = file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }");
         assert_eq!(parse_header(&empty).unwrap_err().code(), "empty_matrix");
+    }
+
+    #[test]
+    fn a_header_of_nested_brackets_is_refused_not_followed() {
+        let brackets = "(".repeat(MAX_HEADER_BYTES - 64);
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {brackets}");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[2, 0]);
+        bytes.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(dict.as_bytes());
+        let error = parse_header(&bytes).unwrap_err();
+        assert_eq!(error.code(), "malformed_npy");
+        assert!(error.to_string().contains("nests too deeply"), "{error}");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use safetensors::Dtype as TensorDtype;
 use safetensors::tensor::Metadata;
 
+use super::convert::SourceType;
 use super::error::{MatrixError, reshape_advice};
-use super::npy::SourceType;
 
 /// Bounds what a malicious header can make us buffer (the format itself allows 100 MB).
 const MAX_HEADER_BYTES: u64 = 16 << 20;
@@ -89,11 +89,48 @@ pub(crate) fn locate_tensor(
         return Err(MatrixError::Empty { rows, cols });
     }
     let (begin, end) = info.data_offsets;
+    // Offsets are the file's word; ones past any addressable size are refused, not wrapped.
+    let data_start = data_start.checked_add(begin).ok_or_else(|| {
+        MatrixError::TooLarge(format!(
+            "tensor {name:?} starts at byte {begin} of the data"
+        ))
+    })?;
     Ok(Some(TensorLocation {
         source,
         rows,
         cols,
-        data_start: (data_start + begin) as u64,
+        data_start: data_start as u64,
         bytes_after: (metadata.data_len() - end) as u64,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tensor_said_to_start_beyond_any_address_is_refused() {
+        // Eight tensors of 2^61 - 64 bytes put the ninth 512 bytes short of 2^64: past the end
+        // of the address space once the header before the data is counted.
+        let big = (1u64 << 61) - 64;
+        let mut entries: Vec<String> = (0..8u64)
+            .map(|i| {
+                format!(
+                    "\"t{i}\":{{\"dtype\":\"U8\",\"shape\":[{big}],\"data_offsets\":[{},{}]}}",
+                    i * big,
+                    (i + 1) * big
+                )
+            })
+            .collect();
+        let last = 8 * big;
+        entries.push(format!(
+            "\"wanted\":{{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[{last},{}]}}",
+            last + 4
+        ));
+        let header = format!("{{{}}}", entries.join(","));
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(header.as_bytes());
+        let error = locate_tensor(&file, Some("wanted")).unwrap_err();
+        assert_eq!(error.code(), "matrix_too_large", "{error}");
+    }
 }

@@ -1,13 +1,13 @@
 //! Content-addressed matrices, kept in PostgreSQL as chunks of at most 8 MiB.
 
-use sha2::{Digest, Sha256};
 use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
 
 use super::error::StoreError;
-use crate::matrix::{CanonicalMatrix, Dtype, MatrixInfo, npy_header};
+use crate::matrix::{CanonicalMatrix, Dtype, MatrixInfo};
 
-/// Writes one matrix chunk by chunk inside a transaction, hashing as it goes. Nothing becomes
-/// visible before the caller commits; dropping it rolls everything back.
+/// Writes one matrix chunk by chunk inside a transaction; the caller computes its content address
+/// off the async runtime. Nothing becomes visible before the caller commits; dropping it rolls
+/// everything back.
 pub struct BlobWriter {
     tx: Transaction<'static, Postgres>,
     pending: Option<PendingBlob>,
@@ -15,7 +15,6 @@ pub struct BlobWriter {
 
 struct PendingBlob {
     id: i64,
-    hasher: Sha256,
     next_seq: i32,
 }
 
@@ -47,13 +46,7 @@ impl BlobWriter {
         .bind(info.byte_len() as i64)
         .fetch_one(&mut *self.tx)
         .await?;
-        let mut hasher = Sha256::new();
-        hasher.update(npy_header(info.dtype, info.rows, info.cols));
-        self.pending = Some(PendingBlob {
-            id,
-            hasher,
-            next_seq: 0,
-        });
+        self.pending = Some(PendingBlob { id, next_seq: 0 });
         Ok(())
     }
 
@@ -62,7 +55,6 @@ impl BlobWriter {
             .pending
             .as_mut()
             .ok_or_else(|| StoreError::Corrupt("blob chunk written before its header".into()))?;
-        pending.hasher.update(&chunk);
         sqlx::query("INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, $2, $3)")
             .bind(pending.id)
             .bind(pending.next_seq)
@@ -73,14 +65,14 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// Gives the blob its address. When the same matrix is already stored (or another upload
+    /// Gives the blob its address, the SHA-256 of the matrix's `.npy` file
+    /// (`matrix::ContentHasher`). When the same matrix is already stored (or another upload
     /// stores it first), the new copy is dropped and the existing blob is used.
-    pub async fn finish(mut self) -> Result<WrittenBlob, StoreError> {
+    pub async fn finish(mut self, sha256: [u8; 32]) -> Result<WrittenBlob, StoreError> {
         let pending = self
             .pending
             .take()
             .ok_or_else(|| StoreError::Corrupt("blob finished before its header".into()))?;
-        let sha256: [u8; 32] = pending.hasher.finalize().into();
         let existing = find(&mut self.tx, &sha256).await?;
         if let Some(id) = existing {
             discard(&mut self.tx, pending.id).await?;
@@ -202,18 +194,17 @@ pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, StoreError> {
     })
 }
 
-/// Stores an in-memory matrix; returns the blob with the transaction that wrote it.
-pub async fn write(db: &PgPool, matrix: &CanonicalMatrix) -> Result<WrittenBlob, StoreError> {
+/// Stores an in-memory matrix whose content address is `sha256`; returns the blob with the
+/// transaction that wrote it.
+pub async fn write(
+    db: &PgPool,
+    matrix: &CanonicalMatrix,
+    sha256: [u8; 32],
+) -> Result<WrittenBlob, StoreError> {
     let mut writer = BlobWriter::begin(db).await?;
-    writer
-        .start(MatrixInfo {
-            dtype: matrix.dtype,
-            rows: matrix.rows,
-            cols: matrix.cols,
-        })
-        .await?;
+    writer.start(matrix.info()).await?;
     for chunk in matrix.data.chunks(crate::matrix::CHUNK_BYTES) {
         writer.write(chunk.to_vec()).await?;
     }
-    writer.finish().await
+    writer.finish(sha256).await
 }
