@@ -8,7 +8,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 run: setup
 	cargo run --release -- serve
 
-## The same bring-up, then the whole test suite (each test gets its own database).
+## The same bring-up, then the whole test suite (each test gets its own database), then the
+## Python client's tests against a real server.
 test:
 	./scripts/setup-local.sh --drop-test-databases
 	if cargo nextest --version >/dev/null 2>&1; then \
@@ -16,6 +17,7 @@ test:
 	else \
 		cargo test --all-targets --no-fail-fast; \
 	fi
+	./scripts/test-python-client.sh
 
 setup:
 	./scripts/setup-local.sh

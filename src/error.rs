@@ -308,6 +308,11 @@ fn constraint_violation(error: &sqlx::Error) -> Option<Violation> {
             "model_exists",
             "a model with this name already exists",
         ),
+        "benchmarks_name_key" => violation(
+            StatusCode::CONFLICT,
+            "benchmark_exists",
+            "a benchmark with this name already exists; choose another name",
+        ),
         "representations_identity_key" => violation(
             StatusCode::CONFLICT,
             "representation_exists",
