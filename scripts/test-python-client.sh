@@ -53,7 +53,8 @@ PY
 wait_ready() {
     local url=$1 log=$2
     for _ in $(seq 1 300); do
-        curl -sf "$url/readyz" >/dev/null 2>&1 && return
+        "$venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+            "$url/readyz" >/dev/null 2>&1 && return
         sleep 0.2
     done
     say "the server at $url did not become ready; its log:"
