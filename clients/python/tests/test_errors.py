@@ -1,7 +1,11 @@
 """Problem documents become typed errors; 429 is retried as Retry-After asks."""
 
+import email.utils
+import time
+
 import numpy as np
 import pytest
+import requests
 
 import simbench
 
@@ -80,3 +84,18 @@ def test_rate_limited_requests_are_retried_after_retry_after(client, unique, rat
     for status, retry_after, wait in waits:
         assert status == 429
         assert wait == float(retry_after) >= 1
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_bounded():
+    client = simbench.Client(url="http://127.0.0.1:9", token="x", backoff=0.5, max_wait=30)
+    response = requests.Response()
+    response.status_code = 503
+    response.headers["Retry-After"] = "7"
+    assert client._wait(response, 0) == 7
+    response.headers["Retry-After"] = email.utils.formatdate(time.time() + 20, usegmt=True)
+    assert 15 < client._wait(response, 0) <= 20
+    response.headers["Retry-After"] = "3600"
+    assert client._wait(response, 0) == 30
+    del response.headers["Retry-After"]
+    assert 0.5 <= client._wait(response, 0) <= 0.75
+    assert 2.0 <= client._wait(response, 2) <= 3.0
