@@ -8,7 +8,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 run: setup
 	cargo run --release -- serve
 
+<<<<<<< HEAD
 ## The same bring-up, then the whole test suite (each test gets its own database), then the fuzzer.
+=======
+## The same bring-up, then the whole test suite (each test gets its own database), then the
+## Python client's tests against a real server.
+>>>>>>> python
 test:
 	./scripts/setup-local.sh --drop-test-databases
 	if cargo nextest --version >/dev/null 2>&1; then \
@@ -16,11 +21,15 @@ test:
 	else \
 		cargo test --all-targets --no-fail-fast; \
 	fi
+<<<<<<< HEAD
 	./scripts/fuzz.sh
 
 ## About two minutes of schemathesis against a real server on a scratch database.
 fuzz: setup
 	./scripts/fuzz.sh
+=======
+	./scripts/test-python-client.sh
+>>>>>>> python
 
 setup:
 	./scripts/setup-local.sh

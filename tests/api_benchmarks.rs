@@ -319,6 +319,13 @@ async fn definitions_are_validated_and_model_scores_apply_unless_overridden() {
     );
 
     let created = create_benchmark(&app, base.clone()).await;
+    let problem = expect_problem(
+        app.post_json("/v1/benchmarks", &base).await,
+        StatusCode::CONFLICT,
+        "benchmark_exists",
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("name"));
     assert_eq!(
         created["n_representations"], 6,
         "the two models with a model-level score"

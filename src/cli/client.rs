@@ -26,7 +26,7 @@ pub enum ScoreTarget {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Score {
     pub target: ScoreTarget,
-    pub name: &'static str,
+    pub name: String,
     pub value: f64,
 }
 

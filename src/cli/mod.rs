@@ -7,9 +7,11 @@ mod bench_upload;
 mod client;
 mod compare;
 pub mod demo;
+mod progress;
 mod serve;
 mod server_process;
 mod token;
+mod upload;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -60,6 +62,9 @@ pub enum Command {
     /// Run the paper's four subtasks on a synthetic study against a running service and print
     /// the leaderboard.
     Demo(demo::DemoArgs),
+    /// Upload a model's layers (.npy files, a folder of them, or a .safetensors file with a
+    /// tensor per layer) and its scores to a running service.
+    Upload(upload::UploadArgs),
     /// Create, list and revoke API tokens, directly in the database (reads DATABASE_URL).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -78,6 +83,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
         Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
         Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
+        Command::Upload(args) => block_on(upload::run(args)),
         Command::Token(command) => block_on(token::run(command)),
     };
     match outcome {

@@ -2,7 +2,6 @@
 //! service — upload, principal-component copies, scores, four benchmarks computed by the
 //! service's workers, publication, and the leaderboard.
 
-mod progress;
 mod table;
 
 use std::collections::BTreeMap;
@@ -12,8 +11,8 @@ use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
-use self::progress::ProgressBar;
 use super::client::{Benchmark, Client, Leaderboard, Score, ScoreTarget};
+use super::progress::ProgressBar;
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::{Metric, parse_metric_list};
 use crate::synthetic::study::{Network, Study, StudySpec};
@@ -367,7 +366,7 @@ fn scores_of(
     let mut scores = Vec::new();
     let probe = |id: i64, value: f64| Score {
         target: ScoreTarget::Representation(id),
-        name: "probe_acc",
+        name: "probe_acc".to_owned(),
         value,
     };
     for ((network, uploaded), network_copies) in study.pretrained.iter().zip(pretrained).zip(copies)
@@ -400,7 +399,7 @@ fn scores_of(
         ] {
             scores.push(Score {
                 target: ScoreTarget::Model(uploaded.model),
-                name,
+                name: name.to_owned(),
                 value,
             });
         }

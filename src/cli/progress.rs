@@ -56,7 +56,7 @@ impl ProgressBar {
         }
         self.drawn = Some((self.done, self.total));
         print!("\r{}", render(self.done, self.total, self.label));
-        // A failed flush only delays the bar; the demo's work is unaffected.
+        // A failed flush only delays the bar; the work it follows is unaffected.
         let _ = std::io::stdout().flush();
     }
 }
