@@ -1,5 +1,5 @@
 //! `simbench bench-stats`: seconds for the permutation p-values of Spearman, Kendall and Pearson
-//! on many groups (PROTOCOLS "Permutation p-values"), random and exact, on all cores.
+//! on many groups (README "Grounding tests"), random and exact, on all cores.
 
 use std::time::Instant;
 

@@ -152,8 +152,8 @@ pub fn mean_spearman_interval(
         .interval()
 }
 
-/// The bootstrap resamples of one benchmark, shared by all its metrics (PROTOCOLS "Metric against
-/// metric"): the indices depend only on the seed and the group sizes, so metrics whose groups list
+/// The bootstrap resamples of one benchmark, shared by all its metrics (README "Grounding tests",
+/// metric against metric): the indices depend only on the seed and the group sizes, so metrics whose groups list
 /// the same pairs in the same order see the same resampled pairs in every draw. The indices are
 /// replayed from the seed for each metric rather than stored (R × pairs of them).
 #[derive(Clone, Debug, PartialEq)]
@@ -257,7 +257,7 @@ impl BootstrapDraws {
     }
 }
 
-/// One metric against another on the same resamples (PROTOCOLS "Metric against metric").
+/// One metric against another on the same resamples (README "Grounding tests").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MetricComparison {
     /// Δ = value(A) − value(B).

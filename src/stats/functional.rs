@@ -1,5 +1,5 @@
-//! Functional differences between two models from their outputs (PROTOCOLS "Functional
-//! differences", README "Grounding tests"): disagreement and Jensen–Shannon divergence of two
+//! Functional differences between two models from their outputs (README "Grounding
+//! tests"): disagreement and Jensen–Shannon divergence of two
 //! n x C matrices of logits on the same inputs.
 
 use ndarray::{ArrayView1, ArrayView2, Axis};

@@ -1,5 +1,8 @@
 //! Pure statistics for the benchmark protocols of DESIGN "Benchmark protocols": average ranks,
-//! Spearman ρ, Kendall τ-b, their one-sided p-values, bad_frac and a seeded bootstrap.
+//! Spearman ρ, Kendall τ-b, their one-sided p-values, bad_frac and a seeded bootstrap; and for the
+//! grounding tests of README "Grounding tests": Pearson r, permutation p-values, functional
+//! differences from model outputs, separation, layer monotonicity and metric-against-metric
+//! comparisons on shared bootstrap resamples.
 //!
 //! No I/O, no async. Samples are slices of `(x, y)` pairs — in a benchmark x is a metric's
 //! distance and y the functional difference — so x and y cannot differ in length. A statistic that
@@ -75,7 +78,7 @@ pub enum Undefined {
 }
 
 /// Every statistic of every protocol works on x and y rounded to this many decimals, so that
-/// values equal up to rounding noise tie (PROTOCOLS "Correlation").
+/// values equal up to rounding noise tie (README "Grounding tests").
 pub const ROUNDING_DECIMALS: i32 = 10;
 
 impl Serialize for Undefined {

@@ -1,4 +1,4 @@
-//! Layer monotonicity (PROTOCOLS "Monotonicity", README "Grounding tests"): within one model, a
+//! Layer monotonicity (README "Grounding tests"): within one model, a
 //! metric's distance from a layer should grow with the number of layers in between.
 
 use super::spearman::pearson_of_values;

@@ -1,5 +1,5 @@
-//! Pearson's r and its p-value (PROTOCOLS "Correlation": added next to Spearman and Kendall τ-b;
-//! scipy's `pearsonr` semantics, README "Grounding tests").
+//! Pearson's r and its p-value (README "Grounding tests": next to Spearman and Kendall τ-b,
+//! with scipy's `pearsonr` semantics).
 
 use super::distributions::regularized_incomplete_beta_with_complement;
 use super::{Correlation, Undefined, check_correlation_input};

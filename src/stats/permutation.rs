@@ -1,5 +1,5 @@
-//! Two-sided permutation p-values of Spearman ρ, Kendall τ-b and Pearson r (PROTOCOLS
-//! "Permutation p-values", README "Grounding tests"): the x's are permuted against the fixed y's,
+//! Two-sided permutation p-values of Spearman ρ, Kendall τ-b and Pearson r (README
+//! "Grounding tests"): the x's are permuted against the fixed y's,
 //! as `scipy.stats.permutation_test(permutation_type="pairings")` does.
 //!
 //! Built for many permutations of small groups: everything that does not depend on the
@@ -58,7 +58,7 @@ pub enum PermutationError {
 
 impl PermutationOptions {
     pub const DEFAULT_RESAMPLES: usize = 9_999;
-    /// PROTOCOLS "Permutation p-values" caps R here: the smallest p is then 1e-5.
+    /// README "Grounding tests" caps R here: the smallest random p is then 2e-5.
     pub const MAX_RESAMPLES: usize = 100_000;
 
     pub fn new(resamples: usize, seed: u64) -> Result<PermutationOptions, PermutationError> {

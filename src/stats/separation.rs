@@ -1,4 +1,4 @@
-//! Separation of design classes (PROTOCOLS "Separation", README "Grounding tests"): do a metric's
+//! Separation of design classes (README "Grounding tests"): do a metric's
 //! distances put models trained the same way closer to each other than to models trained
 //! differently? Per class, AUPRC of "in-class" predicted from −x, and the violation rate.
 
