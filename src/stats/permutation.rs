@@ -552,6 +552,36 @@ mod tests {
     }
 
     #[test]
+    fn shuffled_arrangements_give_the_statistics_of_the_permuted_pairs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for (m, levels) in [(45, 6), (64, 1000), (65, 8), (200, 30)] {
+            let pairs = sample(m, levels, m as u64);
+            let statistics = PermutableStatistics::new(&pairs);
+            let x: Vec<f64> = pairs.iter().map(|pair| pair.0).collect();
+            let y: Vec<f64> = pairs.iter().map(|pair| pair.1).collect();
+            let (x_order, y_order) = (sorted_order(&x), sorted_order(&y));
+            let mut arrangement = statistics.observed_arrangement.clone();
+            let mut counter = ConcordanceCounter::new(m);
+            for _ in 0..20 {
+                shuffle(&mut arrangement, &mut rng);
+                let permuted: Vec<(f64, f64)> = arrangement
+                    .iter()
+                    .zip(&y_order)
+                    .map(|(&k, &i)| (x[x_order[k]], y[i]))
+                    .collect();
+                let got = statistics.evaluate(&arrangement, &mut counter);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-13;
+                assert!(close(
+                    got.spearman,
+                    spearman(&permuted).unwrap().coefficient
+                ));
+                assert_eq!(got.kendall, kendall_tau_b(&permuted).unwrap().coefficient);
+                assert!(close(got.pearson, pearson(&permuted).unwrap().coefficient));
+            }
+        }
+    }
+
+    #[test]
     fn heaps_algorithm_visits_every_permutation_once() {
         let mut items = vec![0, 1, 2, 3, 4];
         let mut seen = std::collections::BTreeSet::new();
