@@ -3,6 +3,7 @@
 mod bench_benchmark;
 mod bench_metrics;
 mod bench_queue;
+mod bench_stats;
 mod bench_upload;
 mod client;
 mod compare;
@@ -59,6 +60,8 @@ pub enum Command {
     BenchQueue(bench_queue::BenchQueueArgs),
     /// Measure a paper-sized benchmark from creation to results, and query latencies.
     BenchBenchmark(bench_benchmark::BenchBenchmarkArgs),
+    /// Time the permutation p-values of many groups, random and exact.
+    BenchStats(bench_stats::BenchStatsArgs),
     /// Run the paper's four subtasks on a synthetic study against a running service and print
     /// the leaderboard.
     Demo(demo::DemoArgs),
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
         Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
+        Command::BenchStats(args) => bench_stats::run(args),
         Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
         Command::Upload(args) => block_on(upload::run(args)),
         Command::Token(command) => block_on(token::run(command)),

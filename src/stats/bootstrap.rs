@@ -146,29 +146,167 @@ pub fn mean_spearman_interval(
     groups: &[Vec<(f64, f64)>],
     options: &BootstrapOptions,
 ) -> Result<ConfidenceInterval, Undefined> {
-    mean_spearman(groups)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut resampled: Vec<Vec<(f64, f64)>> = groups
-        .iter()
-        .map(|pairs| Vec::with_capacity(pairs.len()))
-        .collect();
-    let mut statistics = Vec::with_capacity(options.resamples);
-    for _ in 0..options.resamples {
-        for (pairs, resample) in groups.iter().zip(&mut resampled) {
-            resample.clear();
-            resample.extend((0..pairs.len()).map(|_| pairs[uniform_index(&mut rng, pairs.len())]));
-        }
-        if let Ok(statistic) = mean_spearman(&resampled) {
-            statistics.push(statistic);
+    SharedResamples::new(groups.iter().map(Vec::len).collect(), *options)
+        .mean_spearman_draws(groups)
+        .expect("the resamples were drawn for these groups")
+        .interval()
+}
+
+/// The bootstrap resamples of one benchmark, shared by all its metrics (README "Grounding tests",
+/// metric against metric): the indices depend only on the seed and the group sizes, so metrics whose groups list
+/// the same pairs in the same order see the same resampled pairs in every draw. The indices are
+/// replayed from the seed for each metric rather than stored (R × pairs of them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedResamples {
+    group_sizes: Vec<usize>,
+    options: BootstrapOptions,
+}
+
+/// Groups that do not have the sizes the shared resamples were drawn for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResampleError {
+    #[error("{got} groups where the shared resamples have {expected}")]
+    GroupCount { expected: usize, got: usize },
+    #[error("group {group} has {got} pairs where the shared resamples draw from {expected}")]
+    GroupSize {
+        group: usize,
+        expected: usize,
+        got: usize,
+    },
+    #[error("the two metrics were not bootstrapped on the same resamples")]
+    DifferentResamples,
+}
+
+impl SharedResamples {
+    pub fn new(group_sizes: Vec<usize>, options: BootstrapOptions) -> SharedResamples {
+        SharedResamples {
+            group_sizes,
+            options,
         }
     }
-    if statistics.is_empty() {
+
+    /// [`mean_spearman`] of the groups and of each draw (steps 1 to 3 of
+    /// [`mean_spearman_interval`]), `None` for a discarded draw.
+    pub fn mean_spearman_draws(
+        &self,
+        groups: &[Vec<(f64, f64)>],
+    ) -> Result<BootstrapDraws, ResampleError> {
+        if groups.len() != self.group_sizes.len() {
+            return Err(ResampleError::GroupCount {
+                expected: self.group_sizes.len(),
+                got: groups.len(),
+            });
+        }
+        if let Some((group, (pairs, &expected))) = groups
+            .iter()
+            .zip(&self.group_sizes)
+            .enumerate()
+            .find(|(_, (pairs, expected))| pairs.len() != **expected)
+        {
+            return Err(ResampleError::GroupSize {
+                group,
+                expected,
+                got: pairs.len(),
+            });
+        }
+        let estimate = mean_spearman(groups);
+        let mut statistics = Vec::new();
+        if estimate.is_ok() {
+            statistics.reserve(self.options.resamples);
+            let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed);
+            let mut resampled: Vec<Vec<(f64, f64)>> = groups
+                .iter()
+                .map(|pairs| Vec::with_capacity(pairs.len()))
+                .collect();
+            for _ in 0..self.options.resamples {
+                for (pairs, resample) in groups.iter().zip(&mut resampled) {
+                    resample.clear();
+                    resample.extend(
+                        (0..pairs.len()).map(|_| pairs[uniform_index(&mut rng, pairs.len())]),
+                    );
+                }
+                statistics.push(mean_spearman(&resampled).ok());
+            }
+        }
+        Ok(BootstrapDraws {
+            resamples: self.clone(),
+            estimate,
+            statistics,
+        })
+    }
+}
+
+/// A benchmark value and its value in each shared bootstrap draw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BootstrapDraws {
+    resamples: SharedResamples,
+    estimate: Result<f64, Undefined>,
+    statistics: Vec<Option<f64>>,
+}
+
+impl BootstrapDraws {
+    pub fn estimate(&self) -> Result<f64, Undefined> {
+        self.estimate
+    }
+
+    /// The percentile interval at the bootstrap's level (step 4 of [`mean_spearman_interval`]).
+    pub fn interval(&self) -> Result<ConfidenceInterval, Undefined> {
+        self.estimate?;
+        let kept: Vec<f64> = self.statistics.iter().flatten().copied().collect();
+        percentile_interval(kept, self.resamples.options.level)
+    }
+}
+
+/// One metric against another on the same resamples (README "Grounding tests").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricComparison {
+    /// Δ = value(A) − value(B).
+    pub difference: f64,
+    /// Percentile interval of Δ* over the draws where both are defined, at the bootstrap's level
+    /// (95 % by default: [2.5 %, 97.5 %]).
+    pub interval: ConfidenceInterval,
+    /// P(Δ* ≤ 0): the fraction of those draws where A does not beat B.
+    pub probability_not_better: f64,
+}
+
+/// Compares metric A (`first`) with metric B (`second`): the outer error says they were not
+/// bootstrapped together, the inner one why the comparison has no value (either estimate
+/// undefined, or no draw where both are defined).
+pub fn compare_metrics(
+    first: &BootstrapDraws,
+    second: &BootstrapDraws,
+) -> Result<Result<MetricComparison, Undefined>, ResampleError> {
+    if first.resamples != second.resamples {
+        return Err(ResampleError::DifferentResamples);
+    }
+    Ok((|| {
+        let difference = first.estimate? - second.estimate?;
+        let differences: Vec<f64> = first
+            .statistics
+            .iter()
+            .zip(&second.statistics)
+            .filter_map(|(a, b)| Some((*a)? - (*b)?))
+            .collect();
+        let not_better = differences.iter().filter(|&&delta| delta <= 0.0).count();
+        let probability_not_better = not_better as f64 / differences.len().max(1) as f64;
+        let interval = percentile_interval(differences, first.resamples.options.level)?;
+        Ok(MetricComparison {
+            difference,
+            interval,
+            probability_not_better,
+        })
+    })())
+}
+
+/// The percentile interval at `level` of the kept draw statistics.
+fn percentile_interval(mut kept: Vec<f64>, level: f64) -> Result<ConfidenceInterval, Undefined> {
+    if kept.is_empty() {
         return Err(Undefined::NoDefinedResample);
     }
-    statistics.sort_by(|a, b| compare_values(*a, *b));
+    kept.sort_by(|a, b| compare_values(*a, *b));
     Ok(ConfidenceInterval {
-        lower: linear_percentile(&statistics, (1.0 - options.level) / 2.0),
-        upper: linear_percentile(&statistics, (1.0 + options.level) / 2.0),
+        lower: linear_percentile(&kept, (1.0 - level) / 2.0),
+        upper: linear_percentile(&kept, (1.0 + level) / 2.0),
     })
 }
 
@@ -277,6 +415,61 @@ mod tests {
         let interval = mean_spearman_interval(&sample_groups(), &options).unwrap();
         assert_eq!(interval.lower, -0.37585211529563706);
         assert_eq!(interval.upper, 0.3312580317500577);
+    }
+
+    #[test]
+    fn metrics_share_resamples() {
+        let groups = sample_groups();
+        let options = BootstrapOptions::new(400, 0.95, 5).unwrap();
+        let shared = SharedResamples::new(groups.iter().map(Vec::len).collect(), options);
+        let noisier: Vec<Vec<(f64, f64)>> = groups
+            .iter()
+            .map(|pairs| {
+                let pairs = pairs.iter().enumerate();
+                pairs
+                    .map(|(i, &(x, y))| (x + (i % 3) as f64 * 4.0, y))
+                    .collect()
+            })
+            .collect();
+        let first = shared.mean_spearman_draws(&groups).unwrap();
+        let second = shared.mean_spearman_draws(&noisier).unwrap();
+        assert_eq!(first.interval(), mean_spearman_interval(&groups, &options));
+
+        let against_itself = compare_metrics(&first, &first).unwrap().unwrap();
+        assert_eq!(against_itself.difference, 0.0);
+        assert_eq!(
+            against_itself.interval,
+            ConfidenceInterval {
+                lower: 0.0,
+                upper: 0.0
+            }
+        );
+        assert_eq!(against_itself.probability_not_better, 1.0);
+
+        let comparison = compare_metrics(&first, &second).unwrap().unwrap();
+        let want = first.estimate().unwrap() - second.estimate().unwrap();
+        assert_eq!(comparison.difference, want);
+        assert!(comparison.interval.lower <= want && want <= comparison.interval.upper);
+        let reversed = compare_metrics(&second, &first).unwrap().unwrap();
+        assert_eq!(reversed.interval.lower, -comparison.interval.upper);
+        assert!((0.0..=1.0).contains(&comparison.probability_not_better));
+
+        let other = SharedResamples::new(
+            groups.iter().map(Vec::len).collect(),
+            BootstrapOptions::default(),
+        );
+        let elsewhere = other.mean_spearman_draws(&groups).unwrap();
+        assert_eq!(
+            compare_metrics(&first, &elsewhere),
+            Err(ResampleError::DifferentResamples)
+        );
+        assert_eq!(
+            shared.mean_spearman_draws(&groups[..2]),
+            Err(ResampleError::GroupCount {
+                expected: 3,
+                got: 2
+            })
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Pure statistics for the benchmark protocols of DESIGN "Benchmark protocols": average ranks,
-//! Spearman ρ, Kendall τ-b, their one-sided p-values, bad_frac and a seeded bootstrap.
+//! Spearman ρ, Kendall τ-b, their one-sided p-values, bad_frac and a seeded bootstrap; and for the
+//! grounding tests of README "Grounding tests": Pearson r, permutation p-values, functional
+//! differences from model outputs, separation, layer monotonicity and metric-against-metric
+//! comparisons on shared bootstrap resamples.
 //!
 //! No I/O, no async. Samples are slices of `(x, y)` pairs — in a benchmark x is a metric's
 //! distance and y the functional difference — so x and y cannot differ in length. A statistic that
@@ -8,18 +11,33 @@
 mod bad_frac;
 mod bootstrap;
 pub mod distributions;
+pub mod functional;
 mod kendall;
+mod monotonicity;
+mod pearson;
+mod permutation;
 mod ranks;
+mod separation;
 mod spearman;
 
 use serde::{Serialize, Serializer};
 
 pub use bad_frac::bad_frac;
 pub use bootstrap::{
-    BootstrapError, BootstrapOptions, ConfidenceInterval, mean_spearman, mean_spearman_interval,
+    BootstrapDraws, BootstrapError, BootstrapOptions, ConfidenceInterval, MetricComparison,
+    ResampleError, SharedResamples, compare_metrics, mean_spearman, mean_spearman_interval,
 };
 pub use kendall::kendall_tau_b;
+pub use monotonicity::{ModelMonotonicity, monotonicity};
+pub use pearson::pearson;
+pub use permutation::{
+    PermutationError, PermutationOptions, PermutationPValues, permutation_p_values,
+    permutation_p_values_by_group,
+};
 pub use ranks::average_ranks;
+pub use separation::{
+    ClassSeparation, GroupSeparation, SeparationFigures, class_figures, separation,
+};
 pub use spearman::spearman;
 
 pub(crate) use ranks::compare_values;
@@ -31,7 +49,7 @@ pub enum Undefined {
     #[error("a value is NaN or infinite")]
     NonFinite,
     #[error(
-        "only {pairs} pairs; a rank correlation needs at least 3 (its p-value has m - 2 degrees \
+        "only {pairs} pairs; a correlation needs at least 3 (its p-value has m - 2 degrees \
          of freedom)"
     )]
     TooFewPairs { pairs: usize },
@@ -45,7 +63,23 @@ pub enum Undefined {
     NoDefinedGroup,
     #[error("no bootstrap resample has a defined value")]
     NoDefinedResample,
+    #[error("the class has fewer than 2 members, so no in-class pair")]
+    NoInClassPair,
+    #[error("no other class is present, so no cross pair")]
+    NoCrossPair,
+    #[error("a distance it needs is missing")]
+    MissingDistance,
+    #[error("no class has a defined value")]
+    NoDefinedClass,
+    #[error("no layer list has a defined Spearman correlation")]
+    NoDefinedCorrelation,
+    #[error("only {layers} layers; a violation needs a triple of layers")]
+    NoTriple { layers: usize },
 }
+
+/// Every statistic of every protocol works on x and y rounded to this many decimals, so that
+/// values equal up to rounding noise tie (README "Grounding tests").
+pub const ROUNDING_DECIMALS: i32 = 10;
 
 impl Serialize for Undefined {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -13,7 +13,7 @@ pub fn spearman(pairs: &[(f64, f64)]) -> Result<Correlation, Undefined> {
     check_correlation_input(pairs)?;
     let x_ranks = average_ranks(&pairs.iter().map(|pair| pair.0).collect::<Vec<_>>());
     let y_ranks = average_ranks(&pairs.iter().map(|pair| pair.1).collect::<Vec<_>>());
-    let coefficient = pearson(&x_ranks, &y_ranks);
+    let coefficient = pearson_of_values(&x_ranks, &y_ranks);
     Ok(Correlation {
         coefficient,
         two_sided_p: spearman_two_sided_p(coefficient, pairs.len()),
@@ -21,7 +21,7 @@ pub fn spearman(pairs: &[(f64, f64)]) -> Result<Correlation, Undefined> {
 }
 
 /// Pearson correlation, clipped to [−1, 1] against rounding; both inputs vary (checked before).
-fn pearson(x: &[f64], y: &[f64]) -> f64 {
+pub(super) fn pearson_of_values(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
     let x_mean = x.iter().sum::<f64>() / n;
     let y_mean = y.iter().sum::<f64>() / n;
