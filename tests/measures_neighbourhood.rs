@@ -506,5 +506,33 @@ fn memory_estimates_cover_what_the_prepared_parts_hold() {
         Neighbourhoods::memory_bytes(10_000, 768, 10) / 1_000_000,
         83
     );
-    assert_eq!(kernel::rsm_norm_diff_memory_bytes(10_000) / 1_000_000, 800);
+    assert_eq!(kernel::rsm_norm_diff_memory_bytes(10_000) / 1_000_000, 836);
+}
+
+/// Euclidean distances by explicit differences, as the definition reads.
+fn plain_distances(x: &Array2<f64>) -> Array2<f64> {
+    let n = x.nrows();
+    Array2::from_shape_fn((n, n), |(i, j)| {
+        let difference = &x.row(i) - &x.row(j);
+        difference.dot(&difference).sqrt()
+    })
+}
+
+#[test]
+fn rsm_norm_diff_on_large_matrices_agrees_with_all_eigenvalues_from_lapack() {
+    // 700 rows: above the size where the spectral norm comes from Lanczos instead of dsyevd.
+    for seed in [15, 17] {
+        let x = gaussian(700, 6, seed);
+        let y = related(&x, 9, seed + 1);
+        let got = kernel::rsm_norm_diff(
+            &Distances::new(x.view()).expect("valid rows"),
+            &Distances::new(y.view()).expect("valid rows"),
+        )
+        .expect("a spectral norm");
+        let difference = plain_distances(&x) - plain_distances(&y);
+        let eigenvalues =
+            simbench::metrics::linalg::symmetric_eigenvalues(difference).expect("dsyevd");
+        let want = eigenvalues.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    }
 }
