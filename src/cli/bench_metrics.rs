@@ -9,6 +9,8 @@ use ndarray::{Array2, linalg::general_mat_mul};
 use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
 use serde::Serialize;
 
+use crate::metrics::kernel::{self, Distances, RbfKernel, Uniformity};
+use crate::metrics::neighbourhood::{self, Neighbourhoods};
 use crate::metrics::{
     Metric, Prepared, blas_core, blas_threads, compare, linalg, set_blas_threads,
 };
@@ -43,6 +45,11 @@ pub struct BenchMetricsArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Time the N-class measures (neighbour lists, distance and kernel matrices) and their
+    /// per-representation preparation instead of the ten metrics.
+    #[arg(long)]
+    pub n_class: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +133,9 @@ impl Stopwatch<'_> {
 }
 
 pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
+    if args.n_class {
+        return run_n_class(args);
+    }
     ensure!(args.repeats > 0, "--repeats must be at least 1");
     ensure!(args.d >= 1, "--d must be at least 1");
     ensure!(
@@ -365,4 +375,270 @@ fn print_table(report: &Report) {
     }
     println!();
     section("building blocks (d x d)", &report.kernels);
+}
+
+/// The k, t and sigma_frac of the N-class figures: the measures' defaults.
+const N_CLASS_K: usize = 10;
+const N_CLASS_T: f64 = 2.0;
+const N_CLASS_SIGMA_FRAC: f64 = 1.0;
+
+/// One N-class measure on the prepared pair.
+type MeasureOnPair<'a> = dyn Fn() -> Result<f64, crate::metrics::MetricError> + 'a;
+
+/// One per-representation part prepared from scratch.
+type Preparation<'a> = dyn Fn() -> anyhow::Result<()> + 'a;
+
+#[derive(Debug, Serialize)]
+struct NClassReport {
+    n: usize,
+    d: usize,
+    repeats: usize,
+    seed: u64,
+    blas_threads: usize,
+    blas_core: String,
+    gemm_seconds: f64,
+    /// Seconds per pair, both representations prepared.
+    per_pair: Vec<Figure>,
+    /// Seconds to prepare one representation.
+    preparation: Vec<Figure>,
+    /// Memory of each preparation: the estimate the engine budgets with, and the peak measured.
+    preparation_memory: Vec<PeakMemory>,
+}
+
+#[derive(Debug, Serialize)]
+struct PeakMemory {
+    name: String,
+    estimated_bytes: usize,
+    /// Growth of the process's peak resident set during one preparation (Linux `VmHWM`, reset
+    /// through `/proc/self/clear_refs` first); `None` where the kernel offers neither.
+    measured_peak_bytes: Option<usize>,
+}
+
+/// Resets the process's peak resident set to its current size; false where Linux's
+/// `/proc/self/clear_refs` is not available.
+fn reset_peak_resident() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`).
+fn resident_bytes(field: &str) -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    let kilobytes: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+/// Bytes by which the peak resident set grows while `work` runs.
+fn measured_peak(work: impl FnOnce()) -> Option<usize> {
+    let reset = reset_peak_resident();
+    let before = resident_bytes("VmRSS:");
+    work();
+    let peak = resident_bytes("VmHWM:");
+    match (reset, before, peak) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before)),
+        _ => None,
+    }
+}
+
+/// `bench-metrics --n-class`: each N-class measure per pair on prepared representations, and
+/// each per-representation part (neighbour lists at k = 10, distances, the RBF kernel, u(X)),
+/// with its memory, against one n x d x d GEMM.
+fn run_n_class(args: BenchMetricsArgs) -> anyhow::Result<()> {
+    ensure!(args.repeats > 0, "--repeats must be at least 1");
+    ensure!(args.d >= 1, "--d must be at least 1");
+    ensure!(
+        args.n > N_CLASS_K,
+        "--n must exceed k = {N_CLASS_K} neighbours"
+    );
+    if let Some(threads) = args.blas_threads {
+        set_blas_threads(threads);
+    }
+    let (n, d) = (args.n, args.d);
+    let (x, y) = related_pair(&SignalSpec::new(n, d), 0.8, args.seed);
+    let mut stopwatch = Stopwatch {
+        x: &x,
+        y: &y,
+        product: Array2::zeros((d, d)),
+        repeats: args.repeats,
+        all_gemm_seconds: Vec::new(),
+    };
+
+    let lists_x = Neighbourhoods::new(x.view(), N_CLASS_K).context("neighbour lists of X")?;
+    let lists_y = Neighbourhoods::new(y.view(), N_CLASS_K).context("neighbour lists of Y")?;
+    let distances_x = Distances::new(x.view()).context("distances of X")?;
+    let distances_y = Distances::new(y.view()).context("distances of Y")?;
+    let rbf_x = RbfKernel::new(&distances_x, N_CLASS_SIGMA_FRAC).context("RBF kernel of X")?;
+    let rbf_y = RbfKernel::new(&distances_y, N_CLASS_SIGMA_FRAC).context("RBF kernel of Y")?;
+    let uniformity_x = Uniformity::new(&distances_x, N_CLASS_T).context("u(X)")?;
+    let uniformity_y = Uniformity::new(&distances_y, N_CLASS_T).context("u(Y)")?;
+
+    let k = N_CLASS_K;
+    let measures: [(&str, &MeasureOnPair); 8] = [
+        ("jaccard_knn", &|| {
+            neighbourhood::jaccard_knn(&lists_x, &lists_y, k)
+        }),
+        ("rank_similarity", &|| {
+            neighbourhood::rank_similarity(&lists_x, &lists_y, k)
+        }),
+        ("second_order_cosine", &|| {
+            neighbourhood::second_order_cosine(&lists_x, &lists_y, k)
+        }),
+        ("cknna", &|| neighbourhood::cknna(&lists_x, &lists_y, k)),
+        ("distance_correlation", &|| {
+            kernel::distance_correlation(&distances_x, &distances_y)
+        }),
+        ("rsm_norm_diff", &|| {
+            kernel::rsm_norm_diff(&distances_x, &distances_y)
+        }),
+        ("uniformity_diff", &|| {
+            kernel::uniformity_diff(&uniformity_x, &uniformity_y)
+        }),
+        ("rbf_cka", &|| kernel::rbf_cka(&rbf_x, &rbf_y)),
+    ];
+    for (name, measure) in &measures {
+        measure().with_context(|| format!("{name} refused the generated pair"))?;
+    }
+    let mut per_pair: Vec<Figure> = measures
+        .iter()
+        .map(|(name, measure)| {
+            stopwatch.figure(name, || {
+                std::hint::black_box(measure()).ok();
+            })
+        })
+        .collect();
+    per_pair.push(stopwatch.figure("all eight, one pair", || {
+        for (_, measure) in &measures {
+            std::hint::black_box(measure()).ok();
+        }
+    }));
+    drop((lists_y, distances_y, rbf_y));
+
+    let prepare_all = |x: &Array2<f64>| -> anyhow::Result<()> {
+        let lists = Neighbourhoods::new(x.view(), N_CLASS_K)?;
+        let distances = Distances::new(x.view())?;
+        let kernel = RbfKernel::new(&distances, N_CLASS_SIGMA_FRAC)?;
+        let uniformity = Uniformity::new(&distances, N_CLASS_T)?;
+        std::hint::black_box((lists, distances, kernel, uniformity));
+        Ok(())
+    };
+    let parts: [(String, usize, &Preparation); 5] = [
+        (
+            format!("neighbour lists, k = {N_CLASS_K}"),
+            Neighbourhoods::memory_bytes(n, d, N_CLASS_K),
+            &|| {
+                std::hint::black_box(Neighbourhoods::new(x.view(), N_CLASS_K)?);
+                Ok(())
+            },
+        ),
+        (
+            "distances".to_owned(),
+            Distances::memory_bytes(n, d),
+            &|| {
+                std::hint::black_box(Distances::new(x.view())?);
+                Ok(())
+            },
+        ),
+        (
+            format!("RBF kernel, sigma_frac = {N_CLASS_SIGMA_FRAC}, from the distances"),
+            RbfKernel::memory_bytes(n),
+            &|| {
+                std::hint::black_box(RbfKernel::new(&distances_x, N_CLASS_SIGMA_FRAC)?);
+                Ok(())
+            },
+        ),
+        (
+            format!("u(X), t = {N_CLASS_T}, from the distances"),
+            Uniformity::memory_bytes(),
+            &|| {
+                std::hint::black_box(Uniformity::new(&distances_x, N_CLASS_T)?);
+                Ok(())
+            },
+        ),
+        (
+            "all N-class parts, from the rows".to_owned(),
+            Neighbourhoods::memory_bytes(n, d, N_CLASS_K)
+                + Distances::memory_bytes(n, d)
+                + RbfKernel::memory_bytes(n)
+                + Uniformity::memory_bytes(),
+            &|| prepare_all(&x),
+        ),
+    ];
+    let mut preparation = Vec::new();
+    let mut preparation_memory = Vec::new();
+    for (name, estimated_bytes, prepare) in &parts {
+        let mut failure = None;
+        let measured_peak_bytes = measured_peak(|| failure = prepare().err());
+        if let Some(error) = failure {
+            return Err(error.context(format!("preparing {name}")));
+        }
+        preparation.push(stopwatch.figure(name, || {
+            prepare().ok();
+        }));
+        preparation_memory.push(PeakMemory {
+            name: name.clone(),
+            estimated_bytes: *estimated_bytes,
+            measured_peak_bytes,
+        });
+    }
+
+    let report = NClassReport {
+        n,
+        d,
+        repeats: args.repeats,
+        seed: args.seed,
+        blas_threads: blas_threads(),
+        blas_core: blas_core(),
+        gemm_seconds: median(stopwatch.all_gemm_seconds),
+        per_pair,
+        preparation,
+        preparation_memory,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_n_class_table(&report);
+    }
+    Ok(())
+}
+
+fn print_n_class_table(report: &NClassReport) {
+    println!(
+        "bench-metrics --n-class: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS \
+         thread(s), {} kernels",
+        report.n, report.d, report.repeats, report.seed, report.blas_threads, report.blas_core
+    );
+    println!(
+        "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s\n",
+        report.gemm_seconds
+    );
+    let section = |title: &str, figures: &[Figure]| {
+        println!("{title:<52} {:>10} {:>8}", "seconds", "x GEMM");
+        for figure in figures {
+            println!(
+                "  {:<50} {:>10.4} {:>8.2}",
+                figure.name, figure.seconds, figure.ratio_to_gemm
+            );
+        }
+        println!();
+    };
+    section("per pair (prepared representations)", &report.per_pair);
+    section("preparation, once per representation", &report.preparation);
+    println!(
+        "{:<52} {:>10} {:>10}",
+        "memory of each preparation", "estimate", "peak"
+    );
+    let mebibytes = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    for memory in &report.preparation_memory {
+        let peak = memory
+            .measured_peak_bytes
+            .map_or("n/a".to_owned(), |bytes| {
+                format!("{:.1} MiB", mebibytes(bytes))
+            });
+        println!(
+            "  {:<50} {:>6.1} MiB {:>10}",
+            memory.name,
+            mebibytes(memory.estimated_bytes),
+            peak
+        );
+    }
 }

@@ -75,6 +75,72 @@ pub enum MetricError {
 
     #[error("a dimension of {dim} is too large for the 32-bit LAPACK/BLAS interface ({routine})")]
     TooLargeForLapack { routine: &'static str, dim: usize },
+
+    #[error(
+        "{k} nearest neighbours per row need at least k + 1 = {} rows, got n = {n}; ask for \
+         k <= {} or supply more rows",
+        k + 1,
+        n.saturating_sub(1)
+    )]
+    TooFewRowsForNeighbours { n: usize, k: usize },
+
+    #[error(
+        "row {row} is all zeros: its cosine similarity to any other row is undefined, so it has \
+         no nearest neighbours"
+    )]
+    ZeroRow { row: usize },
+
+    #[error(
+        "second_order_cosine is undefined at row {row}: its cosine distances to the neighbours of \
+         both lists are all 0 in the {side} representation, so their direction is undefined"
+    )]
+    ZeroDissimilarityProfile { row: usize, side: &'static str },
+
+    #[error("cknna needs at least 4 examples for its unbiased HSIC, got n = {n}")]
+    CknnaTooFewExamples { n: usize },
+
+    #[error(
+        "cknna is undefined here: the unbiased HSIC of the {side} representation's masked kernel \
+         with itself is negative ({value:e}), so it has no square root to normalise by"
+    )]
+    CknnaNegativeSelfHsic { side: &'static str, value: f64 },
+
+    #[error(
+        "distance_correlation is undefined here: all {n} rows of the {side} representation are \
+         identical, so its distance covariance with itself is 0"
+    )]
+    IdenticalRows { n: usize, side: &'static str },
+
+    #[error(
+        "rbf_cka is undefined here: the median squared distance between rows is 0 (at least half \
+         of the n^2 = {} pairs of rows, i = j included, are identical), so the kernel width \
+         sigma is 0",
+        n * n
+    )]
+    ZeroMedianDistance { n: usize },
+
+    #[error("{parameter} must be {valid}, got {value}")]
+    ParameterOutOfRange {
+        parameter: &'static str,
+        value: f64,
+        valid: &'static str,
+    },
+
+    #[error(
+        "the neighbour lists were prepared for k = {prepared} neighbours, fewer than the k = \
+         {asked} asked for"
+    )]
+    NeighboursNotPrepared { prepared: usize, asked: usize },
+
+    #[error(
+        "the two representations were prepared with different {parameter} ({x} and {y}); a pair \
+         needs both prepared with the value asked for"
+    )]
+    PreparedWithDifferentParameter {
+        parameter: &'static str,
+        x: f64,
+        y: f64,
+    },
 }
 
 impl MetricError {
@@ -95,6 +161,18 @@ impl MetricError {
             MetricError::DebiasedNotPositive { .. } => "cka_debiased_not_positive",
             MetricError::LinearAlgebra { .. } => "linear_algebra_failure",
             MetricError::TooLargeForLapack { .. } => "too_large",
+            MetricError::TooFewRowsForNeighbours { .. } => "too_few_rows_for_neighbours",
+            MetricError::ZeroRow { .. } => "zero_row",
+            MetricError::ZeroDissimilarityProfile { .. } => "zero_dissimilarity_profile",
+            MetricError::CknnaTooFewExamples { .. } => "cknna_too_few_examples",
+            MetricError::CknnaNegativeSelfHsic { .. } => "cknna_negative_self_hsic",
+            MetricError::IdenticalRows { .. } => "identical_rows",
+            MetricError::ZeroMedianDistance { .. } => "zero_median_distance",
+            MetricError::ParameterOutOfRange { .. } => "parameter_out_of_range",
+            MetricError::NeighboursNotPrepared { .. } => "neighbours_not_prepared",
+            MetricError::PreparedWithDifferentParameter { .. } => {
+                "prepared_with_different_parameter"
+            }
         }
     }
 
@@ -112,6 +190,13 @@ impl MetricError {
                 | MetricError::TooFewExamplesForNeighbours { .. }
                 | MetricError::DebiasedTooFewExamples { .. }
                 | MetricError::DebiasedNotPositive { .. }
+                | MetricError::TooFewRowsForNeighbours { .. }
+                | MetricError::ZeroRow { .. }
+                | MetricError::ZeroDissimilarityProfile { .. }
+                | MetricError::CknnaTooFewExamples { .. }
+                | MetricError::CknnaNegativeSelfHsic { .. }
+                | MetricError::IdenticalRows { .. }
+                | MetricError::ZeroMedianDistance { .. }
         )
     }
 }

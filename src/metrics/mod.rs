@@ -8,8 +8,10 @@
 mod cca;
 mod cka;
 mod error;
+pub mod kernel;
 mod knn;
 pub mod linalg;
+pub mod neighbourhood;
 mod procrustes;
 mod rsa;
 
