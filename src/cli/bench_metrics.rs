@@ -10,7 +10,7 @@ use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
 use serde::Serialize;
 
 use crate::metrics::{
-    Metric, Prepared, blas_core, blas_threads, compare, linalg, set_blas_threads,
+    Metric, MetricKind, Prepared, blas_core, blas_threads, compare, linalg, set_blas_threads,
 };
 use crate::synthetic::{SignalSpec, related_pair};
 use crate::transform::pca_keep;
@@ -138,9 +138,9 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     let (x, y) = related_pair(&SignalSpec::new(args.n, args.d), 0.8, args.seed);
     let a = Prepared::new(x.clone()).context("preparing X")?;
     let b = Prepared::new(y.clone()).context("preparing Y")?;
-    a.prepare_for(&Metric::ALL);
-    b.prepare_for(&Metric::ALL);
-    for (metric, outcome) in compare(&a, &b, &Metric::ALL) {
+    a.prepare_for(&Metric::PAPER);
+    b.prepare_for(&Metric::PAPER);
+    for (metric, outcome) in compare(&a, &b, &Metric::PAPER) {
         outcome.with_context(|| format!("{metric} refused the generated pair"))?;
     }
     let mut stopwatch = Stopwatch {
@@ -152,8 +152,8 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     };
 
     let mut per_pair = Vec::new();
-    for metric in Metric::ALL {
-        per_pair.push(stopwatch.figure(metric.name(), || {
+    for metric in Metric::PAPER {
+        per_pair.push(stopwatch.figure(&metric.name(), || {
             std::hint::black_box(compare(&a, &b, &[metric]));
         }));
     }
@@ -161,18 +161,18 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
         std::hint::black_box(compare(&a, &b, &Metric::PAPER_TRIO));
     }));
     per_pair.push(stopwatch.figure("all ten, one call", || {
-        std::hint::black_box(compare(&a, &b, &Metric::ALL));
+        std::hint::black_box(compare(&a, &b, &Metric::PAPER));
     }));
     // The principal-component deletion benchmark pairs each representation with its copies.
     let keep = (args.d / 48).max(1);
     let copies = pca_keep(&x, &[keep]).context("principal-component copy of X")?;
     let copy = copies.into_iter().next().context("one copy per k")?;
     let copy = Prepared::new(copy).context("preparing the copy")?;
-    copy.prepare_for(&Metric::ALL);
+    copy.prepare_for(&Metric::PAPER);
     per_pair.push(stopwatch.figure(
         &format!("pwcca(X, its top-{keep} principal components)"),
         || {
-            std::hint::black_box(compare(&a, &copy, &[Metric::Pwcca]));
+            std::hint::black_box(compare(&a, &copy, &[Metric::of(MetricKind::Pwcca)]));
         },
     ));
     per_pair.push(stopwatch.figure(
@@ -190,9 +190,12 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
             "for the trio (cka + pwcca + procrustes)",
             &Metric::PAPER_TRIO[..],
         ),
-        ("for rsa (RDM ranks)", &[Metric::Rsa][..]),
-        ("for mutual_knn (neighbour lists)", &[Metric::MutualKnn][..]),
-        ("for all ten metrics", &Metric::ALL[..]),
+        ("for rsa (RDM ranks)", &[Metric::of(MetricKind::Rsa)][..]),
+        (
+            "for mutual_knn (neighbour lists)",
+            &[Metric::of(MetricKind::MutualKnn)][..],
+        ),
+        ("for all ten metrics", &Metric::PAPER[..]),
     ] {
         let mut bytes = 0;
         preparation.push(stopwatch.figure_with_input(

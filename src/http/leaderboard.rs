@@ -1,6 +1,7 @@
 //! `GET /v1/leaderboard`: the team's metrics across its published benchmarks.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::Method;
@@ -54,17 +55,26 @@ struct Cell {
 }
 
 async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>, ApiError> {
+    let mut published = Vec::new();
+    for id in benchmarks::published_ids(&ctx.db).await? {
+        published.push((id, benchmarks::get(&ctx.db, id).await?));
+    }
+    // Every metric some published benchmark names, in the order of `Metric`.
+    let named: BTreeSet<Metric> = published
+        .iter()
+        .flat_map(|(_, benchmark)| benchmark.metrics.iter())
+        .filter_map(|name| name.parse::<Metric>().ok())
+        .collect();
     let mut columns = Vec::new();
     // metric → ρ per benchmark column.
-    let mut values: Vec<(Metric, Vec<Option<f64>>)> = Metric::ALL
-        .iter()
-        .map(|&metric| (metric, Vec::new()))
+    let mut values: Vec<(Metric, Vec<Option<f64>>)> = named
+        .into_iter()
+        .map(|metric| (metric, Vec::new()))
         .collect();
-    for id in benchmarks::published_ids(&ctx.db).await? {
-        let benchmark = benchmarks::get(&ctx.db, id).await?;
+    for (id, benchmark) in published {
         let results = results_of(&ctx, id).await?;
         for (metric, column) in &mut values {
-            column.push(results.metrics[metric.name()]["spearman"].as_f64());
+            column.push(results.metrics[metric.name().as_str()]["spearman"].as_f64());
         }
         columns.push(Column {
             id,

@@ -44,7 +44,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricKind};
 use crate::telemetry::Instruments;
 
 /// What every handler can reach.
@@ -270,7 +270,7 @@ fn parse_metric(name: &str) -> Result<Metric, ApiError> {
 }
 
 fn metric_names() -> String {
-    Metric::ALL.map(Metric::name).join(", ")
+    MetricKind::ALL.map(MetricKind::name).join(", ")
 }
 
 fn method_filter(method: &Method) -> MethodFilter {
