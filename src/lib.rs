@@ -11,7 +11,6 @@ pub mod access;
 pub mod benchmark;
 pub mod cli;
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod matrix;
 pub mod metrics;

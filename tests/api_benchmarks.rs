@@ -10,7 +10,7 @@ use common::{TestApp, expect_problem, expect_status, npy_f32};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/benchmark");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benchmark");
 
 fn fixture() -> Value {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("benchmark.json")).unwrap();

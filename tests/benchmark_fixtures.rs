@@ -1,4 +1,4 @@
-//! The benchmark protocols against the golden results in `shared/fixtures/benchmark/` (see its
+//! The benchmark protocols against the golden results in `tests/fixtures/benchmark/` (see its
 //! README): 36 representations, three protocols, expected per-group statistics and their means.
 //!
 //! The fixture holds no distances; they come from the metrics engine (`simbench::metrics`), so
@@ -14,7 +14,7 @@ use simbench::benchmark::{
 };
 use simbench::metrics::{Metric, Prepared, compare as distances};
 
-const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/benchmark");
+const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benchmark");
 
 #[derive(Deserialize)]
 struct Fixture {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/metrics");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metrics");
 
 fn simbench(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_simbench"))

@@ -1,4 +1,4 @@
-//! Every metric on every golden case of `shared/fixtures/metrics/expected.json`, both argument
+//! Every metric on every golden case of `tests/fixtures/metrics/expected.json`, both argument
 //! orders, through the public API (`Prepared::new` + `compare`).
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use ndarray::Array2;
 use serde_json::Value;
 use simbench::metrics::{Metric, MetricError, Prepared, compare, set_blas_threads};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/metrics");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metrics");
 
 fn read(path: &Path) -> Array2<f64> {
     simbench::matrix::read_matrix_file(path, None)

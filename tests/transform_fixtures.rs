@@ -1,5 +1,5 @@
 //! Principal-component copies made by `transform::pca_keep` match the derived representations of
-//! the benchmark fixtures (`shared/fixtures/benchmark/`).
+//! the benchmark fixtures (`tests/fixtures/benchmark/`).
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use ndarray::Array2;
 use serde_json::Value;
 use simbench::transform::pca_keep;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/benchmark");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benchmark");
 
 struct Representation {
     id: u64,

@@ -4,88 +4,17 @@
 pub mod bootstrap;
 
 use std::fmt;
-use std::str::FromStr;
 
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::tokens::{self, NewToken, Token};
 
-/// What a token may do; each scope includes those below it (read < write < admin).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// GET and HEAD requests.
-    Read,
-    /// Also every other method: uploads, scores, comparisons, deletions.
-    Write,
-    /// Also managing tokens and reading the audit log.
-    Admin,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Admin];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Write => "write",
-            Scope::Admin => "admin",
-        }
-    }
-
-    /// Whether a token of this scope may do what `required` asks.
-    pub fn allows(self, required: Scope) -> bool {
-        self >= required
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown scope {0:?}: use read, write or admin")]
-pub struct UnknownScope(String);
-
-impl FromStr for Scope {
-    type Err = UnknownScope;
-
-    fn from_str(name: &str) -> Result<Scope, UnknownScope> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.name() == name)
-            .ok_or_else(|| UnknownScope(name.to_owned()))
-    }
-}
-
-/// Database rows hold the scope as text.
-impl TryFrom<String> for Scope {
-    type Error = UnknownScope;
-
-    fn try_from(name: String) -> Result<Scope, UnknownScope> {
-        name.parse()
-    }
-}
+pub use crate::store::tokens::{Scope, UnknownScope};
 
 const PREFIX: &str = "sbk_";
 const PUBLIC_ID_BYTES: usize = 8;
@@ -131,6 +60,19 @@ pub fn generate() -> Result<GeneratedToken, rand::rand_core::OsError> {
     })
 }
 
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("{detail}")]
+    Invalid { code: &'static str, detail: String },
+
+    #[error("the operating system's random generator failed: {0}")]
+    Random(#[from] rand::rand_core::OsError),
+
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A token just created, with its text: shown this once, then only its hash remains.
 #[derive(Debug)]
 pub struct IssuedToken {
@@ -144,7 +86,10 @@ pub const MAX_EXPIRES_IN_DAYS: i32 = 36_500;
 
 /// Checks the request and creates the token. Names appear in URL paths and logs: letters, digits
 /// and `_ . : -`, starting with a letter or digit.
-pub async fn issue(conn: &mut PgConnection, new: &NewToken<'_>) -> Result<IssuedToken, ApiError> {
+pub async fn issue(
+    conn: &mut PgConnection,
+    new: &NewToken<'_>,
+) -> Result<IssuedToken, AccessError> {
     let name_ok = new.name.len() <= MAX_NAME_CHARS
         && new
             .name
@@ -156,30 +101,26 @@ pub async fn issue(conn: &mut PgConnection, new: &NewToken<'_>) -> Result<Issued
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
     if !name_ok {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
-            format!(
+        return Err(AccessError::Invalid {
+            code: "invalid_name",
+            detail: format!(
                 "token name {:?} is not valid: use up to {MAX_NAME_CHARS} letters, digits, '_', '.', ':' or '-', starting with a letter or digit (e.g. ci-uploads)",
                 new.name
             ),
-        ));
+        });
     }
     if let Some(days) = new.expires_in_days
         && !(1..=MAX_EXPIRES_IN_DAYS).contains(&days)
     {
-        return Err(ApiError::unprocessable(
-            "invalid_expiry",
-            format!(
+        return Err(AccessError::Invalid {
+            code: "invalid_expiry",
+            detail: format!(
                 "expires_in_days must be between 1 and {MAX_EXPIRES_IN_DAYS}, got {days}; leave it out for a token that does not expire"
             ),
-        ));
+        });
     }
-    let generated = generate().map_err(|error| {
-        ApiError::Internal(format!(
-            "the operating system's random generator failed: {error}"
-        ))
-    })?;
-    let token = tokens::create(conn, new, &generated).await?;
+    let generated = generate()?;
+    let token = tokens::create(conn, new, &generated.public_id, &generated.secret_sha256).await?;
     Ok(IssuedToken {
         token,
         plaintext: generated.plaintext,

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::serve::connect_and_migrate;
 use crate::access::{self, MAX_EXPIRES_IN_DAYS, Scope};
 use crate::config::DatabaseConfig;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::tokens::{self, NewToken, Token};
 use crate::store::{Page, PageRequest};
 
@@ -153,7 +153,8 @@ fn minute(time: Option<DateTime<Utc>>) -> String {
 }
 
 /// A client error as the operator should read it; a server error with its cause.
-fn explain(error: ApiError) -> anyhow::Error {
+fn explain(error: impl Into<ApiError>) -> anyhow::Error {
+    let error = error.into();
     if error.status().is_client_error() {
         anyhow::anyhow!(error.detail())
     } else {

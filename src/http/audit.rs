@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::audit::{self, AuditRecord};
 
 pub(super) fn router() -> Routes {

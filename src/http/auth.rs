@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::rate_limit::{RateKey, RateLimiter};
 use super::{ApiContext, REQUEST_ID};
 use crate::access::{PresentedToken, Scope};
-use crate::error::{ApiError, Challenge};
+use crate::http::error::{ApiError, Challenge};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::tokens;
 

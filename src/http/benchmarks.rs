@@ -15,7 +15,7 @@ use super::{ApiContext, Routes, parse_metric, parse_metrics, validate};
 use crate::benchmark::{
     self, DistanceOutcome, Group, GroupKey, Protocol, ScatterRow, pairs_needed,
 };
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
 use crate::store::benchmarks::{self, Benchmark, Definition, Selection};

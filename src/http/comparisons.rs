@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::extract::{Json, Path};
 use super::{ApiContext, Routes, parse_metrics};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::comparisons::{self, Comparison};
 use crate::store::representations;
 

@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::datasets::{self, Dataset};
 
 pub(super) fn router() -> Routes {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::distances::{self, Distance};
 use crate::store::jobs::distance_key;
 

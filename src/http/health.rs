@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::extract::Json;
 use super::{ApiContext, Routes};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store;
 
 /// The OpenAPI document of this API, served as written.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::jobs::{self, Job};
 
 const STATUSES: [&str; 5] = ["queued", "running", "done", "failed", "cancelled"];

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::benchmarks::results_of;
 use super::extract::Json;
 use super::{ApiContext, Routes};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::metrics::Metric;
 use crate::store::benchmarks;
 

@@ -7,6 +7,7 @@ mod benchmarks;
 mod comparisons;
 mod datasets;
 mod distances;
+pub mod error;
 mod extract;
 mod health;
 mod jobs;
@@ -43,7 +44,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::metrics::{Metric, MetricKind};
 use crate::telemetry::Instruments;
 

@@ -10,7 +10,7 @@ use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::models::{self, Model, ModelFilter};
 
 pub(super) fn router() -> Routes {
@@ -127,7 +127,7 @@ async fn update(
         validate::tags(tags)?;
     }
     let edit_metadata = |current: Value| match &patch.metadata {
-        None => Ok(current),
+        None => Ok::<_, ApiError>(current),
         Some(changes) => {
             validate::metadata(changes)?;
             let merged = merge_patch(current, changes);

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{Page, PageRequest};
 
 pub const DEFAULT_LIMIT: i64 = 100;

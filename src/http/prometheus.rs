@@ -5,7 +5,7 @@ use axum::http::{Method, header};
 use axum::response::IntoResponse;
 
 use super::{ApiContext, Routes};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::jobs;
 
 pub(super) fn router() -> Routes {

@@ -15,7 +15,7 @@ use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, validate};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::matrix::{CanonicalMatrix, Dtype, MatrixDecoder, MatrixInfo, npy_header};
 use crate::store::blobs::{self, BlobWriter};
 use crate::store::representations::{
@@ -160,11 +160,9 @@ async fn ingest(
             if let Some(expected) = expected_rows
                 && expected != info.rows as i64
             {
-                return Err(datasets::row_count_mismatch(
-                    dataset,
-                    expected,
-                    info.rows as i64,
-                ));
+                return Err(
+                    datasets::row_count_mismatch(dataset, expected, info.rows as i64).into(),
+                );
             }
             writer.start(info).await?;
             started = true;

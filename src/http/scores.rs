@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::extract::{Json, Path};
 use super::pagination::ListResponse;
 use super::{ApiContext, Routes, validate};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::scores::{self, Score, ScoreTarget};
 
 /// Scores per request in `POST /v1/scores`.

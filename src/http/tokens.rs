@@ -10,7 +10,7 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes};
 use crate::access::{self, Scope};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::tokens::{self, NewToken, Token};
 
 pub(super) fn router() -> Routes {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 const MAX_NAME_CHARS: usize = 200;
 const MAX_SCORE_NAME_CHARS: usize = 100;

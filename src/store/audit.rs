@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::error::ApiError;
 
 /// A write request as it is recorded.
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ pub async fn list(
     db: &PgPool,
     token: Option<&str>,
     page: PageRequest,
-) -> Result<Page<AuditRecord>, ApiError> {
+) -> Result<Page<AuditRecord>, StoreError> {
     let rows = sqlx::query_as::<_, AuditRecord>(
         "SELECT id, token_name AS token, method, route, path, status, request_id, at
          FROM audit_log

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::scores::ScoreTarget;
 use super::{Page, PageRequest, comparisons};
 use crate::benchmark::{self, GroupKey, Protocol, pairs_needed};
-use crate::error::ApiError;
 use crate::metrics::Metric;
 
 /// Which representations of the dataset a benchmark takes; an absent field does not restrict.
@@ -113,14 +113,14 @@ pub async fn create(
     db: &PgPool,
     definition: &Definition,
     created_by: Option<&str>,
-) -> Result<Benchmark, ApiError> {
+) -> Result<Benchmark, StoreError> {
     let mut tx = db.begin().await?;
     let dataset_id: i64 = sqlx::query_scalar("SELECT id FROM datasets WHERE name = $1")
         .bind(&definition.dataset)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            StoreError::invalid(
                 "unknown_dataset",
                 format!("there is no dataset named {:?}", definition.dataset),
             )
@@ -155,7 +155,7 @@ pub async fn create(
 
 /// Runs a benchmark again on the data as it is now; `run_by` names the token asking, recorded
 /// on the run's comparison.
-pub async fn rerun(db: &PgPool, id: i64, run_by: Option<&str>) -> Result<Benchmark, ApiError> {
+pub async fn rerun(db: &PgPool, id: i64, run_by: Option<&str>) -> Result<Benchmark, StoreError> {
     let mut tx = db.begin().await?;
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM benchmarks WHERE id = $1 FOR UPDATE")
@@ -163,7 +163,7 @@ pub async fn rerun(db: &PgPool, id: i64, run_by: Option<&str>) -> Result<Benchma
             .fetch_optional(&mut *tx)
             .await?;
     if found.is_none() {
-        return Err(ApiError::not_found("benchmark", id));
+        return Err(StoreError::not_found("benchmark", id));
     }
     run_in(&mut tx, id, run_by).await?;
     tx.commit().await?;
@@ -181,7 +181,7 @@ struct Candidate {
 }
 
 /// Resolves the selection, snapshots members and scores, and queues the missing distances.
-async fn run_in(tx: &mut PgConnection, id: i64, run_by: Option<&str>) -> Result<(), ApiError> {
+async fn run_in(tx: &mut PgConnection, id: i64, run_by: Option<&str>) -> Result<(), StoreError> {
     let (protocol, metric_names, score_name, dataset_id): (Value, Vec<String>, String, i64) =
         sqlx::query_as(
             "SELECT protocol, metrics, score_name, dataset_id FROM benchmarks WHERE id = $1",
@@ -190,12 +190,12 @@ async fn run_in(tx: &mut PgConnection, id: i64, run_by: Option<&str>) -> Result<
         .fetch_one(&mut *tx)
         .await?;
     let protocol: Protocol = serde_json::from_value(protocol)
-        .map_err(|error| ApiError::Internal(format!("benchmark {id} protocol: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("benchmark {id} protocol: {error}")))?;
     let metrics = metric_names
         .iter()
         .map(|name| name.parse::<Metric>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| ApiError::Internal(format!("benchmark {id}: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("benchmark {id}: {error}")))?;
     let candidates = sqlx::query_as::<_, Candidate>(concat!(
         "SELECT r.id, r.layer, r.parent_id IS NOT NULL AS derived, m.metadata AS model_metadata, ",
         applicable_score!(),
@@ -238,7 +238,7 @@ async fn run_in(tx: &mut PgConnection, id: i64, run_by: Option<&str>) -> Result<
         }
     }
     let groups = pairs_needed(&members, &protocol)
-        .map_err(|error| ApiError::unprocessable("invalid_selection", error.to_string()))?;
+        .map_err(|error| StoreError::invalid("invalid_selection", error.to_string()))?;
     let mut pairs: Vec<(i64, i64)> = groups
         .iter()
         .flat_map(|group| group.pairs.iter())
@@ -290,9 +290,9 @@ async fn unknown_score(
     dataset_id: i64,
     score_name: &str,
     selected: usize,
-) -> Result<ApiError, ApiError> {
+) -> Result<StoreError, StoreError> {
     if selected == 0 {
-        return Ok(ApiError::unprocessable(
+        return Ok(StoreError::invalid(
             "invalid_selection",
             "the selection holds no representation of this dataset",
         ));
@@ -307,7 +307,7 @@ async fn unknown_score(
     .bind(dataset_id)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(ApiError::unprocessable(
+    Ok(StoreError::invalid(
         "unknown_score",
         format!(
             "no selected representation has a score named {score_name:?} (on itself or its model); scores of this dataset: {}",
@@ -378,12 +378,12 @@ macro_rules! select_benchmarks {
     };
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Benchmark, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Benchmark, StoreError> {
     let row = sqlx::query_as::<_, Row>(select_benchmarks!("WHERE b.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("benchmark", id))?;
+        .ok_or_else(|| StoreError::not_found("benchmark", id))?;
     with_progress(db, row).await
 }
 
@@ -391,7 +391,7 @@ pub async fn list(
     db: &PgPool,
     published: Option<bool>,
     page: PageRequest,
-) -> Result<Page<Benchmark>, ApiError> {
+) -> Result<Page<Benchmark>, StoreError> {
     let rows = sqlx::query_as::<_, Row>(select_benchmarks!(
         "WHERE b.id > $1 AND ($2::boolean IS NULL OR b.published = $2) ORDER BY b.id LIMIT $3"
     ))
@@ -411,7 +411,7 @@ pub async fn list(
     })
 }
 
-async fn with_progress(db: &PgPool, row: Row) -> Result<Benchmark, ApiError> {
+async fn with_progress(db: &PgPool, row: Row) -> Result<Benchmark, StoreError> {
     let (status, progress) = match row.comparison_id {
         Some(comparison) => {
             let comparison = comparisons::get(db, comparison).await?;
@@ -463,21 +463,21 @@ pub struct RunSnapshot {
     pub run_at: DateTime<Utc>,
 }
 
-pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, ApiError> {
+pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, StoreError> {
     type Stored = (Value, Vec<String>, Option<Value>, DateTime<Utc>);
     let (protocol, metric_names, bootstrap, run_at): Stored =
         sqlx::query_as("SELECT protocol, metrics, bootstrap, run_at FROM benchmarks WHERE id = $1")
             .bind(id)
             .fetch_optional(db)
             .await?
-            .ok_or_else(|| ApiError::not_found("benchmark", id))?;
+            .ok_or_else(|| StoreError::not_found("benchmark", id))?;
     let protocol: Protocol = serde_json::from_value(protocol)
-        .map_err(|error| ApiError::Internal(format!("benchmark {id} protocol: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("benchmark {id} protocol: {error}")))?;
     let metrics = metric_names
         .iter()
         .map(|name| name.parse::<Metric>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| ApiError::Internal(format!("benchmark {id}: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("benchmark {id}: {error}")))?;
     let rows: Vec<(i64, f64, Value, bool)> = sqlx::query_as(
         "SELECT representation_id, score, group_key, derived FROM benchmark_members
          WHERE benchmark_id = $1 ORDER BY representation_id",
@@ -489,7 +489,7 @@ pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, ApiError> {
         .into_iter()
         .map(|(id, score, group, derived)| {
             let group = group_from_json(&group)
-                .ok_or_else(|| ApiError::Internal(format!("stored group key {group}")))?;
+                .ok_or_else(|| StoreError::Corrupt(format!("stored group key {group}")))?;
             Ok(benchmark::Representation {
                 id,
                 group,
@@ -497,7 +497,7 @@ pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, ApiError> {
                 score,
             })
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(RunSnapshot {
         protocol,
         metrics,
@@ -508,7 +508,7 @@ pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, ApiError> {
 }
 
 /// The results stored for the current run, once it was complete.
-pub async fn stored_results(db: &PgPool, id: i64) -> Result<Option<Value>, ApiError> {
+pub async fn stored_results(db: &PgPool, id: i64) -> Result<Option<Value>, StoreError> {
     Ok(
         sqlx::query_scalar::<_, Option<Value>>("SELECT results FROM benchmarks WHERE id = $1")
             .bind(id)
@@ -524,7 +524,7 @@ pub async fn store_results(
     id: i64,
     run_at: DateTime<Utc>,
     results: &Value,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE benchmarks SET results = $3 WHERE id = $1 AND run_at = $2")
         .bind(id)
         .bind(run_at)
@@ -534,7 +534,7 @@ pub async fn store_results(
     Ok(())
 }
 
-pub async fn set_published(db: &PgPool, id: i64, published: bool) -> Result<Benchmark, ApiError> {
+pub async fn set_published(db: &PgPool, id: i64, published: bool) -> Result<Benchmark, StoreError> {
     let updated = sqlx::query(
         "UPDATE benchmarks SET published = $2,
                 published_at = CASE WHEN $2 THEN coalesce(published_at, now()) END
@@ -545,13 +545,13 @@ pub async fn set_published(db: &PgPool, id: i64, published: bool) -> Result<Benc
     .execute(db)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(ApiError::not_found("benchmark", id));
+        return Err(StoreError::not_found("benchmark", id));
     }
     get(db, id).await
 }
 
 /// Ids of the published benchmarks, oldest first.
-pub async fn published_ids(db: &PgPool) -> Result<Vec<i64>, ApiError> {
+pub async fn published_ids(db: &PgPool) -> Result<Vec<i64>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT id FROM benchmarks WHERE published ORDER BY id")
             .fetch_all(db)
@@ -565,7 +565,7 @@ pub async fn mark_stale_for_score(
     tx: &mut PgConnection,
     target: ScoreTarget,
     name: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let (representation, model) = match target {
         ScoreTarget::Representation(id) => (Some(id), None),
         ScoreTarget::Model(id) => (None, Some(id)),
@@ -594,7 +594,7 @@ pub async fn mark_stale_for_score(
 pub async fn mark_stale_for_new_representation(
     tx: &mut PgConnection,
     id: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     sqlx::query(concat!(
         "UPDATE benchmarks b SET stale = true
          WHERE NOT b.stale AND EXISTS (
@@ -612,7 +612,7 @@ pub async fn mark_stale_for_new_representation(
 }
 
 /// Marks stale the benchmarks whose current run holds representations about to be deleted.
-pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiError> {
+pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE benchmarks b SET stale = true
          WHERE NOT b.stale AND EXISTS (SELECT 1 FROM benchmark_members bm
@@ -625,13 +625,13 @@ pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Resul
 }
 
 /// Deletes a benchmark and its run; the distances it computed stay for others to reuse.
-pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
+pub async fn delete(db: &PgPool, id: i64) -> Result<(), StoreError> {
     let deleted = sqlx::query("DELETE FROM benchmarks WHERE id = $1")
         .bind(id)
         .execute(db)
         .await?;
     if deleted.rows_affected() == 0 {
-        return Err(ApiError::not_found("benchmark", id));
+        return Err(StoreError::not_found("benchmark", id));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
 
-use crate::error::ApiError;
+use super::error::StoreError;
 use crate::matrix::{CanonicalMatrix, Dtype, MatrixInfo, npy_header};
 
 /// Writes one matrix chunk by chunk inside a transaction, hashing as it goes. Nothing becomes
@@ -29,7 +29,7 @@ pub struct WrittenBlob {
 }
 
 impl BlobWriter {
-    pub async fn begin(db: &PgPool) -> Result<BlobWriter, ApiError> {
+    pub async fn begin(db: &PgPool) -> Result<BlobWriter, StoreError> {
         Ok(BlobWriter {
             tx: db.begin().await?,
             pending: None,
@@ -37,7 +37,7 @@ impl BlobWriter {
     }
 
     /// Declares the matrix once its header has been read.
-    pub async fn start(&mut self, info: MatrixInfo) -> Result<(), ApiError> {
+    pub async fn start(&mut self, info: MatrixInfo) -> Result<(), StoreError> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO blobs (dtype, n_rows, n_cols, byte_len) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -57,11 +57,11 @@ impl BlobWriter {
         Ok(())
     }
 
-    pub async fn write(&mut self, chunk: Vec<u8>) -> Result<(), ApiError> {
+    pub async fn write(&mut self, chunk: Vec<u8>) -> Result<(), StoreError> {
         let pending = self
             .pending
             .as_mut()
-            .ok_or_else(|| ApiError::Internal("blob chunk written before its header".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("blob chunk written before its header".into()))?;
         pending.hasher.update(&chunk);
         sqlx::query("INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, $2, $3)")
             .bind(pending.id)
@@ -75,11 +75,11 @@ impl BlobWriter {
 
     /// Gives the blob its address. When the same matrix is already stored (or another upload
     /// stores it first), the new copy is dropped and the existing blob is used.
-    pub async fn finish(mut self) -> Result<WrittenBlob, ApiError> {
+    pub async fn finish(mut self) -> Result<WrittenBlob, StoreError> {
         let pending = self
             .pending
             .take()
-            .ok_or_else(|| ApiError::Internal("blob finished before its header".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("blob finished before its header".into()))?;
         let sha256: [u8; 32] = pending.hasher.finalize().into();
         let existing = find(&mut self.tx, &sha256).await?;
         if let Some(id) = existing {
@@ -103,7 +103,7 @@ impl BlobWriter {
                 discard(&mut self.tx, pending.id).await?;
                 let id = find(&mut self.tx, &sha256)
                     .await?
-                    .ok_or_else(|| ApiError::Internal("deduplicated blob vanished".into()))?;
+                    .ok_or_else(|| StoreError::Corrupt("deduplicated blob vanished".into()))?;
                 Ok(self.written(id, sha256, true))
             }
             Err(error) => Err(error.into()),
@@ -120,7 +120,7 @@ impl BlobWriter {
     }
 }
 
-async fn find(tx: &mut PgConnection, sha256: &[u8; 32]) -> Result<Option<i64>, ApiError> {
+async fn find(tx: &mut PgConnection, sha256: &[u8; 32]) -> Result<Option<i64>, StoreError> {
     // FOR KEY SHARE keeps a concurrent delete from removing the blob before we reference it.
     Ok(
         sqlx::query_scalar("SELECT id FROM blobs WHERE sha256 = $1 FOR KEY SHARE")
@@ -130,7 +130,7 @@ async fn find(tx: &mut PgConnection, sha256: &[u8; 32]) -> Result<Option<i64>, A
     )
 }
 
-async fn discard(tx: &mut PgConnection, id: i64) -> Result<(), ApiError> {
+async fn discard(tx: &mut PgConnection, id: i64) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM blobs WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -139,7 +139,7 @@ async fn discard(tx: &mut PgConnection, id: i64) -> Result<(), ApiError> {
 }
 
 /// Deletes those of `ids` that no representation refers to any more.
-pub async fn delete_unreferenced(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiError> {
+pub async fn delete_unreferenced(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM blobs b WHERE b.id = ANY($1)
            AND NOT EXISTS (SELECT 1 FROM representations r WHERE r.blob_id = b.id)",
@@ -151,15 +151,15 @@ pub async fn delete_unreferenced(tx: &mut PgConnection, ids: &[i64]) -> Result<(
 }
 
 /// Shape and dtype of a stored blob.
-pub async fn info(db: &PgPool, id: i64) -> Result<MatrixInfo, ApiError> {
+pub async fn info(db: &PgPool, id: i64) -> Result<MatrixInfo, StoreError> {
     let (dtype, rows, cols): (String, i64, i64) =
         sqlx::query_as("SELECT dtype, n_rows, n_cols FROM blobs WHERE id = $1")
             .bind(id)
             .fetch_optional(db)
             .await?
-            .ok_or_else(|| ApiError::not_found("blob", id))?;
+            .ok_or_else(|| StoreError::not_found("blob", id))?;
     let dtype = Dtype::from_name(&dtype)
-        .ok_or_else(|| ApiError::Internal(format!("blob {id} has unknown dtype {dtype}")))?;
+        .ok_or_else(|| StoreError::Corrupt(format!("blob {id} has unknown dtype {dtype}")))?;
     Ok(MatrixInfo {
         dtype,
         rows: rows as usize,
@@ -168,7 +168,7 @@ pub async fn info(db: &PgPool, id: i64) -> Result<MatrixInfo, ApiError> {
 }
 
 /// One chunk of a blob's canonical data, `None` past the last.
-pub async fn read_chunk(db: &PgPool, id: i64, seq: i32) -> Result<Option<Vec<u8>>, ApiError> {
+pub async fn read_chunk(db: &PgPool, id: i64, seq: i32) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT data FROM blob_chunks WHERE blob_id = $1 AND seq = $2")
             .bind(id)
@@ -179,7 +179,7 @@ pub async fn read_chunk(db: &PgPool, id: i64, seq: i32) -> Result<Option<Vec<u8>
 }
 
 /// A whole blob in memory.
-pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, ApiError> {
+pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, StoreError> {
     let info = info(db, id).await?;
     let mut data = Vec::with_capacity(info.byte_len() as usize);
     let mut seq = 0;
@@ -188,7 +188,7 @@ pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, ApiError> {
         seq += 1;
     }
     if data.len() as u64 != info.byte_len() {
-        return Err(ApiError::Internal(format!(
+        return Err(StoreError::Corrupt(format!(
             "blob {id} holds {} bytes, expected {}",
             data.len(),
             info.byte_len()
@@ -203,7 +203,7 @@ pub async fn read(db: &PgPool, id: i64) -> Result<CanonicalMatrix, ApiError> {
 }
 
 /// Stores an in-memory matrix; returns the blob with the transaction that wrote it.
-pub async fn write(db: &PgPool, matrix: &CanonicalMatrix) -> Result<WrittenBlob, ApiError> {
+pub async fn write(db: &PgPool, matrix: &CanonicalMatrix) -> Result<WrittenBlob, StoreError> {
     let mut writer = BlobWriter::begin(db).await?;
     writer
         .start(MatrixInfo {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::jobs;
-use crate::error::ApiError;
 use crate::metrics::Metric;
 
 /// A comparison and how far its work has come. Work is counted in items: each pair whose
@@ -33,7 +33,7 @@ pub async fn create(
     pairs: &[(i64, i64)],
     metrics: &[Metric],
     created_by: Option<&str>,
-) -> Result<Comparison, ApiError> {
+) -> Result<Comparison, StoreError> {
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, pairs, metrics, created_by).await?;
     tx.commit().await?;
@@ -46,7 +46,7 @@ pub async fn insert(
     pairs: &[(i64, i64)],
     metrics: &[Metric],
     created_by: Option<&str>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, StoreError> {
     let enqueued = jobs::enqueue(tx, pairs, metrics).await?;
     let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
     let id: i64 = sqlx::query_scalar(
@@ -69,7 +69,7 @@ pub async fn insert(
     Ok(id)
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, StoreError> {
     type Row = (
         i64,
         Vec<String>,
@@ -113,7 +113,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
         running,
         queued,
         cancelled,
-    ) = row.ok_or_else(|| ApiError::not_found("comparison", id))?;
+    ) = row.ok_or_else(|| StoreError::not_found("comparison", id))?;
     let done = done + i64::from(n_known);
     let status = if running > 0 {
         "running"
@@ -147,14 +147,14 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
 }
 
 /// Cancels the comparison's queued jobs that no other comparison needs.
-pub async fn cancel(db: &PgPool, id: i64) -> Result<Comparison, ApiError> {
+pub async fn cancel(db: &PgPool, id: i64) -> Result<Comparison, StoreError> {
     let mut tx = db.begin().await?;
     let updated = sqlx::query("UPDATE comparisons SET cancelled = true WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     if updated.rows_affected() == 0 {
-        return Err(ApiError::not_found("comparison", id));
+        return Err(StoreError::not_found("comparison", id));
     }
     sqlx::query(
         "UPDATE jobs j SET status = 'cancelled', finished_at = now(), updated_at = now(),

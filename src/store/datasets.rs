@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::error::ApiError;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Dataset {
@@ -39,7 +39,7 @@ pub async fn create(
     n_rows: Option<i64>,
     description: Option<&str>,
     created_by: Option<&str>,
-) -> Result<Dataset, ApiError> {
+) -> Result<Dataset, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO datasets (name, n_rows, description, created_by) VALUES ($1, $2, $3, $4)
          RETURNING id",
@@ -53,15 +53,15 @@ pub async fn create(
     get(db, id).await
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Dataset, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Dataset, StoreError> {
     sqlx::query_as::<_, Dataset>(select_datasets!("WHERE d.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("dataset", id))
+        .ok_or_else(|| StoreError::not_found("dataset", id))
 }
 
-pub async fn find_by_name(db: &PgPool, name: &str) -> Result<Option<Dataset>, ApiError> {
+pub async fn find_by_name(db: &PgPool, name: &str) -> Result<Option<Dataset>, StoreError> {
     Ok(
         sqlx::query_as::<_, Dataset>(select_datasets!("WHERE d.name = $1"))
             .bind(name)
@@ -74,7 +74,7 @@ pub async fn list(
     db: &PgPool,
     name: Option<&str>,
     page: PageRequest,
-) -> Result<Page<Dataset>, ApiError> {
+) -> Result<Page<Dataset>, StoreError> {
     let rows = sqlx::query_as::<_, Dataset>(select_datasets!(
         "WHERE d.id > $1 AND ($2::text IS NULL OR d.name = $2) ORDER BY d.id LIMIT $3"
     ))
@@ -94,7 +94,7 @@ pub async fn lock_for_upload(
     name: &str,
     upload_rows: i64,
     created_by: Option<&str>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, StoreError> {
     sqlx::query(
         "INSERT INTO datasets (name, n_rows, created_by) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO NOTHING",
@@ -125,8 +125,8 @@ pub async fn lock_for_upload(
     }
 }
 
-pub fn row_count_mismatch(name: &str, expected: i64, got: i64) -> ApiError {
-    ApiError::unprocessable(
+pub fn row_count_mismatch(name: &str, expected: i64, got: i64) -> StoreError {
+    StoreError::invalid(
         "row_count_mismatch",
         format!(
             "dataset {name:?} has {expected} examples, but the matrix has {got} rows; every representation of a dataset holds one row per example, in the same order"

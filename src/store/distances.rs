@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::error::ApiError;
 use crate::metrics::Metric;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -29,7 +29,7 @@ pub async fn list(
     metric: Option<Metric>,
     representation: Option<i64>,
     page: PageRequest,
-) -> Result<Page<Distance>, ApiError> {
+) -> Result<Page<Distance>, StoreError> {
     let rows = sqlx::query_as::<_, Distance>(
         "SELECT id, metric, rep_a, rep_b, value, refusal, computed_at FROM distances
          WHERE id > $1
@@ -56,7 +56,7 @@ pub async fn among(
     db: &PgPool,
     metrics: &[Metric],
     representations: &[i64],
-) -> Result<HashMap<(Metric, i64, i64), Outcome>, ApiError> {
+) -> Result<HashMap<(Metric, i64, i64), Outcome>, StoreError> {
     let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
     type Row = (String, i64, i64, Option<f64>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -71,7 +71,7 @@ pub async fn among(
     for (name, rep_a, rep_b, value, refusal) in rows {
         let metric: Metric = name
             .parse()
-            .map_err(|error| ApiError::Internal(format!("stored distance: {error}")))?;
+            .map_err(|error| StoreError::Corrupt(format!("stored distance: {error}")))?;
         let outcome = match (value, refusal) {
             (Some(value), _) => Ok(value),
             (None, refusal) => Err(refusal.unwrap_or_default()),

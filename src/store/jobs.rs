@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::error::ApiError;
 use crate::metrics::Metric;
 
 /// The channel idle workers listen on; a transaction that queues work notifies it.
@@ -61,7 +61,7 @@ pub async fn enqueue(
     tx: &mut PgConnection,
     pairs: &[(i64, i64)],
     metrics: &[Metric],
-) -> Result<Enqueued, ApiError> {
+) -> Result<Enqueued, StoreError> {
     // One enqueue at a time, so two requests for the same pair do not both queue it.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('simbench.enqueue'))")
         .execute(&mut *tx)
@@ -165,7 +165,7 @@ pub async fn enqueue(
 }
 
 /// Wakes idle workers once the transaction commits.
-pub async fn notify_workers(tx: &mut PgConnection) -> Result<(), ApiError> {
+pub async fn notify_workers(tx: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(WAKEUP_CHANNEL)
         .execute(&mut *tx)
@@ -190,7 +190,7 @@ pub async fn claim(
     worker: &str,
     lease: Duration,
     prepared: &[i64],
-) -> Result<Option<ClaimedJob>, ApiError> {
+) -> Result<Option<ClaimedJob>, StoreError> {
     let claimed: Option<(i64, i64, i64, Vec<String>, i32)> = sqlx::query_as(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = $1,
                 lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
@@ -215,7 +215,7 @@ pub async fn claim(
         .iter()
         .map(|name| name.parse::<Metric>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| ApiError::Internal(format!("job {id}: {error}")))?;
+        .map_err(|error| StoreError::Corrupt(format!("job {id}: {error}")))?;
     Ok(Some(ClaimedJob {
         id,
         rep_a,
@@ -231,7 +231,7 @@ pub async fn heartbeat(
     id: i64,
     worker: &str,
     lease: Duration,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let renewed = sqlx::query(
         "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
          WHERE id = $1 AND worker = $2 AND status = 'running'",
@@ -245,7 +245,7 @@ pub async fn heartbeat(
 }
 
 /// Locks a job row until the transaction ends; its status, `None` when there is no such job.
-async fn lock_status(tx: &mut PgConnection, id: i64) -> Result<Option<String>, ApiError> {
+async fn lock_status(tx: &mut PgConnection, id: i64) -> Result<Option<String>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -279,7 +279,7 @@ pub async fn complete(
     db: &PgPool,
     id: i64,
     distances: &[ComputedDistance],
-) -> Result<Completion, ApiError> {
+) -> Result<Completion, StoreError> {
     let mut tx = db.begin().await?;
     let status = lock_status(&mut tx, id).await?;
     if status.as_deref().is_none_or(|status| status == "cancelled") {
@@ -327,7 +327,7 @@ pub async fn fail(
     error: &str,
     max_attempts: i32,
     backoff: Duration,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "UPDATE jobs SET
             status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END,
@@ -351,7 +351,7 @@ pub async fn fail(
 
 /// Returns jobs whose lease expired (their worker died or hung) to the queue, or fails them when
 /// their attempts are spent. Returns how many were rescued.
-pub async fn rescue_expired(db: &PgPool, max_attempts: i32) -> Result<u64, ApiError> {
+pub async fn rescue_expired(db: &PgPool, max_attempts: i32) -> Result<u64, StoreError> {
     let rescued = sqlx::query(
         "UPDATE jobs SET
             status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END,
@@ -370,7 +370,7 @@ pub async fn rescue_expired(db: &PgPool, max_attempts: i32) -> Result<u64, ApiEr
 }
 
 /// Puts a stopping worker's unfinished job back without counting the attempt.
-pub async fn release(db: &PgPool, id: i64, worker: &str) -> Result<(), ApiError> {
+pub async fn release(db: &PgPool, id: i64, worker: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_expires_at = NULL,
                 run_after = now(), updated_at = now()
@@ -384,7 +384,7 @@ pub async fn release(db: &PgPool, id: i64, worker: &str) -> Result<(), ApiError>
 }
 
 /// When the earliest job waiting for its backoff becomes due.
-pub async fn next_due(db: &PgPool) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub async fn next_due(db: &PgPool) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT min(run_after) FROM jobs WHERE status = 'queued'")
             .fetch_one(db)
@@ -396,7 +396,7 @@ pub async fn next_due(db: &PgPool) -> Result<Option<DateTime<Utc>>, ApiError> {
 pub async fn cancel_for_representations(
     tx: &mut PgConnection,
     ids: &[i64],
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE jobs SET status = 'cancelled', lease_expires_at = NULL, finished_at = now(),
                 updated_at = now(),
@@ -422,19 +422,19 @@ macro_rules! select_jobs {
     };
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Job, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Job, StoreError> {
     sqlx::query_as::<_, Job>(select_jobs!("WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("job", id))
+        .ok_or_else(|| StoreError::not_found("job", id))
 }
 
 pub async fn list(
     db: &PgPool,
     status: Option<&str>,
     page: PageRequest,
-) -> Result<Page<Job>, ApiError> {
+) -> Result<Page<Job>, StoreError> {
     let rows = sqlx::query_as::<_, Job>(select_jobs!(
         "WHERE id > $1 AND ($2::text IS NULL OR status = $2) ORDER BY id LIMIT $3"
     ))
@@ -447,14 +447,14 @@ pub async fn list(
 }
 
 /// Queues a failed job again with a fresh budget of attempts.
-pub async fn retry(db: &PgPool, id: i64) -> Result<Job, ApiError> {
+pub async fn retry(db: &PgPool, id: i64) -> Result<Job, StoreError> {
     let mut tx = db.begin().await?;
     let status = lock_status(&mut tx, id).await?;
     match status.as_deref() {
-        None => return Err(ApiError::not_found("job", id)),
+        None => return Err(StoreError::not_found("job", id)),
         Some("failed") => {}
         Some(other) => {
-            return Err(ApiError::conflict(
+            return Err(StoreError::conflict(
                 "job_not_failed",
                 format!("job {id} is {other}; only failed jobs can be retried"),
             ));
@@ -480,7 +480,7 @@ pub async fn retry(db: &PgPool, id: i64) -> Result<Job, ApiError> {
 }
 
 /// Jobs per status, for the queue-depth gauge.
-pub async fn count_by_status(db: &PgPool) -> Result<Vec<(String, i64)>, ApiError> {
+pub async fn count_by_status(db: &PgPool) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(
         sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status")
             .fetch_all(db)

@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod comparisons;
 pub mod datasets;
 pub mod distances;
+mod error;
 pub mod jobs;
 pub mod models;
 pub mod representations;
@@ -19,6 +20,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
+
+pub use error::{StoreError, violation};
 
 /// The schema, embedded at build time so the binary needs nothing beside it.
 pub static MIGRATOR: Migrator = sqlx::migrate!();

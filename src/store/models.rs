@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::error::StoreError;
 use super::{Page, PageRequest, representations};
-use crate::error::ApiError;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Model {
@@ -49,7 +49,7 @@ pub async fn create(
     metadata: &Value,
     tags: &[String],
     created_by: Option<&str>,
-) -> Result<Model, ApiError> {
+) -> Result<Model, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO models (name, metadata, tags, created_by) VALUES ($1, $2, $3, $4)
          RETURNING id",
@@ -63,15 +63,15 @@ pub async fn create(
     get(db, id).await
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Model, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Model, StoreError> {
     sqlx::query_as::<_, Model>(select_models!("WHERE m.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("model", id))
+        .ok_or_else(|| StoreError::not_found("model", id))
 }
 
-pub async fn exists(db: &PgPool, id: i64) -> Result<bool, ApiError> {
+pub async fn exists(db: &PgPool, id: i64) -> Result<bool, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM models WHERE id = $1)")
             .bind(id)
@@ -84,7 +84,7 @@ pub async fn list(
     db: &PgPool,
     filter: &ModelFilter,
     page: PageRequest,
-) -> Result<Page<Model>, ApiError> {
+) -> Result<Page<Model>, StoreError> {
     let (keys, values): (Vec<&str>, Vec<&str>) = filter
         .metadata
         .iter()
@@ -113,18 +113,21 @@ pub async fn list(
 
 /// Updates a model: `edit_metadata` maps the current metadata to the new (and may refuse it);
 /// `tags`, when given, replace the current ones.
-pub async fn update(
+/// Updates a model's tags and, through `edit_metadata`, its metadata under a row lock; the
+/// caller's edit may refuse with its own error.
+pub async fn update<E: From<StoreError>>(
     db: &PgPool,
     id: i64,
-    edit_metadata: impl FnOnce(Value) -> Result<Value, ApiError>,
+    edit_metadata: impl FnOnce(Value) -> Result<Value, E>,
     tags: Option<&[String]>,
-) -> Result<Model, ApiError> {
-    let mut tx = db.begin().await?;
+) -> Result<Model, E> {
+    let mut tx = db.begin().await.map_err(StoreError::from)?;
     let current: Value = sqlx::query_scalar("SELECT metadata FROM models WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("model", id))?;
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| StoreError::not_found("model", id))?;
     let metadata = edit_metadata(current)?;
     sqlx::query(
         "UPDATE models SET metadata = $2, tags = coalesce($3::text[], tags), updated_at = now()
@@ -134,28 +137,29 @@ pub async fn update(
     .bind(&metadata)
     .bind(tags)
     .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    get(db, id).await
+    .await
+    .map_err(StoreError::from)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(get(db, id).await?)
 }
 
 /// Deletes a model. With representations it is refused unless `cascade`, which deletes them and
 /// everything computed from them.
-pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), ApiError> {
+pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM models WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
     if found.is_none() {
-        return Err(ApiError::not_found("model", id));
+        return Err(StoreError::not_found("model", id));
     }
     let owned: Vec<i64> = sqlx::query_scalar("SELECT id FROM representations WHERE model_id = $1")
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
     if !owned.is_empty() && !cascade {
-        return Err(ApiError::conflict(
+        return Err(StoreError::conflict(
             "model_has_representations",
             format!(
                 "model {id} still has {} representation(s); delete them first or pass cascade=true to delete them with everything computed from them",

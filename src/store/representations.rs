@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::{Page, PageRequest, benchmarks, blobs, jobs};
-use crate::error::ApiError;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Representation {
@@ -56,19 +56,19 @@ macro_rules! select_representations {
     };
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Representation, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> Result<Representation, StoreError> {
     sqlx::query_as::<_, Representation>(select_representations!("WHERE r.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("representation", id))
+        .ok_or_else(|| StoreError::not_found("representation", id))
 }
 
 pub async fn list(
     db: &PgPool,
     filter: &RepresentationFilter,
     page: PageRequest,
-) -> Result<Page<Representation>, ApiError> {
+) -> Result<Page<Representation>, StoreError> {
     let rows = sqlx::query_as::<_, Representation>(select_representations!(
         "WHERE r.id > $1
            AND ($2::text IS NULL OR d.name = $2)
@@ -120,7 +120,7 @@ pub async fn store_upload(
     target: &UploadTarget,
     blob_id: i64,
     replace: bool,
-) -> Result<Stored, ApiError> {
+) -> Result<Stored, StoreError> {
     let existing: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, blob_id FROM representations
          WHERE model_id = $1 AND dataset_id = $2 AND layer = $3 AND transform IS NULL
@@ -134,7 +134,7 @@ pub async fn store_upload(
     let previous = match existing {
         Some((id, existing_blob)) if existing_blob == blob_id => return Ok(Stored::Unchanged(id)),
         Some((id, _)) if !replace => {
-            return Err(ApiError::conflict(
+            return Err(StoreError::conflict(
                 "representation_exists",
                 format!(
                     "representation {id} already holds a different matrix for this model, dataset and layer; pass replace=true to replace it (deleting everything computed from it)"
@@ -167,7 +167,7 @@ pub async fn store_upload(
 }
 
 /// Deletes one representation with everything computed from it.
-pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
+pub async fn delete(db: &PgPool, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM representations WHERE id = $1 FOR UPDATE")
@@ -175,7 +175,7 @@ pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
             .fetch_optional(&mut *tx)
             .await?;
     if found.is_none() {
-        return Err(ApiError::not_found("representation", id));
+        return Err(StoreError::not_found("representation", id));
     }
     delete_many(&mut tx, &[id]).await?;
     tx.commit().await?;
@@ -184,7 +184,7 @@ pub async fn delete(db: &PgPool, id: i64) -> Result<(), ApiError> {
 
 /// Deletes representations with their derived copies, scores and distances (by cascade), cancels
 /// their unfinished jobs, then deletes the blobs no representation refers to any more.
-pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiError> {
+pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -210,7 +210,7 @@ pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), ApiEr
 
 /// Checks that the representations exist and share one dataset (distances compare the same
 /// inputs row by row).
-pub async fn check_same_dataset(db: &PgPool, ids: &[i64]) -> Result<(), ApiError> {
+pub async fn check_same_dataset(db: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
     let found: Vec<(i64, String)> = sqlx::query_as(
         "SELECT r.id, d.name FROM representations r JOIN datasets d ON d.id = r.dataset_id
          WHERE r.id = ANY($1) ORDER BY r.id",
@@ -222,13 +222,13 @@ pub async fn check_same_dataset(db: &PgPool, ids: &[i64]) -> Result<(), ApiError
         .iter()
         .find(|id| !found.iter().any(|(found, _)| found == *id))
     {
-        return Err(ApiError::not_found("representation", missing));
+        return Err(StoreError::not_found("representation", missing));
     }
     let mut datasets: Vec<&str> = found.iter().map(|(_, dataset)| dataset.as_str()).collect();
     datasets.sort_unstable();
     datasets.dedup();
     if datasets.len() > 1 {
-        return Err(ApiError::unprocessable(
+        return Err(StoreError::invalid(
             "different_datasets",
             format!(
                 "the representations belong to different datasets ({}); distances compare the same inputs row by row, so compare representations of one dataset",
@@ -244,7 +244,7 @@ pub async fn find_derived(
     db: &PgPool,
     parent: i64,
     transforms: &[Value],
-) -> Result<Vec<Representation>, ApiError> {
+) -> Result<Vec<Representation>, StoreError> {
     Ok(sqlx::query_as::<_, Representation>(select_representations!(
         "WHERE r.parent_id = $1 AND r.transform = ANY($2) ORDER BY r.id"
     ))
@@ -263,7 +263,7 @@ pub async fn insert_derived(
     transform: &Value,
     blob_id: i64,
     created_by: Option<&str>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, StoreError> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO representations
              (model_id, dataset_id, layer, layer_name, blob_id, parent_id, transform, created_by)

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::benchmarks;
-use crate::error::ApiError;
+use super::error::StoreError;
 
 /// What a score is attached to. A model's score applies to all its representations unless a
 /// representation has its own score of that name.
@@ -36,7 +36,7 @@ async fn upsert_one(
     name: &str,
     value: f64,
     created_by: Option<&str>,
-) -> Result<Score, ApiError> {
+) -> Result<Score, StoreError> {
     let query = match target {
         ScoreTarget::Representation(_) => {
             "INSERT INTO scores (representation_id, name, value, created_by) VALUES ($1, $2, $3, $4)
@@ -68,7 +68,7 @@ pub async fn upsert(
     name: &str,
     value: f64,
     created_by: Option<&str>,
-) -> Result<Score, ApiError> {
+) -> Result<Score, StoreError> {
     let mut tx = db.begin().await?;
     check_targets_exist(&mut tx, &[target]).await?;
     let score = upsert_one(&mut tx, target, name, value, created_by).await?;
@@ -82,7 +82,7 @@ pub async fn upsert_many(
     db: &PgPool,
     scores: &[(ScoreTarget, String, f64)],
     created_by: Option<&str>,
-) -> Result<Vec<Score>, ApiError> {
+) -> Result<Vec<Score>, StoreError> {
     let mut tx = db.begin().await?;
     let targets: Vec<ScoreTarget> = scores.iter().map(|(target, _, _)| *target).collect();
     check_targets_exist(&mut tx, &targets).await?;
@@ -95,7 +95,7 @@ pub async fn upsert_many(
     Ok(stored)
 }
 
-pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, ApiError> {
+pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, StoreError> {
     let mut conn = db.acquire().await?;
     check_targets_exist(&mut conn, &[target]).await?;
     let query = match target {
@@ -119,7 +119,7 @@ pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, ApiErr
 async fn check_targets_exist(
     conn: &mut PgConnection,
     targets: &[ScoreTarget],
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let mut representation_ids = Vec::new();
     let mut model_ids = Vec::new();
     for target in targets {
@@ -136,7 +136,7 @@ async fn check_targets_exist(
     )
     .await?;
     if let Some(id) = missing_representation {
-        return Err(ApiError::not_found("representation", id));
+        return Err(StoreError::not_found("representation", id));
     }
     let missing_model = first_missing(
         conn,
@@ -146,7 +146,7 @@ async fn check_targets_exist(
     )
     .await?;
     if let Some(id) = missing_model {
-        return Err(ApiError::not_found("model", id));
+        return Err(StoreError::not_found("model", id));
     }
     Ok(())
 }
@@ -156,7 +156,7 @@ async fn first_missing(
     conn: &mut PgConnection,
     query: &'static str,
     ids: &[i64],
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar(query)
         .bind(ids)
         .fetch_optional(conn)

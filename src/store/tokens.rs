@@ -2,12 +2,85 @@
 //! revoked token keeps its row so that its name keeps meaning one token).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::access::{GeneratedToken, Scope};
-use crate::error::ApiError;
+
+/// What a token may do; each scope includes those below it (read < write < admin).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// GET and HEAD requests.
+    Read,
+    /// Also every other method: uploads, scores, comparisons, deletions.
+    Write,
+    /// Also managing tokens and reading the audit log.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Admin];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Whether a token of this scope may do what `required` asks.
+    pub fn allows(self, required: Scope) -> bool {
+        self >= required
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown scope {0:?}: use read, write or admin")]
+pub struct UnknownScope(String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+
+    fn from_str(name: &str) -> Result<Scope, UnknownScope> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.name() == name)
+            .ok_or_else(|| UnknownScope(name.to_owned()))
+    }
+}
+
+/// Database rows hold the scope as text.
+impl TryFrom<String> for Scope {
+    type Error = UnknownScope;
+
+    fn try_from(name: String) -> Result<Scope, UnknownScope> {
+        name.parse()
+    }
+}
 
 /// A token as listed: never its secret or hash.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -64,16 +137,17 @@ const BOOTSTRAP_LOCK: i64 = 0x7369_6d62_746f_6b6e;
 pub async fn create(
     conn: &mut PgConnection,
     new: &NewToken<'_>,
-    generated: &GeneratedToken,
-) -> Result<Token, ApiError> {
+    public_id: &str,
+    secret_sha256: &[u8; 32],
+) -> Result<Token, StoreError> {
     Ok(sqlx::query_as::<_, Token>(
         "INSERT INTO tokens (name, public_id, secret_sha256, scope, created_by, expires_at)
          VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6))
          RETURNING id, name, scope, created_at, created_by, expires_at, revoked_at, last_used_at",
     )
     .bind(new.name)
-    .bind(&generated.public_id)
-    .bind(&generated.secret_sha256[..])
+    .bind(public_id)
+    .bind(&secret_sha256[..])
     .bind(new.scope.name())
     .bind(new.created_by)
     .bind(new.expires_in_days)
@@ -81,15 +155,15 @@ pub async fn create(
     .await?)
 }
 
-pub async fn get(db: &PgPool, name: &str) -> Result<Token, ApiError> {
+pub async fn get(db: &PgPool, name: &str) -> Result<Token, StoreError> {
     sqlx::query_as::<_, Token>(select_tokens!("WHERE name = $1"))
         .bind(name)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("token", name))
+        .ok_or_else(|| StoreError::not_found("token", name))
 }
 
-pub async fn list(db: &PgPool, page: PageRequest) -> Result<Page<Token>, ApiError> {
+pub async fn list(db: &PgPool, page: PageRequest) -> Result<Page<Token>, StoreError> {
     let rows = sqlx::query_as::<_, Token>(select_tokens!("WHERE id > $1 ORDER BY id LIMIT $2"))
         .bind(page.after)
         .bind(page.limit + 1)
@@ -99,7 +173,7 @@ pub async fn list(db: &PgPool, page: PageRequest) -> Result<Page<Token>, ApiErro
 }
 
 /// Revokes a token from now on; revoking it again changes nothing.
-pub async fn revoke(db: &PgPool, name: &str) -> Result<Token, ApiError> {
+pub async fn revoke(db: &PgPool, name: &str) -> Result<Token, StoreError> {
     sqlx::query_as::<_, Token>(
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1
          RETURNING id, name, scope, created_at, created_by, expires_at, revoked_at, last_used_at",
@@ -107,7 +181,7 @@ pub async fn revoke(db: &PgPool, name: &str) -> Result<Token, ApiError> {
     .bind(name)
     .fetch_optional(db)
     .await?
-    .ok_or_else(|| ApiError::not_found("token", name))
+    .ok_or_else(|| StoreError::not_found("token", name))
 }
 
 /// The token whose public id a request presented.

@@ -17,10 +17,9 @@ use tokio_util::sync::CancellationToken;
 pub use cache::PreparedCache;
 
 use crate::config::{WorkerConfig, cores};
-use crate::error::ApiError;
 use crate::metrics::{self, MemoryBudget, Metric, MetricError, Prepared};
 use crate::store::jobs::{self, ClaimedJob, Completion, ComputedDistance, distance_key};
-use crate::store::{blobs, representations};
+use crate::store::{StoreError, blobs, representations};
 use crate::telemetry::Instruments;
 
 /// The running workers of a process.
@@ -210,7 +209,7 @@ async fn execute(shared: &Shared, worker: &str, job: ClaimedJob) {
                 }
             }
             Ok(Completion::Cancelled) => finished.with_label_values(&["cancelled"]).inc(),
-            Err(error) => fail(shared, worker, &job, &error.to_string()).await,
+            Err(error) => fail(shared, worker, &job, &WorkerError::from(error)).await,
         },
         Some(Err(error)) => fail(shared, worker, &job, &error).await,
     }
@@ -220,7 +219,8 @@ async fn execute(shared: &Shared, worker: &str, job: ClaimedJob) {
         .set(shared.cache.bytes() as i64);
 }
 
-async fn fail(shared: &Shared, worker: &str, job: &ClaimedJob, error: &str) {
+async fn fail(shared: &Shared, worker: &str, job: &ClaimedJob, error: &WorkerError) {
+    let error = error.to_string();
     tracing::warn!(
         job = job.id,
         attempt = job.attempts,
@@ -231,7 +231,7 @@ async fn fail(shared: &Shared, worker: &str, job: &ClaimedJob, error: &str) {
         &shared.db,
         job.id,
         worker,
-        error,
+        &error,
         shared.max_attempts,
         shared.retry_backoff,
     )
@@ -272,7 +272,7 @@ async fn keep_lease(db: PgPool, id: i64, worker: String, lease: Duration, lost: 
 }
 
 /// Loads, prepares and compares; a metric refusing the pair is an outcome, not a failure.
-async fn compute(shared: &Shared, job: &ClaimedJob) -> Result<Vec<ComputedDistance>, String> {
+async fn compute(shared: &Shared, job: &ClaimedJob) -> Result<Vec<ComputedDistance>, WorkerError> {
     let first = prepared(shared, job.rep_a).await?;
     let second = prepared(shared, job.rep_b).await?;
     let (first, second) = match (first, second) {
@@ -293,13 +293,13 @@ async fn compute(shared: &Shared, job: &ClaimedJob) -> Result<Vec<ComputedDistan
         metrics::compare_timed(&first, &second, &metrics_wanted, budget)
     })
     .await
-    .map_err(|error| format!("the computation crashed: {}", panic_message(error)))?;
+    .map_err(|error| WorkerError::Crashed("the computation", panic_message(error)))?;
     let mut distances = Vec::with_capacity(timed.len());
     for (metric, timed) in timed {
         let value = match timed.value {
             Ok(value) => Ok(value),
             Err(error) if is_refusal(&error) => Err(error.to_string()),
-            Err(error) => return Err(format!("{metric}: {error}")),
+            Err(source) => return Err(WorkerError::Metric { metric, source }),
         };
         distances.push(outcome(job, metric, value, timed.seconds));
     }
@@ -330,7 +330,7 @@ fn is_refusal(error: &MetricError) -> bool {
 
 /// A representation ready for comparison (outer error: the job fails), or the reason no metric
 /// is defined for it (inner error: every metric refuses the pair).
-async fn prepared(shared: &Shared, id: i64) -> Result<Result<Arc<Prepared>, String>, String> {
+async fn prepared(shared: &Shared, id: i64) -> Result<Result<Arc<Prepared>, String>, WorkerError> {
     let loaded = shared
         .cache
         .get_or_prepare(id, || load_and_prepare(shared, id))
@@ -342,14 +342,32 @@ async fn prepared(shared: &Shared, id: i64) -> Result<Result<Arc<Prepared>, Stri
     }
 }
 
-enum LoadError {
-    Refused(String),
-    Failed(String),
+/// Why a job could not run to an outcome; the job is retried, and its error shown once it has
+/// failed for good. (A metric refusing a pair is an outcome, not one of these.)
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("loading the representations: {0}")]
+    Store(#[from] StoreError),
+
+    #[error("representation {id}: {source}")]
+    Preparation { id: i64, source: MetricError },
+
+    #[error("{metric}: {source}")]
+    Metric { metric: Metric, source: MetricError },
+
+    #[error("{0} crashed: {1}")]
+    Crashed(&'static str, String),
 }
 
-impl From<ApiError> for LoadError {
-    fn from(error: ApiError) -> LoadError {
-        LoadError::Failed(error.to_string())
+/// A representation that could not be prepared: refused by every metric, or failed.
+enum LoadError {
+    Refused(String),
+    Failed(WorkerError),
+}
+
+impl From<StoreError> for LoadError {
+    fn from(error: StoreError) -> LoadError {
+        LoadError::Failed(error.into())
     }
 }
 
@@ -373,7 +391,7 @@ async fn load_and_prepare(shared: &Shared, id: i64) -> Result<Arc<Prepared>, Loa
     let prepared = tokio::task::spawn_blocking(move || Prepared::new(matrix.to_f64()))
         .await
         .map_err(|error| {
-            LoadError::Failed(format!("preparation crashed: {}", panic_message(error)))
+            LoadError::Failed(WorkerError::Crashed("preparation", panic_message(error)))
         })?;
     shared
         .instruments
@@ -385,7 +403,7 @@ async fn load_and_prepare(shared: &Shared, id: i64) -> Result<Arc<Prepared>, Loa
         Err(error) if is_refusal(&error) => {
             Err(LoadError::Refused(format!("representation {id}: {error}")))
         }
-        Err(error) => Err(LoadError::Failed(format!("representation {id}: {error}"))),
+        Err(source) => Err(LoadError::Failed(WorkerError::Preparation { id, source })),
     }
 }
 

@@ -6,8 +6,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::access::Scope;
+use crate::access::{AccessError, Scope};
 use crate::matrix::MatrixError;
+use crate::store::StoreError;
 
 /// Everything a request can fail with. Database constraint violations are translated into the
 /// 4xx the client caused; anything else from the database is a 500 whose details stay in the log.
@@ -15,6 +16,10 @@ use crate::matrix::MatrixError;
 pub enum ApiError {
     #[error("{resource} {id} does not exist")]
     NotFound { resource: &'static str, id: String },
+
+    /// Something the request refers to vanished while it ran (a concurrent deletion).
+    #[error("{detail}")]
+    Gone { detail: String },
 
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
@@ -77,7 +82,7 @@ pub enum ApiError {
     Matrix(#[from] MatrixError),
 
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] StoreError),
 
     #[error("{0}")]
     Internal(String),
@@ -115,7 +120,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::Gone { .. } | ApiError::RouteNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -130,17 +137,13 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Matrix(error) if error.is_malformed() => StatusCode::BAD_REQUEST,
             ApiError::Matrix(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Database(error) => match constraint_violation(error) {
-                Some(violation) => violation.status,
-                None => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::NotFound { .. } => "not_found",
+            ApiError::NotFound { .. } | ApiError::Gone { .. } => "not_found",
             ApiError::BadRequest { code, .. }
             | ApiError::Unprocessable { code, .. }
             | ApiError::Conflict { code, .. }
@@ -154,22 +157,14 @@ impl ApiError {
             ApiError::InsufficientScope { .. } => "insufficient_scope",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Matrix(error) => error.code(),
-            ApiError::Database(error) => match constraint_violation(error) {
-                Some(violation) => violation.code,
-                None => "internal_error",
-            },
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Database(_) | ApiError::Internal(_) => "internal_error",
         }
     }
 
     /// What the client is told went wrong (server errors keep their details in the log).
     pub fn detail(&self) -> String {
         match self {
-            ApiError::Database(error) => match constraint_violation(error) {
-                Some(violation) => violation.detail.to_owned(),
-                None => "the service could not complete the request; the error is logged".into(),
-            },
-            ApiError::Internal(_) => {
+            ApiError::Database(_) | ApiError::Internal(_) => {
                 "the service could not complete the request; the error is logged".into()
             }
             other => other.to_string(),
@@ -277,62 +272,34 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A constraint violation as the client should hear of it.
-struct Violation {
-    status: StatusCode,
-    code: &'static str,
-    detail: &'static str,
+/// A store failure as the client hears of it: violated constraints already carry their 4xx.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::NotFound { resource, id } => ApiError::NotFound { resource, id },
+            StoreError::Missing { detail } => ApiError::Gone {
+                detail: detail.to_owned(),
+            },
+            StoreError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            StoreError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
+            StoreError::Corrupt(detail) => ApiError::Internal(detail),
+            error @ StoreError::Database(_) => ApiError::Database(error),
+        }
+    }
 }
 
-/// Maps the named constraints of `migrations/` to client errors. Constraints not listed here are
-/// guarded by validation before the query runs; reaching one is a server bug, hence a 500.
-fn constraint_violation(error: &sqlx::Error) -> Option<Violation> {
-    let sqlx::Error::Database(database_error) = error else {
-        return None;
-    };
-    let violation = |status, code, detail| {
-        Some(Violation {
-            status,
-            code,
-            detail,
-        })
-    };
-    match database_error.constraint()? {
-        "datasets_name_key" => violation(
-            StatusCode::CONFLICT,
-            "dataset_exists",
-            "a dataset with this name already exists",
-        ),
-        "models_name_key" => violation(
-            StatusCode::CONFLICT,
-            "model_exists",
-            "a model with this name already exists",
-        ),
-        "representations_identity_key" => violation(
-            StatusCode::CONFLICT,
-            "representation_exists",
-            "this model already has a representation for this dataset and layer; pass replace=true to replace it",
-        ),
-        "representations_model_id_fkey" => violation(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the model does not exist (it may just have been deleted)",
-        ),
-        "scores_representation_id_fkey" => violation(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the representation does not exist (it may just have been deleted)",
-        ),
-        "scores_model_id_fkey" => violation(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the model does not exist (it may just have been deleted)",
-        ),
-        "tokens_name_key" => violation(
-            StatusCode::CONFLICT,
-            "token_exists",
-            "a token with this name already exists (names of revoked tokens stay taken, so that the audit log stays unambiguous); choose another name",
-        ),
-        _ => None,
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        StoreError::from(error).into()
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> ApiError {
+        match error {
+            AccessError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
+            AccessError::Random(error) => ApiError::Internal(error.to_string()),
+            AccessError::Store(error) => error.into(),
+        }
     }
 }
