@@ -18,6 +18,34 @@ use crate::transform::pca_keep;
 /// The name of the trio figure in the report, which `bench-queue` compares the service with.
 pub const TRIO_FIGURE: &str = "trio: cka + pwcca + procrustes, one call";
 
+/// The figure of every G- and R-class measure of README, Measures, asked for in one call.
+const MEASURES_FIGURE: &str = "G- and R-class measures, one call";
+
+/// The G- and R-class measures of README, Measures, with gulp at its default and at one λ > 0.
+fn gram_and_row_measures() -> Vec<Metric> {
+    let mut measures: Vec<Metric> = [
+        MetricKind::HardCorrMatch,
+        MetricKind::SoftCorrMatch,
+        MetricKind::EigenspaceOverlap,
+        MetricKind::Gulp,
+        MetricKind::LinearRegression,
+        MetricKind::AlignedCosine,
+        MetricKind::ProcrustesSizeShape,
+        MetricKind::PermutationProcrustes,
+        MetricKind::MagnitudeDiff,
+        MetricKind::ConcentricityDiff,
+    ]
+    .into_iter()
+    .map(Metric::of)
+    .collect();
+    measures.push(
+        Metric::of(MetricKind::Gulp)
+            .with_param("lambda", 0.01)
+            .expect("0.01 is a valid lambda"),
+    );
+    measures
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BenchMetricsArgs {
     /// Examples (rows) per representation.
@@ -138,9 +166,11 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     let (x, y) = related_pair(&SignalSpec::new(args.n, args.d), 0.8, args.seed);
     let a = Prepared::new(x.clone()).context("preparing X")?;
     let b = Prepared::new(y.clone()).context("preparing Y")?;
-    a.prepare_for(&Metric::PAPER);
-    b.prepare_for(&Metric::PAPER);
-    for (metric, outcome) in compare(&a, &b, &Metric::PAPER) {
+    let measures = gram_and_row_measures();
+    let every: Vec<Metric> = Metric::PAPER.iter().chain(&measures).copied().collect();
+    a.prepare_for(&every);
+    b.prepare_for(&every);
+    for (metric, outcome) in compare(&a, &b, &every) {
         outcome.with_context(|| format!("{metric} refused the generated pair"))?;
     }
     let mut stopwatch = Stopwatch {
@@ -163,6 +193,19 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     per_pair.push(stopwatch.figure("all ten, one call", || {
         std::hint::black_box(compare(&a, &b, &Metric::PAPER));
     }));
+    for &metric in &measures {
+        per_pair.push(stopwatch.figure(&metric.name(), || {
+            std::hint::black_box(compare(&a, &b, &[metric]));
+        }));
+    }
+    per_pair.push(stopwatch.figure(MEASURES_FIGURE, || {
+        std::hint::black_box(compare(&a, &b, &measures));
+    }));
+    per_pair.push(
+        stopwatch.figure("all twenty (and gulp at a second lambda), one call", || {
+            std::hint::black_box(compare(&a, &b, &every));
+        }),
+    );
     // The principal-component deletion benchmark pairs each representation with its copies.
     let keep = (args.d / 48).max(1);
     let copies = pca_keep(&x, &[keep]).context("principal-component copy of X")?;
@@ -196,6 +239,11 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
             &[Metric::of(MetricKind::MutualKnn)][..],
         ),
         ("for all ten metrics", &Metric::PAPER[..]),
+        (
+            "for the G- and R-class measures (eigenbases, unit rows)",
+            &measures[..],
+        ),
+        ("for all twenty", &every[..]),
     ] {
         let mut bytes = 0;
         preparation.push(stopwatch.figure_with_input(
