@@ -12,6 +12,7 @@ mod extract;
 mod health;
 mod jobs;
 mod leaderboard;
+mod metrics;
 pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
@@ -190,6 +191,7 @@ fn api_routes() -> Routes {
         .merge(jobs::router())
         .merge(benchmarks::router())
         .merge(leaderboard::router())
+        .merge(metrics::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(prometheus::router())

@@ -46,7 +46,8 @@ impl ParamRange {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// The accepted values in words, as refusals and `GET /v1/metrics` state them.
+    pub fn describe(self) -> &'static str {
         match self {
             ParamRange::NonNegative => "a number >= 0",
             ParamRange::Positive => "a number > 0",
