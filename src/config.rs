@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use axum::http::HeaderValue;
 
+use crate::metrics::MemoryBudget;
+
 /// Where the local setup script creates the database; `DATABASE_URL` overrides it.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://simbench:simbench@127.0.0.1:5432/simbench";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -204,6 +206,11 @@ pub struct WorkerConfig {
     #[arg(long, env = "SIMBENCH_CACHE_BYTES", default_value_t = DEFAULT_CACHE_BYTES)]
     pub cache_bytes: u64,
 
+    /// Bytes one comparison's measures may allocate; a metric that would need more for a pair is
+    /// refused for it. Default: a quarter of the machine's memory.
+    #[arg(long, env = "SIMBENCH_MEASURE_MEMORY_BYTES")]
+    pub measure_memory_bytes: Option<u64>,
+
     /// Attempts of a job before it stays failed.
     #[arg(long, env = "SIMBENCH_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
     pub max_attempts: i32,
@@ -223,6 +230,28 @@ impl WorkerConfig {
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or_else(cores)
     }
+
+    /// The memory budget of one comparison: as configured, or a quarter of physical memory.
+    pub fn measure_memory_budget(&self) -> MemoryBudget {
+        MemoryBudget {
+            bytes: self
+                .measure_memory_bytes
+                .unwrap_or_else(|| physical_memory_bytes() / 4),
+        }
+    }
+}
+
+/// Physical memory of the machine; when the system does not say, 4 GiB, a size every machine
+/// that runs the service has.
+pub fn physical_memory_bytes() -> u64 {
+    let pages = nix::unistd::sysconf(nix::unistd::SysconfVar::_PHYS_PAGES);
+    let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE);
+    match (pages, page_size) {
+        (Ok(Some(pages)), Ok(Some(size))) if pages > 0 && size > 0 => {
+            (pages as u64).saturating_mul(size as u64)
+        }
+        _ => 4 << 30,
+    }
 }
 
 impl Default for WorkerConfig {
@@ -231,6 +260,7 @@ impl Default for WorkerConfig {
             workers: None,
             lease_secs: DEFAULT_LEASE_SECS,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            measure_memory_bytes: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
         }

@@ -5,7 +5,7 @@ mod common;
 use common::{TestApp, expect_problem, expect_status, npy_f32};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use simbench::metrics::{Metric, Prepared, compare};
+use simbench::metrics::{Metric, MetricKind, Prepared, compare};
 
 /// Uploads `count` representations of one model on dataset "d" (n = 60, d = 6); returns ids.
 async fn representations(app: &TestApp, count: usize) -> Vec<i64> {
@@ -88,8 +88,14 @@ async fn all_pairs_are_computed_once_and_served_as_rows_and_matrices() {
     assert_eq!(values[0][0], 0.0);
     let forward = values[0][1].as_f64().unwrap();
     let backward = values[1][0].as_f64().unwrap();
-    assert!((forward - expected(&app, Metric::Pwcca, ids[0], ids[1]).await).abs() < 1e-12);
-    assert!((backward - expected(&app, Metric::Pwcca, ids[1], ids[0]).await).abs() < 1e-12);
+    assert!(
+        (forward - expected(&app, Metric::of(MetricKind::Pwcca), ids[0], ids[1]).await).abs()
+            < 1e-12
+    );
+    assert!(
+        (backward - expected(&app, Metric::of(MetricKind::Pwcca), ids[1], ids[0]).await).abs()
+            < 1e-12
+    );
     assert_ne!(forward, backward, "row = first argument");
     let cka = expect_status(
         app.get(&format!(
@@ -104,7 +110,8 @@ async fn all_pairs_are_computed_once_and_served_as_rows_and_matrices() {
         "symmetric metrics fill both halves"
     );
     assert!(
-        (cka["values"][2][3].as_f64().unwrap() - expected(&app, Metric::Cka, ids[2], ids[3]).await)
+        (cka["values"][2][3].as_f64().unwrap()
+            - expected(&app, Metric::of(MetricKind::Cka), ids[2], ids[3]).await)
             .abs()
             < 1e-12
     );

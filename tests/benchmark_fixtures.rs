@@ -141,7 +141,7 @@ fn check_protocol(
     metrics
         .iter()
         .map(|metric| {
-            let expected = &fixture.results[metric.name()][case];
+            let expected = &fixture.results[&metric.name()][case];
             let what = format!("{metric}/{case}");
             let deviation = compare(&got[metric], expected, fixture.tolerance.abs, &what);
             (*metric, deviation)

@@ -8,7 +8,7 @@ use ndarray_linalg::{QR, SVD};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use simbench::metrics::{
-    Metric, MetricError, Prepared, compare, parse_metric_list, set_blas_threads,
+    Metric, MetricError, MetricKind, Prepared, compare, parse_metric_list, set_blas_threads,
 };
 use simbench::synthetic::{SignalSpec, drifting_layers, gaussian, related_pair};
 
@@ -56,10 +56,10 @@ fn random_invertible(d: usize, seed: u64) -> Array2<f64> {
 #[test]
 fn a_representation_is_at_distance_zero_from_itself() {
     let (x, _) = related_pair(&SPEC, 0.5, 1);
-    let got = values(&x, &x, &Metric::ALL);
+    let got = values(&x, &x, &Metric::PAPER);
     for (metric, value) in got {
         // arccos(1 - δ) ≈ sqrt(2δ): rounding δ ≈ 1e-16 in the nuclear norm shows up as ~1e-8.
-        let tolerance = if metric == Metric::ProcrustesAngular {
+        let tolerance = if metric == Metric::of(MetricKind::ProcrustesAngular) {
             1e-7
         } else {
             1e-8
@@ -72,15 +72,18 @@ fn a_representation_is_at_distance_zero_from_itself() {
 fn symmetric_metrics_do_not_depend_on_the_argument_order() {
     let (x, y) = related_pair(&SPEC, 0.6, 2);
     let y = y.slice(s![.., ..9]).to_owned();
-    let forward = values(&x, &y, &Metric::ALL);
-    let backward = values(&y, &x, &Metric::ALL);
-    for metric in Metric::ALL
+    let forward = values(&x, &y, &Metric::PAPER);
+    let backward = values(&y, &x, &Metric::PAPER);
+    for metric in Metric::PAPER
         .into_iter()
         .filter(|metric| metric.is_symmetric())
     {
-        assert_close(metric.name(), forward[&metric], backward[&metric], 1e-10);
+        assert_close(&metric.name(), forward[&metric], backward[&metric], 1e-10);
     }
-    let (forward, backward) = (forward[&Metric::Pwcca], backward[&Metric::Pwcca]);
+    let (forward, backward) = (
+        forward[&Metric::of(MetricKind::Pwcca)],
+        backward[&Metric::of(MetricKind::Pwcca)],
+    );
     assert!(
         (forward - backward).abs() > 1e-3,
         "pwcca weights come from its first argument"
@@ -91,37 +94,44 @@ fn symmetric_metrics_do_not_depend_on_the_argument_order() {
 fn cka_procrustes_and_svcca_are_invariant_to_orthogonal_maps_and_scaling() {
     let (x, y) = related_pair(&SPEC, 0.6, 3);
     let metrics = [
-        Metric::Cka,
-        Metric::CkaDebiased,
-        Metric::Procrustes,
-        Metric::ProcrustesAngular,
-        Metric::Svcca,
-        Metric::MutualKnn,
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::CkaDebiased),
+        Metric::of(MetricKind::Procrustes),
+        Metric::of(MetricKind::ProcrustesAngular),
+        Metric::of(MetricKind::Svcca),
+        Metric::of(MetricKind::MutualKnn),
     ];
     let plain = values(&x, &y, &metrics);
     let mapped_x = x.dot(&random_orthogonal(SPEC.d, 30)) * 3.5;
     let mapped_y = y.dot(&random_orthogonal(SPEC.d, 31)) * 0.02;
     let mapped = values(&mapped_x, &mapped_y, &metrics);
     for metric in metrics {
-        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+        assert_close(&metric.name(), mapped[&metric], plain[&metric], 1e-9);
     }
 }
 
 #[test]
 fn the_cca_family_is_invariant_to_invertible_linear_maps() {
     let (x, y) = related_pair(&SPEC, 0.6, 4);
-    let metrics = [Metric::CcaMean, Metric::CcaMeanSq, Metric::Pwcca];
+    let metrics = [
+        Metric::of(MetricKind::CcaMean),
+        Metric::of(MetricKind::CcaMeanSq),
+        Metric::of(MetricKind::Pwcca),
+    ];
     let plain = values(&x, &y, &metrics);
     let mapped_y = y.dot(&random_invertible(SPEC.d, 40));
     let mapped = values(&x, &mapped_y, &metrics);
     for metric in metrics {
-        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+        assert_close(&metric.name(), mapped[&metric], plain[&metric], 1e-9);
     }
     // X's own coordinates weight pwcca, so only the correlations survive a map of X.
     let mapped_x = x.dot(&random_invertible(SPEC.d, 41));
     let mapped = values(&mapped_x, &y, &metrics);
-    for metric in [Metric::CcaMean, Metric::CcaMeanSq] {
-        assert_close(metric.name(), mapped[&metric], plain[&metric], 1e-9);
+    for metric in [
+        Metric::of(MetricKind::CcaMean),
+        Metric::of(MetricKind::CcaMeanSq),
+    ] {
+        assert_close(&metric.name(), mapped[&metric], plain[&metric], 1e-9);
     }
 }
 
@@ -129,9 +139,21 @@ fn the_cca_family_is_invariant_to_invertible_linear_maps() {
 fn procrustes_is_two_minus_twice_the_cosine_of_the_angular_metric() {
     for seed in 5..8 {
         let (x, y) = related_pair(&SPEC, 0.3, seed);
-        let got = values(&x, &y, &[Metric::Procrustes, Metric::ProcrustesAngular]);
-        let from_angle = 2.0 - 2.0 * got[&Metric::ProcrustesAngular].cos();
-        assert_close("procrustes", got[&Metric::Procrustes], from_angle, 1e-12);
+        let got = values(
+            &x,
+            &y,
+            &[
+                Metric::of(MetricKind::Procrustes),
+                Metric::of(MetricKind::ProcrustesAngular),
+            ],
+        );
+        let from_angle = 2.0 - 2.0 * got[&Metric::of(MetricKind::ProcrustesAngular)].cos();
+        assert_close(
+            "procrustes",
+            got[&Metric::of(MetricKind::Procrustes)],
+            from_angle,
+            1e-12,
+        );
     }
 }
 
@@ -145,9 +167,9 @@ fn more_related_representations_are_closer_under_every_metric() {
     };
     let (x, close) = related_pair(&spec, 0.95, 9);
     let (_, far) = related_pair(&spec, 0.95, 10);
-    let near = values(&x, &close, &Metric::ALL);
-    let unrelated = values(&x, &far, &Metric::ALL);
-    for metric in Metric::ALL {
+    let near = values(&x, &close, &Metric::PAPER);
+    let unrelated = values(&x, &far, &Metric::PAPER);
+    for metric in Metric::PAPER {
         assert!(
             near[&metric] < unrelated[&metric],
             "{metric}: related {} >= unrelated {}",
@@ -163,7 +185,11 @@ fn layers_drift_away_from_the_first_under_cka() {
     let first = prepared(&layers[0]);
     let distances: Vec<f64> = layers[1..]
         .iter()
-        .map(|layer| compare(&first, &prepared(layer), &[Metric::Cka])[&Metric::Cka].clone())
+        .map(|layer| {
+            compare(&first, &prepared(layer), &[Metric::of(MetricKind::Cka)])
+                [&Metric::of(MetricKind::Cka)]
+                .clone()
+        })
         .map(|outcome| outcome.expect("cka accepts any pair"))
         .collect();
     assert!(
@@ -208,7 +234,7 @@ fn pwcca_of_subspace_copy(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
 fn pwcca_against_a_column_subset_counts_the_unmatched_variance_of_x() {
     let (x, _) = related_pair(&SPEC, 0.0, 12);
     let subset = x.select(Axis(1), &[0, 3, 4, 7, 10]);
-    let got = values(&x, &subset, &[Metric::Pwcca])[&Metric::Pwcca];
+    let got = values(&x, &subset, &[Metric::of(MetricKind::Pwcca)])[&Metric::of(MetricKind::Pwcca)];
     assert_close(
         "pwcca(X, subset)",
         got,
@@ -216,7 +242,7 @@ fn pwcca_against_a_column_subset_counts_the_unmatched_variance_of_x() {
         1e-9,
     );
     assert!(got > 0.05, "X has variance the subset lacks: {got}");
-    let got = values(&subset, &x, &[Metric::Pwcca])[&Metric::Pwcca];
+    let got = values(&subset, &x, &[Metric::of(MetricKind::Pwcca)])[&Metric::of(MetricKind::Pwcca)];
     assert!(
         got.abs() <= 1e-9,
         "the subset lies inside X: pwcca(subset, X) = {got}"
@@ -229,7 +255,8 @@ fn pwcca_against_a_principal_component_copy_counts_the_deleted_components() {
     let copies = simbench::transform::pca_keep(&x, &[3, 8]).expect("k within 1..=d");
     let mut previous = f64::INFINITY;
     for copy in &copies {
-        let got = values(&x, copy, &[Metric::Pwcca])[&Metric::Pwcca];
+        let got =
+            values(&x, copy, &[Metric::of(MetricKind::Pwcca)])[&Metric::of(MetricKind::Pwcca)];
         assert_close(
             "pwcca(X, PC copy)",
             got,
@@ -241,7 +268,8 @@ fn pwcca_against_a_principal_component_copy_counts_the_deleted_components() {
             "keeping more components brings the copy closer"
         );
         previous = got;
-        let got = values(copy, &x, &[Metric::Pwcca])[&Metric::Pwcca];
+        let got =
+            values(copy, &x, &[Metric::of(MetricKind::Pwcca)])[&Metric::of(MetricKind::Pwcca)];
         assert!(got.abs() <= 1e-9, "pwcca(PC copy, X) = {got}");
     }
 }
@@ -264,15 +292,27 @@ fn the_cca_family_refuses_fewer_examples_than_features_naming_n_and_d() {
         noise: 0.5,
     };
     let (x, y) = related_pair(&spec, 0.5, 14);
-    for metric in [Metric::CcaMean, Metric::CcaMeanSq, Metric::Pwcca] {
+    for metric in [
+        Metric::of(MetricKind::CcaMean),
+        Metric::of(MetricKind::CcaMeanSq),
+        Metric::of(MetricKind::Pwcca),
+    ] {
         let error = refusal(&x, &y, metric);
         let message = error.to_string();
         assert_eq!(error.code(), "too_few_examples");
-        for part in ["n = 20", "d = 20", "cka", "procrustes", metric.name()] {
+        for part in ["n = 20", "d = 20", "cka", "procrustes", &metric.name()] {
             assert!(message.contains(part), "{message:?} lacks {part:?}");
         }
     }
-    let others = values(&x, &y, &[Metric::Svcca, Metric::Cka, Metric::Procrustes]);
+    let others = values(
+        &x,
+        &y,
+        &[
+            Metric::of(MetricKind::Svcca),
+            Metric::of(MetricKind::Cka),
+            Metric::of(MetricKind::Procrustes),
+        ],
+    );
     assert!(others.values().all(|value| value.is_finite()));
 }
 
@@ -281,15 +321,18 @@ fn rsa_refuses_fewer_than_three_columns_and_constant_rows() {
     let (x, y) = related_pair(&SPEC, 0.5, 15);
     let narrow = x.slice(s![.., ..2]).to_owned();
     assert_eq!(
-        refusal(&narrow, &y, Metric::Rsa).code(),
+        refusal(&narrow, &y, Metric::of(MetricKind::Rsa)).code(),
         "rsa_too_few_columns"
     );
     let mut constant = x.clone();
     constant.row_mut(7).fill(0.25);
-    let error = refusal(&constant, &y, Metric::Rsa);
+    let error = refusal(&constant, &y, Metric::of(MetricKind::Rsa));
     assert_eq!(error.code(), "rsa_constant_row");
     assert!(error.to_string().contains("row 7"));
-    assert!(values(&constant, &y, &[Metric::Cka])[&Metric::Cka].is_finite());
+    assert!(
+        values(&constant, &y, &[Metric::of(MetricKind::Cka)])[&Metric::of(MetricKind::Cka)]
+            .is_finite()
+    );
 }
 
 #[test]
@@ -301,7 +344,7 @@ fn mutual_knn_refuses_no_more_examples_than_neighbours() {
         noise: 0.5,
     };
     let (x, y) = related_pair(&spec, 0.5, 16);
-    let error = refusal(&x, &y, Metric::MutualKnn);
+    let error = refusal(&x, &y, Metric::of(MetricKind::MutualKnn));
     assert_eq!(error.code(), "knn_too_few_examples");
     assert!(error.to_string().contains("n = 10"));
 }
@@ -322,7 +365,7 @@ fn invalid_input_is_refused_by_prepared_and_is_not_a_metric_refusal() {
     assert_eq!(error.code(), "zero_variance");
 
     let shorter = y.slice(s![..SPEC.n - 1, ..]).to_owned();
-    for (metric, outcome) in compare(&prepared(&x), &prepared(&shorter), &Metric::ALL) {
+    for (metric, outcome) in compare(&prepared(&x), &prepared(&shorter), &Metric::PAPER) {
         let error = outcome.expect_err("different row counts");
         assert_eq!(error.code(), "row_count_mismatch", "{metric}");
     }
@@ -333,7 +376,10 @@ fn lazy_parts_are_computed_only_for_the_metrics_that_need_them() {
     let (x, _) = related_pair(&SPEC, 0.5, 18);
     let x = prepared(&x);
     let eager = x.memory_bytes();
-    x.prepare_for(&[Metric::Cka, Metric::Procrustes]);
+    x.prepare_for(&[
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::Procrustes),
+    ]);
     assert_eq!(
         x.memory_bytes(),
         eager,
@@ -342,7 +388,7 @@ fn lazy_parts_are_computed_only_for_the_metrics_that_need_them() {
     x.prepare_for(&Metric::PAPER_TRIO);
     let trio = x.memory_bytes();
     assert!(trio > eager, "pwcca needs the whitening");
-    x.prepare_for(&Metric::ALL);
+    x.prepare_for(&Metric::PAPER);
     assert!(
         x.memory_bytes() > trio,
         "rsa and mutual_knn keep ranks and neighbours"
@@ -363,7 +409,7 @@ fn prepared_representations_can_be_shared_across_threads() {
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 let (x, y) = (x.clone(), y.clone());
-                std::thread::spawn(move || compare(&x, &y, &Metric::ALL))
+                std::thread::spawn(move || compare(&x, &y, &Metric::PAPER))
             })
             .collect();
         let results: Vec<_> = workers
@@ -383,7 +429,7 @@ fn prepared_representations_can_be_shared_across_threads() {
     // the last bits only.
     set_blas_threads(2);
     let (first, second) = compare_on_two_threads();
-    for metric in Metric::ALL {
+    for metric in Metric::PAPER {
         let (a, b) = (
             first[&metric].clone().expect("value"),
             second[&metric].clone().expect("value"),
@@ -394,30 +440,34 @@ fn prepared_representations_can_be_shared_across_threads() {
 
 #[test]
 fn metric_names_round_trip_and_unknown_names_list_the_valid_ones() {
-    for metric in Metric::ALL {
+    for metric in Metric::PAPER {
         assert_eq!(metric.name().parse::<Metric>(), Ok(metric));
         let json = serde_json::to_string(&metric).expect("serialises");
         assert_eq!(json, format!("\"{}\"", metric.name()));
     }
     assert_eq!(
-        Metric::ALL
+        Metric::PAPER
             .iter()
             .filter(|metric| !metric.is_symmetric())
             .collect::<Vec<_>>(),
-        [&Metric::Pwcca]
+        [&Metric::of(MetricKind::Pwcca)]
     );
     assert_eq!(
         parse_metric_list("cka, pwcca,cka,procrustes"),
-        Ok(vec![Metric::Cka, Metric::Pwcca, Metric::Procrustes])
+        Ok(vec![
+            Metric::of(MetricKind::Cka),
+            Metric::of(MetricKind::Pwcca),
+            Metric::of(MetricKind::Procrustes)
+        ])
     );
     let message = parse_metric_list("cka,cca")
         .expect_err("cca is not a metric")
         .to_string();
     assert!(message.contains("\"cca\""), "{message}");
     assert!(
-        Metric::ALL
+        Metric::PAPER
             .iter()
-            .all(|metric| message.contains(metric.name())),
+            .all(|metric| message.contains(&metric.name())),
         "{message}"
     );
 }
@@ -441,7 +491,8 @@ fn procrustes_keeps_the_small_singular_values_of_the_cross_product() {
     let cross = normalise(&x).t().dot(&normalise(&y));
     let (_, sigma, _) = cross.svd(false, false).expect("SVD");
     let want = 2.0 - 2.0 * sigma.sum();
-    let got = values(&x, &y, &[Metric::Procrustes])[&Metric::Procrustes];
+    let got =
+        values(&x, &y, &[Metric::of(MetricKind::Procrustes)])[&Metric::of(MetricKind::Procrustes)];
     assert_close("procrustes", got, want, 1e-12);
 }
 
@@ -451,7 +502,7 @@ fn pwcca_against_a_rank_deficient_copy_merges_its_zero_correlations_with_the_unm
     // sixth is 0, in the same null space as the d1 - 6 directions nothing in Y matches.
     let (x, _) = related_pair(&SPEC, 0.0, 21);
     let copy = x.select(Axis(1), &[1, 2, 5, 8, 11, 5]);
-    let got = values(&x, &copy, &[Metric::Pwcca])[&Metric::Pwcca];
+    let got = values(&x, &copy, &[Metric::of(MetricKind::Pwcca)])[&Metric::of(MetricKind::Pwcca)];
     assert_close(
         "pwcca(X, copy)",
         got,

@@ -10,7 +10,7 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-use simbench::metrics::{Metric, Prepared, compare};
+use simbench::metrics::{Metric, MetricKind, Prepared, compare};
 use simbench::stats::functional::{disagreement, jensen_shannon};
 use simbench::stats::{
     PermutationOptions, ROUNDING_DECIMALS, Undefined, class_figures, kendall_tau_b,
@@ -19,7 +19,11 @@ use simbench::stats::{
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/protocols");
-const METRICS: [Metric; 3] = [Metric::Cka, Metric::Procrustes, Metric::Pwcca];
+const METRICS: [Metric; 3] = [
+    Metric::of(MetricKind::Cka),
+    Metric::of(MetricKind::Procrustes),
+    Metric::of(MetricKind::Pwcca),
+];
 
 fn read(file: &str) -> Array2<f64> {
     let path = Path::new(FIXTURES).join(file);

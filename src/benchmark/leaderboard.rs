@@ -2,6 +2,7 @@
 //! each, and the means that order the rows.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
@@ -47,7 +48,12 @@ pub struct Cell {
 
 /// Ranks the metrics of each benchmark's results (name, results) and orders the rows.
 pub fn rank(columns: Vec<(String, Results)>) -> Leaderboard {
-    let values: Vec<(Metric, Vec<Option<f64>>)> = Metric::ALL
+    // Every metric some published benchmark computes, in the order of `Metric`.
+    let named: BTreeSet<Metric> = columns
+        .iter()
+        .flat_map(|(_, results)| results.metrics.keys().copied())
+        .collect();
+    let values: Vec<(Metric, Vec<Option<f64>>)> = named
         .iter()
         .map(|metric| {
             let row = columns

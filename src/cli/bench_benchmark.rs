@@ -130,7 +130,7 @@ async fn measure(
         .post_json::<Value>("/v1/scores", Some(&json!({"scores": scores})))
         .await?;
 
-    let metrics: Vec<&str> = Metric::PAPER_TRIO
+    let metrics: Vec<String> = Metric::PAPER_TRIO
         .iter()
         .map(|metric| metric.name())
         .collect();

@@ -133,7 +133,7 @@ async fn time_all_pairs(
         .flat_map(|(index, &first)| ids[index + 1..].iter().map(move |&second| [first, second]))
         .collect();
     let started = Instant::now();
-    let metrics: Vec<&str> = Metric::PAPER_TRIO
+    let metrics: Vec<String> = Metric::PAPER_TRIO
         .iter()
         .map(|metric| metric.name())
         .collect();

@@ -36,7 +36,7 @@ pub struct CompareArgs {
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let metrics = match &args.metrics {
         Some(list) => parse_metric_list(list)?,
-        None => Metric::ALL.to_vec(),
+        None => Metric::PAPER.to_vec(),
     };
     let x = load(&args.a, args.tensor_a.as_deref())?;
     let y = load(&args.b, args.tensor_b.as_deref())?;

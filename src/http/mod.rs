@@ -12,6 +12,7 @@ mod extract;
 mod health;
 mod jobs;
 mod leaderboard;
+mod metrics;
 pub use health::OPENAPI_YAML;
 mod models;
 mod pagination;
@@ -45,7 +46,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
 use crate::http::error::ApiError;
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricKind};
 use crate::telemetry::Instruments;
 
 /// What every handler can reach.
@@ -181,6 +182,7 @@ fn api_routes() -> Routes {
         .merge(jobs::router())
         .merge(benchmarks::router())
         .merge(leaderboard::router())
+        .merge(metrics::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(prometheus::router())
@@ -262,7 +264,7 @@ fn parse_metric(name: &str) -> Result<Metric, ApiError> {
 }
 
 fn metric_names() -> String {
-    Metric::ALL.map(Metric::name).join(", ")
+    MetricKind::ALL.map(MetricKind::name).join(", ")
 }
 
 fn method_filter(method: &Method) -> MethodFilter {

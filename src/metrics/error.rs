@@ -70,6 +70,43 @@ pub enum MetricError {
     )]
     DebiasedNotPositive { n: usize },
 
+    #[error(
+        "{metric} would need {cost} bytes for a pair of {n} examples with {d1} and {d2} \
+         features, over the limit of {limit} bytes (SIMBENCH_MEASURE_MEMORY_BYTES); raise the \
+         limit or compare fewer examples"
+    )]
+    OverMemoryBudget {
+        metric: Metric,
+        n: usize,
+        d1: usize,
+        d2: usize,
+        cost: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "preparing a representation of {n} examples x {d} features would need {cost} bytes, \
+         over the limit of {limit} bytes (SIMBENCH_MEASURE_MEMORY_BYTES)"
+    )]
+    PreparationOverMemoryBudget {
+        n: usize,
+        d: usize,
+        cost: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "concentricity_diff is undefined here: the mean row has norm {mean_norm:e}, within \
+         rounding noise of zero (<= n·ε·max‖xᵢ‖ = {threshold:e}), so its direction is arbitrary"
+    )]
+    ConcentricityUndefined { mean_norm: f64, threshold: f64 },
+
+    #[error(
+        "aligned_cosine is undefined here: no row is non-zero in both representations, so there \
+         is no cosine to average"
+    )]
+    AlignedCosineNoRows,
+
     #[error("LAPACK routine {routine} failed (info = {info})")]
     LinearAlgebra { routine: &'static str, info: i32 },
 
@@ -159,6 +196,10 @@ impl MetricError {
             MetricError::TooFewExamplesForNeighbours { .. } => "knn_too_few_examples",
             MetricError::DebiasedTooFewExamples { .. } => "cka_debiased_too_few_examples",
             MetricError::DebiasedNotPositive { .. } => "cka_debiased_not_positive",
+            MetricError::OverMemoryBudget { .. } => "over_memory_budget",
+            MetricError::PreparationOverMemoryBudget { .. } => "preparation_over_memory_budget",
+            MetricError::ConcentricityUndefined { .. } => "concentricity_undefined",
+            MetricError::AlignedCosineNoRows => "aligned_cosine_no_rows",
             MetricError::LinearAlgebra { .. } => "linear_algebra_failure",
             MetricError::TooLargeForLapack { .. } => "too_large",
             MetricError::TooFewRowsForNeighbours { .. } => "too_few_rows_for_neighbours",
@@ -197,6 +238,10 @@ impl MetricError {
                 | MetricError::CknnaNegativeSelfHsic { .. }
                 | MetricError::IdenticalRows { .. }
                 | MetricError::ZeroMedianDistance { .. }
+                | MetricError::OverMemoryBudget { .. }
+                | MetricError::PreparationOverMemoryBudget { .. }
+                | MetricError::ConcentricityUndefined { .. }
+                | MetricError::AlignedCosineNoRows
         )
     }
 }

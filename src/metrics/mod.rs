@@ -5,128 +5,39 @@
 //! ranks and the neighbour lists); [`compare`] does the per-pair rest, sharing M = XᵀY and the
 //! decompositions between the metrics of one call.
 
+mod aligned;
+mod assignment;
 mod cca;
 mod cka;
 mod error;
+mod id;
 pub mod kernel;
+mod kind;
 mod knn;
 pub mod linalg;
+mod matching;
 pub mod neighbourhood;
 mod procrustes;
+mod rows;
 mod rsa;
+mod subspace;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use ndarray::{Array1, Array2, Axis};
-use serde::{Deserialize, Serialize};
 
 pub use error::MetricError;
+pub use id::{CostClass, MAX_PARAMS, Metric, ParamRange, ParamSpec, UnknownMetric};
+pub use kind::MetricKind;
 pub use knn::NEIGHBOURS;
 pub use linalg::{better_blas_core, blas_core, blas_threads, set_blas_threads};
 
-/// A dissimilarity between two representations: 0 for identical ones, larger when they differ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Cka,
-    CkaDebiased,
-    CcaMean,
-    CcaMeanSq,
-    Pwcca,
-    Svcca,
-    Procrustes,
-    ProcrustesAngular,
-    Rsa,
-    MutualKnn,
-}
-
-impl Metric {
-    /// Every metric, in the order of DESIGN's table (and of `Ord`).
-    pub const ALL: [Metric; 10] = [
-        Metric::Cka,
-        Metric::CkaDebiased,
-        Metric::CcaMean,
-        Metric::CcaMeanSq,
-        Metric::Pwcca,
-        Metric::Svcca,
-        Metric::Procrustes,
-        Metric::ProcrustesAngular,
-        Metric::Rsa,
-        Metric::MutualKnn,
-    ];
-
-    /// The three metrics the paper benchmarks.
-    pub const PAPER_TRIO: [Metric; 3] = [Metric::Cka, Metric::Pwcca, Metric::Procrustes];
-
-    /// The name used in the API, the database and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Cka => "cka",
-            Metric::CkaDebiased => "cka_debiased",
-            Metric::CcaMean => "cca_mean",
-            Metric::CcaMeanSq => "cca_mean_sq",
-            Metric::Pwcca => "pwcca",
-            Metric::Svcca => "svcca",
-            Metric::Procrustes => "procrustes",
-            Metric::ProcrustesAngular => "procrustes_angular",
-            Metric::Rsa => "rsa",
-            Metric::MutualKnn => "mutual_knn",
-        }
-    }
-
-    /// Whether d(X, Y) = d(Y, X). Only pwcca is not: X's variance gives the weights.
-    pub fn is_symmetric(self) -> bool {
-        self != Metric::Pwcca
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A metric name that is not one of [`Metric::ALL`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownMetric {
-    pub name: String,
-}
-
-impl fmt::Display for UnknownMetric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let valid: Vec<&str> = Metric::ALL.iter().map(|metric| metric.name()).collect();
-        write!(
-            f,
-            "unknown metric {:?}; valid metrics are: {}",
-            self.name,
-            valid.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownMetric {}
-
-impl FromStr for Metric {
-    type Err = UnknownMetric;
-
-    fn from_str(name: &str) -> Result<Metric, UnknownMetric> {
-        Metric::ALL
-            .into_iter()
-            .find(|metric| metric.name() == name)
-            .ok_or_else(|| UnknownMetric {
-                name: name.to_owned(),
-            })
-    }
-}
-
-/// Parses a comma-separated list such as `cka,pwcca, procrustes` (spaces around names allowed),
-/// keeping the first occurrence of each metric in order.
+/// Parses a comma-separated list such as `cka,pwcca, gulp(lambda=0.1)` (spaces around names
+/// allowed), keeping the first occurrence of each metric in order.
 pub fn parse_metric_list(list: &str) -> Result<Vec<Metric>, UnknownMetric> {
     let mut metrics = Vec::new();
-    for name in list.split(',') {
+    for name in id::split_list(list) {
         let metric: Metric = name.trim().parse()?;
         if !metrics.contains(&metric) {
             metrics.push(metric);
@@ -135,24 +46,73 @@ pub fn parse_metric_list(list: &str) -> Result<Vec<Metric>, UnknownMetric> {
     Ok(metrics)
 }
 
+/// Memory the measures of one comparison may allocate (README, Measures: "Memory").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryBudget {
+    pub bytes: u64,
+}
+
+impl MemoryBudget {
+    pub const UNLIMITED: MemoryBudget = MemoryBudget { bytes: u64::MAX };
+
+    /// The metric's refusal when its cost for an n x d1, n x d2 pair exceeds the budget.
+    pub fn check(self, metric: Metric, n: usize, d1: usize, d2: usize) -> Result<(), MetricError> {
+        let cost = metric.memory_bytes(n, d1, d2);
+        if cost > self.bytes {
+            return Err(MetricError::OverMemoryBudget {
+                metric,
+                n,
+                d1,
+                d2,
+                cost,
+                limit: self.bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The refusal of preparing an n x d representation at all, when its eager parts exceed the
+    /// budget.
+    pub fn check_preparation(self, n: usize, d: usize) -> Result<(), MetricError> {
+        let cost = Prepared::eager_bytes(n, d);
+        if cost > self.bytes {
+            return Err(MetricError::PreparationOverMemoryBudget {
+                n,
+                d,
+                cost,
+                limit: self.bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// One representation made ready for comparison: the per-matrix work of DESIGN's cost model,
 /// done once and shared by every pair (workers share it across threads through an `Arc`).
 /// Eager: P(X) = the centred matrix divided by its Frobenius norm, S = P(X)ᵀP(X) and ‖S‖_F, row
-/// norms. Lazy, on the first metric that needs it: the eigendecomposition of S (CCA family,
-/// svcca), the ranks of the RDM (rsa), the neighbour lists (mutual_knn).
+/// norms of P(X) and of the raw rows, and c(X) (`concentricity_diff`). Lazy, on the first metric
+/// that needs it: the eigendecompositions of S (CCA family, svcca; gulp, linear_regression) and of
+/// the raw Gram matrix (eigenspace_overlap), the raw rows at unit norm (aligned_cosine), the ranks
+/// of the RDM (rsa), the neighbour lists (mutual_knn).
 pub struct Prepared {
     /// P(X), n x d, row-major.
     normalised: Array2<f64>,
-    /// With `centred_norm`, rebuilds the raw rows for rsa, which works on the uncentred input.
+    /// With `centred_norm`, rebuilds the raw rows for the measures on uncentred input.
     column_means: Array1<f64>,
     centred_norm: f64,
     /// Squared norm of each row of P(X) (cka_debiased's rₓ).
     row_sq_norms: Array1<f64>,
+    /// ‖xᵢ‖ of the raw rows, exactly 0 for an all-zero row.
+    raw_row_norms: Array1<f64>,
     gram: Array2<f64>,
     gram_norm: f64,
     /// First row whose entries are all equal in the exact input (rsa refuses it).
     constant_row: Option<usize>,
+    concentricity: Result<f64, MetricError>,
     spectrum: OnceLock<Result<cca::Spectrum, MetricError>>,
+    centred_basis: OnceLock<Result<subspace::Eigenbasis, MetricError>>,
+    raw_basis: OnceLock<Result<subspace::Eigenbasis, MetricError>>,
+    unit_rows: OnceLock<Array2<f64>>,
     rdm_ranks: OnceLock<Result<rsa::RdmRanks, MetricError>>,
     neighbours: OnceLock<Result<knn::Neighbours, MetricError>>,
 }
@@ -179,6 +139,11 @@ impl Prepared {
         let constant_row = normalised
             .axis_iter(Axis(0))
             .position(|row| row.iter().all(|&value| value == row[0]));
+        let raw_row_norms = Array1::from_iter(
+            normalised
+                .axis_iter(Axis(0))
+                .map(|row| row.dot(&row).sqrt()),
+        );
 
         // A constant column keeps its exact value as mean, so it centres to exact zeros instead of
         // rounding noise that normalisation would blow up when it is the only variation.
@@ -189,6 +154,8 @@ impl Prepared {
                 column.sum() / n as f64
             }
         }));
+        let concentricity =
+            rows::concentricity(normalised.view(), column_means.view(), raw_row_norms.view());
         normalised -= &column_means;
         let centred_norm = normalised
             .iter()
@@ -209,13 +176,25 @@ impl Prepared {
             column_means,
             centred_norm,
             row_sq_norms,
+            raw_row_norms,
             gram,
             gram_norm,
             constant_row,
+            concentricity,
             spectrum: OnceLock::new(),
+            centred_basis: OnceLock::new(),
+            raw_basis: OnceLock::new(),
+            unit_rows: OnceLock::new(),
             rdm_ranks: OnceLock::new(),
             neighbours: OnceLock::new(),
         })
+    }
+
+    /// Bytes [`Prepared::new`] holds for an n x d matrix (the input itself, row vectors and
+    /// S), known before it allocates.
+    pub fn eager_bytes(n: usize, d: usize) -> u64 {
+        let (n, d) = (n as u64, d as u64);
+        8 * (n * d + d * d + 3 * n + d)
     }
 
     pub fn n_rows(&self) -> usize {
@@ -229,21 +208,49 @@ impl Prepared {
     /// Computes now the lazy parts these metrics need, so that later comparisons only do per-pair
     /// work. A metric's refusal is kept and reported by [`compare`], not here.
     pub fn prepare_for(&self, metrics: &[Metric]) {
+        self.prepare_within(metrics, MemoryBudget::UNLIMITED);
+    }
+
+    /// [`Prepared::prepare_for`], skipping the metrics whose cost on a pair of this representation
+    /// with itself exceeds `budget` ([`compare_within`] refuses them).
+    pub fn prepare_within(&self, metrics: &[Metric], budget: MemoryBudget) {
+        let (n, d) = (self.n_rows(), self.n_cols());
         for metric in metrics {
-            match metric {
-                Metric::CcaMean | Metric::CcaMeanSq | Metric::Pwcca | Metric::Svcca => {
+            if budget.check(*metric, n, d, d).is_err() {
+                continue;
+            }
+            match metric.kind() {
+                MetricKind::CcaMean
+                | MetricKind::CcaMeanSq
+                | MetricKind::Pwcca
+                | MetricKind::Svcca => {
                     let _ = self.spectrum();
                 }
-                Metric::Rsa => {
+                MetricKind::Gulp | MetricKind::LinearRegression => {
+                    let _ = self.centred_basis();
+                }
+                MetricKind::EigenspaceOverlap => {
+                    let _ = self.raw_basis();
+                }
+                MetricKind::AlignedCosine => {
+                    self.unit_rows();
+                }
+                MetricKind::Rsa => {
                     let _ = self.rdm_ranks();
                 }
-                Metric::MutualKnn => {
+                MetricKind::MutualKnn => {
                     let _ = self.neighbours();
                 }
-                Metric::Cka
-                | Metric::CkaDebiased
-                | Metric::Procrustes
-                | Metric::ProcrustesAngular => {}
+                MetricKind::Cka
+                | MetricKind::CkaDebiased
+                | MetricKind::Procrustes
+                | MetricKind::ProcrustesAngular
+                | MetricKind::HardCorrMatch
+                | MetricKind::SoftCorrMatch
+                | MetricKind::ProcrustesSizeShape
+                | MetricKind::PermutationProcrustes
+                | MetricKind::MagnitudeDiff
+                | MetricKind::ConcentricityDiff => {}
             }
         }
     }
@@ -254,20 +261,26 @@ impl Prepared {
             * (self.normalised.len()
                 + self.column_means.len()
                 + self.row_sq_norms.len()
+                + self.raw_row_norms.len()
                 + self.gram.len());
-        let spectrum = match self.spectrum.get() {
-            Some(Ok(spectrum)) => spectrum.memory_bytes(),
-            _ => 0,
-        };
-        let ranks = match self.rdm_ranks.get() {
-            Some(Ok(ranks)) => ranks.memory_bytes(),
-            _ => 0,
-        };
-        let neighbours = match self.neighbours.get() {
-            Some(Ok(neighbours)) => neighbours.memory_bytes(),
-            _ => 0,
-        };
-        std::mem::size_of::<Prepared>() + eager + spectrum + ranks + neighbours
+        fn held<T>(part: &OnceLock<Result<T, MetricError>>, bytes: impl Fn(&T) -> usize) -> usize {
+            match part.get() {
+                Some(Ok(part)) => bytes(part),
+                _ => 0,
+            }
+        }
+        let lazy = held(&self.spectrum, cca::Spectrum::memory_bytes)
+            + held(&self.centred_basis, subspace::Eigenbasis::memory_bytes)
+            + held(&self.raw_basis, subspace::Eigenbasis::memory_bytes)
+            + self.unit_rows.get().map_or(0, |rows| 8 * rows.len())
+            + held(&self.rdm_ranks, rsa::RdmRanks::memory_bytes)
+            + held(&self.neighbours, knn::Neighbours::memory_bytes);
+        std::mem::size_of::<Prepared>() + eager + lazy
+    }
+
+    /// ‖X‖²_F of the raw matrix: ‖X̃‖²_F + n‖x̄‖².
+    fn raw_sq_norm(&self) -> f64 {
+        self.centred_norm.powi(2) + self.n_rows() as f64 * self.column_means.dot(&self.column_means)
     }
 
     fn spectrum(&self) -> Result<&cca::Spectrum, MetricError> {
@@ -275,6 +288,45 @@ impl Prepared {
             .get_or_init(|| cca::Spectrum::from_gram(&self.gram))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    fn centred_basis(&self) -> Result<&subspace::Eigenbasis, MetricError> {
+        self.centred_basis
+            .get_or_init(|| subspace::Eigenbasis::of_gram(self.gram.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Of XᵀX / c², c = ‖X̃‖_F: S + (n/c²) x̄x̄ᵀ, a rank-one update of the centred Gram matrix
+    /// rather than a second n-sized product.
+    fn raw_basis(&self) -> Result<&subspace::Eigenbasis, MetricError> {
+        self.raw_basis
+            .get_or_init(|| {
+                let scaled_mean = &self.column_means / self.centred_norm;
+                let n = self.n_rows() as f64;
+                let mut raw = self.gram.clone();
+                for (mut row, a) in raw.axis_iter_mut(Axis(0)).zip(&scaled_mean) {
+                    row.scaled_add(n * a, &scaled_mean);
+                }
+                subspace::Eigenbasis::of_gram(raw)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The raw rows scaled to unit norm, all-zero rows left zero.
+    fn unit_rows(&self) -> &Array2<f64> {
+        self.unit_rows.get_or_init(|| {
+            let mut rows = &self.normalised * self.centred_norm + &self.column_means;
+            for (mut row, norm) in rows.axis_iter_mut(Axis(0)).zip(&self.raw_row_norms) {
+                if *norm > 0.0 {
+                    row /= *norm;
+                } else {
+                    row.fill(0.0);
+                }
+            }
+            rows
+        })
     }
 
     fn rdm_ranks(&self) -> Result<&rsa::RdmRanks, MetricError> {
@@ -299,15 +351,27 @@ impl Prepared {
     }
 }
 
-/// Computes `metrics` for the pair (X = `x`, Y = `y`; the order matters for pwcca only). The
-/// metrics of one call share M = XᵀY and the decompositions they have in common (DESIGN, Cost
-/// model). A metric that refuses the pair maps to its error; the others still get their value.
+/// Computes `metrics` for the pair (X = `x`, Y = `y`; the order matters for the asymmetric ones),
+/// whatever memory they take. See [`compare_within`].
 pub fn compare(
     x: &Prepared,
     y: &Prepared,
     metrics: &[Metric],
 ) -> BTreeMap<Metric, Result<f64, MetricError>> {
-    compare_timed(x, y, metrics)
+    compare_within(x, y, metrics, MemoryBudget::UNLIMITED)
+}
+
+/// Computes `metrics` for the pair. The metrics of one call share M = XᵀY and the decompositions
+/// they have in common (DESIGN, Cost model; README, Measures: "Shared work"). A metric that
+/// refuses the pair, or whose memory cost exceeds `budget`, maps to its error; the others still
+/// get their value.
+pub fn compare_within(
+    x: &Prepared,
+    y: &Prepared,
+    metrics: &[Metric],
+    budget: MemoryBudget,
+) -> BTreeMap<Metric, Result<f64, MetricError>> {
+    compare_timed(x, y, metrics, budget)
         .into_iter()
         .map(|(metric, timed)| (metric, timed.value))
         .collect()
@@ -322,20 +386,42 @@ pub struct Timed {
     pub seconds: f64,
 }
 
-/// [`compare`], timing each metric.
-pub fn compare_timed(x: &Prepared, y: &Prepared, metrics: &[Metric]) -> BTreeMap<Metric, Timed> {
-    let needs_nuclear_norm = metrics
+/// [`compare_within`], timing each metric.
+pub fn compare_timed(
+    x: &Prepared,
+    y: &Prepared,
+    metrics: &[Metric],
+    budget: MemoryBudget,
+) -> BTreeMap<Metric, Timed> {
+    let (n, d1, d2) = (x.n_rows(), x.n_cols(), y.n_cols());
+    let admitted: Vec<Metric> = metrics
         .iter()
-        .any(|metric| matches!(metric, Metric::Procrustes | Metric::ProcrustesAngular));
-    let needs_canonical = metrics
-        .iter()
-        .any(|metric| matches!(metric, Metric::CcaMean | Metric::CcaMeanSq | Metric::Pwcca));
+        .copied()
+        .filter(|metric| budget.check(*metric, n, d1, d2).is_ok())
+        .collect();
+    let needs_nuclear_norm = admitted.iter().any(|metric| {
+        matches!(
+            metric.kind(),
+            MetricKind::Procrustes | MetricKind::ProcrustesAngular
+        )
+    });
+    let needs_canonical = admitted.iter().any(|metric| {
+        matches!(
+            metric.kind(),
+            MetricKind::CcaMean | MetricKind::CcaMeanSq | MetricKind::Pwcca
+        )
+    });
     let pair = Pair {
         x,
         y,
-        with_pwcca: metrics.contains(&Metric::Pwcca),
+        with_pwcca: admitted
+            .iter()
+            .any(|metric| metric.kind() == MetricKind::Pwcca),
         side_by_side: needs_nuclear_norm && needs_canonical,
         cross: OnceLock::new(),
+        raw_cross: OnceLock::new(),
+        correlations: OnceLock::new(),
+        centred_rotated: OnceLock::new(),
         nuclear_norm: OnceLock::new(),
         canonical: OnceLock::new(),
     };
@@ -343,7 +429,9 @@ pub fn compare_timed(x: &Prepared, y: &Prepared, metrics: &[Metric]) -> BTreeMap
         .iter()
         .map(|&metric| {
             let started = std::time::Instant::now();
-            let value = pair.value(metric);
+            let value = budget
+                .check(metric, n, d1, d2)
+                .and_then(|()| pair.value(metric));
             let seconds = started.elapsed().as_secs_f64();
             (metric, Timed { value, seconds })
         })
@@ -359,6 +447,9 @@ struct Pair<'a> {
     /// [`Pair::decompose_side_by_side`] may then compute at once.
     side_by_side: bool,
     cross: OnceLock<Array2<f64>>,
+    raw_cross: OnceLock<Array2<f64>>,
+    correlations: OnceLock<Array2<f64>>,
+    centred_rotated: OnceLock<Result<Array2<f64>, MetricError>>,
     nuclear_norm: OnceLock<Result<f64, MetricError>>,
     canonical: OnceLock<Result<cca::Canonical, MetricError>>,
 }
@@ -372,9 +463,9 @@ impl Pair<'_> {
                 y_rows: y.n_rows(),
             });
         }
-        match metric {
-            Metric::Cka => Ok(cka::cka(self.cross_sq_norm(), x.gram_norm, y.gram_norm)),
-            Metric::CkaDebiased => cka::cka_debiased(
+        match metric.kind() {
+            MetricKind::Cka => Ok(cka::cka(self.cross_sq_norm(), x.gram_norm, y.gram_norm)),
+            MetricKind::CkaDebiased => cka::cka_debiased(
                 self.cross_sq_norm(),
                 &cka::DebiasedParts {
                     gram_norm: x.gram_norm,
@@ -385,22 +476,72 @@ impl Pair<'_> {
                     row_sq_norms: &y.row_sq_norms,
                 },
             ),
-            Metric::CcaMean => Ok(1.0 - cca::mean(&self.canonical(metric)?.correlations)),
-            Metric::CcaMeanSq => {
+            MetricKind::CcaMean => Ok(1.0 - cca::mean(&self.canonical(metric)?.correlations)),
+            MetricKind::CcaMeanSq => {
                 let squares: Vec<f64> = (self.canonical(metric)?.correlations.iter())
                     .map(|rho| rho * rho)
                     .collect();
                 Ok(1.0 - cca::mean(&squares))
             }
-            Metric::Pwcca => Ok(self
+            MetricKind::Pwcca => Ok(self
                 .canonical(metric)?
                 .pwcca
                 .expect("compare asks for pwcca whenever the metric list holds it")),
-            Metric::Svcca => cca::svcca(x.spectrum()?, y.spectrum()?, self.cross()),
-            Metric::Procrustes => Ok(procrustes::procrustes(self.nuclear_norm()?)),
-            Metric::ProcrustesAngular => Ok(procrustes::procrustes_angular(self.nuclear_norm()?)),
-            Metric::Rsa => Ok(rsa::rsa(x.rdm_ranks()?, y.rdm_ranks()?)),
-            Metric::MutualKnn => Ok(knn::mutual_knn(x.neighbours()?, y.neighbours()?)),
+            MetricKind::Svcca => cca::svcca(x.spectrum()?, y.spectrum()?, self.cross()),
+            MetricKind::Procrustes => Ok(procrustes::procrustes(self.nuclear_norm()?)),
+            MetricKind::ProcrustesAngular => {
+                Ok(procrustes::procrustes_angular(self.nuclear_norm()?))
+            }
+            MetricKind::Rsa => Ok(rsa::rsa(x.rdm_ranks()?, y.rdm_ranks()?)),
+            MetricKind::MutualKnn => Ok(knn::mutual_knn(x.neighbours()?, y.neighbours()?)),
+            MetricKind::HardCorrMatch => Ok(matching::hard_corr_match(self.correlations())),
+            MetricKind::SoftCorrMatch => Ok(matching::soft_corr_match(self.correlations())),
+            MetricKind::EigenspaceOverlap => {
+                let (x_basis, y_basis) = (x.raw_basis()?, y.raw_basis()?);
+                let rotated = subspace::rotated(x_basis, self.raw_cross(), y_basis);
+                Ok(subspace::eigenspace_overlap(&rotated, x_basis, y_basis))
+            }
+            MetricKind::Gulp => {
+                let lambda = metric.param("lambda").unwrap_or(0.0);
+                let rotated = self.centred_rotated()?;
+                Ok(subspace::gulp(
+                    rotated,
+                    x.centred_basis()?,
+                    y.centred_basis()?,
+                    lambda,
+                ))
+            }
+            MetricKind::LinearRegression => Ok(subspace::linear_regression(
+                self.cross(),
+                y.centred_basis()?,
+            )),
+            MetricKind::AlignedCosine => {
+                let count = x
+                    .raw_row_norms
+                    .iter()
+                    .zip(&y.raw_row_norms)
+                    .filter(|(a, b)| **a > 0.0 && **b > 0.0)
+                    .count();
+                aligned::aligned_cosine(self.raw_cross(), x.unit_rows(), y.unit_rows(), count)
+            }
+            MetricKind::ProcrustesSizeShape => Ok(procrustes::procrustes_size_shape(
+                self.nuclear_norm()?,
+                x.centred_norm,
+                y.centred_norm,
+            )),
+            MetricKind::PermutationProcrustes => Ok(matching::permutation_procrustes(
+                self.raw_cross(),
+                x.centred_norm * y.centred_norm,
+                x.raw_sq_norm(),
+                y.raw_sq_norm(),
+            )),
+            MetricKind::MagnitudeDiff => Ok(rows::magnitude_diff(
+                x.column_means.view(),
+                y.column_means.view(),
+            )),
+            MetricKind::ConcentricityDiff => {
+                Ok((x.concentricity.clone()? - y.concentricity.clone()?).abs())
+            }
         }
     }
 
@@ -410,6 +551,38 @@ impl Pair<'_> {
             .get_or_init(|| self.x.normalised.t().dot(&self.y.normalised))
     }
 
+    /// XᵀY / (c_x c_y) of the raw matrices: M + (n / (c_x c_y)) x̄ȳᵀ, a rank-one update of M
+    /// (X = X̃ + 1x̄ᵀ and X̃ᵀ1 = 0) rather than a second n-sized product.
+    fn raw_cross(&self) -> &Array2<f64> {
+        self.raw_cross.get_or_init(|| {
+            let (x, y) = (self.x, self.y);
+            let scale = x.n_rows() as f64 / (x.centred_norm * y.centred_norm);
+            let mut raw = self.cross().clone();
+            for (mut row, a) in raw.axis_iter_mut(Axis(0)).zip(&x.column_means) {
+                row.scaled_add(scale * a, &y.column_means);
+            }
+            raw
+        })
+    }
+
+    fn correlations(&self) -> &Array2<f64> {
+        self.correlations
+            .get_or_init(|| matching::correlations(self.cross(), &self.x.gram, &self.y.gram))
+    }
+
+    /// Vₓᵀ M V_y over the centred bases (gulp at every λ of the call).
+    fn centred_rotated(&self) -> Result<&Array2<f64>, MetricError> {
+        self.centred_rotated
+            .get_or_init(|| {
+                Ok(subspace::rotated(
+                    self.x.centred_basis()?,
+                    self.cross(),
+                    self.y.centred_basis()?,
+                ))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
     fn cross_sq_norm(&self) -> f64 {
         self.cross().iter().map(|value| value * value).sum()
     }

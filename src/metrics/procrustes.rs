@@ -23,3 +23,11 @@ pub(super) fn procrustes(nuclear_norm: f64) -> f64 {
 pub(super) fn procrustes_angular(nuclear_norm: f64) -> f64 {
     nuclear_norm.clamp(-1.0, 1.0).acos()
 }
+
+/// `procrustes_size_shape` (README, Measures): sqrt(max(0, ‖X̃‖²_F + ‖Ỹ‖²_F - 2‖X̃ᵀỸ‖_*)), from
+/// the nuclear norm of M = P(X)ᵀP(Y) and the centred norms c_x = ‖X̃‖_F, c_y = ‖Ỹ‖_F.
+pub(super) fn procrustes_size_shape(nuclear_norm: f64, x_norm: f64, y_norm: f64) -> f64 {
+    (x_norm * x_norm + y_norm * y_norm - 2.0 * x_norm * y_norm * nuclear_norm)
+        .max(0.0)
+        .sqrt()
+}

@@ -49,7 +49,7 @@ pub async fn insert(
     created_by: Option<&str>,
 ) -> Result<i64, StoreError> {
     let enqueued = jobs::enqueue(tx, pairs, metrics).await?;
-    let names: Vec<&str> = metrics.iter().map(|metric| metric.name()).collect();
+    let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO comparisons (metrics, n_pairs, n_known, created_by) VALUES ($1, $2, $3, $4)
          RETURNING id",

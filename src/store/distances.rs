@@ -57,7 +57,7 @@ pub async fn among(
     metrics: &[Metric],
     representations: &[i64],
 ) -> Result<HashMap<(Metric, i64, i64), Outcome>, StoreError> {
-    let names: Vec<&str> = metrics.iter().map(|metric| metric.name()).collect();
+    let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
     type Row = (String, i64, i64, Option<f64>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT metric, rep_a, rep_b, value, refusal FROM distances

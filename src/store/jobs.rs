@@ -74,7 +74,7 @@ pub async fn enqueue(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let names: Vec<&str> = metrics.iter().map(|metric| metric.name()).collect();
+    let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
 
     let stored: HashSet<(String, i64, i64)> = sqlx::query_as(
         "SELECT metric, rep_a, rep_b FROM distances
@@ -107,7 +107,7 @@ pub async fn enqueue(
 
     let mut outcome = Enqueued::default();
     let mut linked = HashSet::new();
-    let mut new_jobs: Vec<(i64, i64, Vec<&str>)> = Vec::new();
+    let mut new_jobs: Vec<(i64, i64, Vec<String>)> = Vec::new();
     for &(a, b) in pairs {
         let mut missing = Vec::new();
         let mut covered = false;
@@ -292,7 +292,7 @@ pub async fn complete(
     if status.is_none_or(|status| status == JobStatus::Cancelled) {
         return Ok(Completion::Cancelled);
     }
-    let metrics: Vec<&str> = distances.iter().map(|d| d.metric.name()).collect();
+    let metrics: Vec<String> = distances.iter().map(|d| d.metric.name()).collect();
     let firsts: Vec<i64> = distances.iter().map(|d| d.rep_a).collect();
     let seconds: Vec<i64> = distances.iter().map(|d| d.rep_b).collect();
     let values: Vec<Option<f64>> = distances.iter().map(|d| d.outcome.clone().ok()).collect();
@@ -501,11 +501,15 @@ pub async fn count_by_status(db: &PgPool) -> Result<Vec<(JobStatus, i64)>, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::MetricKind;
 
     #[test]
     fn symmetric_distances_are_keyed_by_ascending_ids_and_pwcca_as_asked() {
-        assert_eq!(distance_key(Metric::Cka, 9, 4), (4, 9));
-        assert_eq!(distance_key(Metric::Procrustes, 4, 9), (4, 9));
-        assert_eq!(distance_key(Metric::Pwcca, 9, 4), (9, 4));
+        assert_eq!(distance_key(Metric::of(MetricKind::Cka), 9, 4), (4, 9));
+        assert_eq!(
+            distance_key(Metric::of(MetricKind::Procrustes), 4, 9),
+            (4, 9)
+        );
+        assert_eq!(distance_key(Metric::of(MetricKind::Pwcca), 9, 4), (9, 4));
     }
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use cache::PreparedCache;
 
 use crate::config::{WorkerConfig, cores};
-use crate::metrics::{self, Metric, MetricError, Prepared};
+use crate::metrics::{self, MemoryBudget, Metric, MetricError, Prepared};
 use crate::store::jobs::{self, ClaimedJob, Completion, ComputedDistance, distance_key};
 use crate::store::status::JobStatus;
 use crate::store::{StoreError, blobs, representations};
@@ -36,6 +36,8 @@ struct Shared {
     instruments: Arc<Instruments>,
     shutdown: CancellationToken,
     lease: Duration,
+    /// What one comparison's measures may allocate (README, Measures: "Memory").
+    budget: MemoryBudget,
     max_attempts: i32,
     retry_backoff: Duration,
     /// How long an idle worker waits without a notification before looking again (a safety
@@ -68,6 +70,7 @@ impl WorkerPool {
             instruments,
             shutdown: shutdown.clone(),
             lease,
+            budget: config.measure_memory_budget(),
             max_attempts: config.max_attempts.max(1),
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             idle_poll: (lease / 4).clamp(Duration::from_millis(500), Duration::from_secs(15)),
@@ -284,10 +287,11 @@ async fn compute(shared: &Shared, job: &ClaimedJob) -> Result<Vec<ComputedDistan
         }
     };
     let metrics_wanted = job.metrics.clone();
+    let budget = shared.budget;
     let timed = tokio::task::spawn_blocking(move || {
-        first.prepare_for(&metrics_wanted);
-        second.prepare_for(&metrics_wanted);
-        metrics::compare_timed(&first, &second, &metrics_wanted)
+        first.prepare_within(&metrics_wanted, budget);
+        second.prepare_within(&metrics_wanted, budget);
+        metrics::compare_timed(&first, &second, &metrics_wanted, budget)
     })
     .await
     .map_err(|error| WorkerError::Crashed("the computation", panic_message(error)))?;
@@ -371,6 +375,13 @@ impl From<StoreError> for LoadError {
 async fn load_and_prepare(shared: &Shared, id: i64) -> Result<Arc<Prepared>, LoadError> {
     let started = Instant::now();
     let representation = representations::get(&shared.db, id).await?;
+    let (n, d) = (representation.n_rows, representation.n_cols);
+    if let Err(error) = shared.budget.check_preparation(
+        usize::try_from(n).unwrap_or(usize::MAX),
+        usize::try_from(d).unwrap_or(usize::MAX),
+    ) {
+        return Err(LoadError::Refused(format!("representation {id}: {error}")));
+    }
     let matrix = blobs::read(&shared.db, representation.blob_id).await?;
     shared
         .instruments

@@ -106,6 +106,7 @@ pub fn test_workers(count: usize) -> WorkerConfig {
         workers: Some(count),
         lease_secs: 2,
         cache_bytes: 256 << 20,
+        measure_memory_bytes: None,
         max_attempts: 3,
         retry_backoff_ms: 50,
     }

@@ -161,7 +161,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
     let metrics = match &args.metrics {
         Some(list) => parse_metric_list(list)?,
-        None => Metric::ALL.to_vec(),
+        None => Metric::PAPER.to_vec(),
     };
     let client = Client::new(&args.url, args.token.as_deref())?;
     client.check_ready().await?;

@@ -28,7 +28,7 @@ pub async fn create(
                 format!("there is no dataset named {:?}", definition.dataset),
             )
         })?;
-    let metrics: Vec<&str> = definition
+    let metrics: Vec<String> = definition
         .metrics
         .iter()
         .map(|metric| metric.name())

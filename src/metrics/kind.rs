@@ -1,0 +1,227 @@
+//! The metric kinds: names, parameters, symmetry, cost class, a one-line definition and the
+//! memory each needs (README, Measures).
+
+use super::id::{CostClass, Metric, ParamRange, ParamSpec};
+
+/// A metric without its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetricKind {
+    Cka,
+    CkaDebiased,
+    CcaMean,
+    CcaMeanSq,
+    Pwcca,
+    Svcca,
+    Procrustes,
+    ProcrustesAngular,
+    Rsa,
+    MutualKnn,
+    HardCorrMatch,
+    SoftCorrMatch,
+    EigenspaceOverlap,
+    Gulp,
+    LinearRegression,
+    AlignedCosine,
+    ProcrustesSizeShape,
+    PermutationProcrustes,
+    MagnitudeDiff,
+    ConcentricityDiff,
+}
+
+const GULP_PARAMS: [ParamSpec; 1] = [ParamSpec {
+    name: "lambda",
+    default: 0.0,
+    range: ParamRange::NonNegative,
+}];
+
+impl MetricKind {
+    /// Every kind, in the order of README's Measures tables (and of `Ord`).
+    pub const ALL: [MetricKind; 20] = [
+        MetricKind::Cka,
+        MetricKind::CkaDebiased,
+        MetricKind::CcaMean,
+        MetricKind::CcaMeanSq,
+        MetricKind::Pwcca,
+        MetricKind::Svcca,
+        MetricKind::Procrustes,
+        MetricKind::ProcrustesAngular,
+        MetricKind::Rsa,
+        MetricKind::MutualKnn,
+        MetricKind::HardCorrMatch,
+        MetricKind::SoftCorrMatch,
+        MetricKind::EigenspaceOverlap,
+        MetricKind::Gulp,
+        MetricKind::LinearRegression,
+        MetricKind::AlignedCosine,
+        MetricKind::ProcrustesSizeShape,
+        MetricKind::PermutationProcrustes,
+        MetricKind::MagnitudeDiff,
+        MetricKind::ConcentricityDiff,
+    ];
+
+    /// The name in the API, the database and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MetricKind::Cka => "cka",
+            MetricKind::CkaDebiased => "cka_debiased",
+            MetricKind::CcaMean => "cca_mean",
+            MetricKind::CcaMeanSq => "cca_mean_sq",
+            MetricKind::Pwcca => "pwcca",
+            MetricKind::Svcca => "svcca",
+            MetricKind::Procrustes => "procrustes",
+            MetricKind::ProcrustesAngular => "procrustes_angular",
+            MetricKind::Rsa => "rsa",
+            MetricKind::MutualKnn => "mutual_knn",
+            MetricKind::HardCorrMatch => "hard_corr_match",
+            MetricKind::SoftCorrMatch => "soft_corr_match",
+            MetricKind::EigenspaceOverlap => "eigenspace_overlap",
+            MetricKind::Gulp => "gulp",
+            MetricKind::LinearRegression => "linear_regression",
+            MetricKind::AlignedCosine => "aligned_cosine",
+            MetricKind::ProcrustesSizeShape => "procrustes_size_shape",
+            MetricKind::PermutationProcrustes => "permutation_procrustes",
+            MetricKind::MagnitudeDiff => "magnitude_diff",
+            MetricKind::ConcentricityDiff => "concentricity_diff",
+        }
+    }
+
+    /// The parameters the kind takes, with their defaults and ranges.
+    pub const fn params(self) -> &'static [ParamSpec] {
+        match self {
+            MetricKind::Gulp => &GULP_PARAMS,
+            _ => &[],
+        }
+    }
+
+    /// Whether d(X, Y) = d(Y, X) for every input.
+    pub const fn is_symmetric(self) -> bool {
+        !matches!(self, MetricKind::Pwcca | MetricKind::LinearRegression)
+    }
+
+    pub const fn cost_class(self) -> CostClass {
+        match self {
+            MetricKind::Rsa | MetricKind::MutualKnn => CostClass::Neighbourhood,
+            MetricKind::MagnitudeDiff | MetricKind::ConcentricityDiff => CostClass::Rows,
+            _ => CostClass::Gram,
+        }
+    }
+
+    /// One line saying what the kind computes (README, Measures, has the full definitions).
+    pub const fn definition(self) -> &'static str {
+        match self {
+            MetricKind::Cka => "1 - linear CKA of the centred representations",
+            MetricKind::CkaDebiased => "1 - CKA with the unbiased HSIC estimator",
+            MetricKind::CcaMean => "1 - mean canonical correlation",
+            MetricKind::CcaMeanSq => "1 - mean squared canonical correlation",
+            MetricKind::Pwcca => "1 - projection-weighted mean canonical correlation (X weighs)",
+            MetricKind::Svcca => "cca_mean of the reductions keeping 99% of each variance",
+            MetricKind::Procrustes => "orthogonal Procrustes distance of the normalised matrices",
+            MetricKind::ProcrustesAngular => "arccos of the Procrustes nuclear norm",
+            MetricKind::Rsa => "1 - Spearman correlation of the two correlation-distance RDMs",
+            MetricKind::MutualKnn => "1 - mean overlap of the 10-nearest-neighbour lists",
+            MetricKind::HardCorrMatch => {
+                "1 - mean Pearson correlation of columns under the best one-to-one matching"
+            }
+            MetricKind::SoftCorrMatch => {
+                "1 - mean best Pearson correlation of each column with the other side's"
+            }
+            MetricKind::EigenspaceOverlap => "1 - overlap of the column spaces of the raw matrices",
+            MetricKind::Gulp => "GULP distance of ridge-regularised linear predictors (lambda)",
+            MetricKind::LinearRegression => {
+                "1 - share of X's centred variance a linear map of Y explains"
+            }
+            MetricKind::AlignedCosine => {
+                "1 - mean cosine of matching rows after the Procrustes rotation of raw X"
+            }
+            MetricKind::ProcrustesSizeShape => {
+                "Procrustes distance of the centred, unscaled matrices"
+            }
+            MetricKind::PermutationProcrustes => {
+                "Procrustes distance under the best permutation of raw columns"
+            }
+            MetricKind::MagnitudeDiff => "difference of the norms of the mean rows",
+            MetricKind::ConcentricityDiff => {
+                "difference of the mean cosines of rows with their mean row"
+            }
+        }
+    }
+
+    /// Bytes the kind allocates for one pair of n x d1 and n x d2 representations, the lazily
+    /// prepared parts of both sides included and the eager ones ([`super::Prepared::eager_bytes`])
+    /// not: known before anything is allocated (README, Measures: "Memory").
+    pub fn memory_bytes(self, n: usize, d1: usize, d2: usize) -> u64 {
+        let (n, d1, d2) = (n as u64, d1 as u64, d2 as u64);
+        let wide = d1.max(d2);
+        let cross = d1 * d2;
+        let squares = d1 * d1 + d2 * d2;
+        let words = match self {
+            MetricKind::Cka
+            | MetricKind::CkaDebiased
+            | MetricKind::MagnitudeDiff
+            | MetricKind::ConcentricityDiff => cross,
+            // Spectra (W, S^(1/2), reduction and the eigendecomposition's copy) on each side; the
+            // pair's whitened T, T Tᵀ and its eigenvectors.
+            MetricKind::CcaMean | MetricKind::CcaMeanSq | MetricKind::Pwcca | MetricKind::Svcca => {
+                5 * squares + 3 * cross + 2 * wide * wide
+            }
+            // M, its copy in dgesdd and the bidiagonal workspace.
+            MetricKind::Procrustes
+            | MetricKind::ProcrustesAngular
+            | MetricKind::ProcrustesSizeShape => 3 * cross + 4 * wide * wide,
+            // Per side: the sort buffer of n(n-1)/2 (value, position) pairs (two words) once at a
+            // time, the i32 ranks kept (half a word each), the standardised rows; and a strip.
+            MetricKind::Rsa => {
+                let pairs = n * n.saturating_sub(1) / 2;
+                2 * pairs + pairs + n * wide + 256 * n
+            }
+            // Per side: unit rows, a strip of similarities and the candidate lists.
+            MetricKind::MutualKnn => {
+                let k = super::NEIGHBOURS as u64;
+                n * (d1 + d2) + 256 * n + 2 * k * n
+            }
+            MetricKind::HardCorrMatch | MetricKind::PermutationProcrustes => 3 * cross + 2 * wide,
+            MetricKind::SoftCorrMatch => 2 * cross,
+            // The eigendecompositions (vectors and a workspace copy) of both sides' Gram
+            // matrices, and the rotated cross product with its intermediate.
+            MetricKind::EigenspaceOverlap | MetricKind::Gulp | MetricKind::LinearRegression => {
+                3 * squares + 3 * cross
+            }
+            // Unit rows on each side; the raw cross product, its SVD and the weighted product.
+            MetricKind::AlignedCosine => n * (d1 + d2) + 6 * cross + 2 * wide * wide,
+        };
+        8 * words
+    }
+}
+
+impl Metric {
+    /// The ten metrics of the paper's code (README, Measures: "The paper's ten").
+    pub const PAPER: [Metric; 10] = [
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::CkaDebiased),
+        Metric::of(MetricKind::CcaMean),
+        Metric::of(MetricKind::CcaMeanSq),
+        Metric::of(MetricKind::Pwcca),
+        Metric::of(MetricKind::Svcca),
+        Metric::of(MetricKind::Procrustes),
+        Metric::of(MetricKind::ProcrustesAngular),
+        Metric::of(MetricKind::Rsa),
+        Metric::of(MetricKind::MutualKnn),
+    ];
+
+    /// The three metrics the paper benchmarks.
+    pub const PAPER_TRIO: [Metric; 3] = [
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::Pwcca),
+        Metric::of(MetricKind::Procrustes),
+    ];
+
+    /// Every kind at its default parameters.
+    pub fn defaults() -> Vec<Metric> {
+        MetricKind::ALL.into_iter().map(Metric::of).collect()
+    }
+
+    /// Bytes the metric allocates for one pair (see [`MetricKind::memory_bytes`]).
+    pub fn memory_bytes(self, n: usize, d1: usize, d2: usize) -> u64 {
+        self.kind().memory_bytes(n, d1, d2)
+    }
+}
