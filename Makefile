@@ -8,9 +8,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 run: setup
 	cargo run --release -- serve
 
-## The same bring-up, then the whole test suite (each test gets its own database).
+## The same bring-up and the browser the dashboard tests drive, then the whole test suite (each
+## test gets its own database).
 test:
 	./scripts/setup-local.sh --drop-test-databases
+	./scripts/setup-browser.sh
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --all-targets --no-fail-fast; \
 	else \

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::csv_format::{self, FormatParam};
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric, parse_metrics, validate};
@@ -147,7 +148,7 @@ async fn unpublish(
 
 /// A benchmark's correlation table.
 #[derive(Debug, Serialize)]
-pub(super) struct Results {
+pub(crate) struct Results {
     pub benchmark: i64,
     pub status: &'static str,
     /// Some distances are not computed yet: the figures may still move.
@@ -159,13 +160,16 @@ pub(super) struct Results {
 async fn results(
     State(ctx): State<ApiContext>,
     Path(id): Path<i64>,
-) -> Result<Json<Results>, ApiError> {
-    Ok(Json(results_of(&ctx, id).await?))
+    Query(params): Query<FormatParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let results = results_of(&ctx, id).await?;
+    csv_format::respond(&params, &headers, &results, csv_format::results)
 }
 
 /// The results of a benchmark's current run: stored ones once complete, else computed from the
 /// distances known so far (and stored when they turn out complete).
-pub(super) async fn results_of(ctx: &ApiContext, id: i64) -> Result<Results, ApiError> {
+pub(crate) async fn results_of(ctx: &ApiContext, id: i64) -> Result<Results, ApiError> {
     let benchmark = benchmarks::get(&ctx.db, id).await?;
     if let Some(stored) = benchmarks::stored_results(&ctx.db, id).await? {
         return Ok(Results {
@@ -252,15 +256,16 @@ struct PairsParams {
     metric: String,
     /// The group's label: a layer number, a metadata value, or `all`. Optional with one group.
     group: Option<String>,
+    format: Option<csv_format::Format>,
 }
 
 #[derive(Debug, Serialize)]
-struct PairRows {
-    metric: Metric,
-    group: GroupKey,
-    reference: Option<i64>,
+pub(crate) struct PairRows {
+    pub metric: Metric,
+    pub group: GroupKey,
+    pub reference: Option<i64>,
     /// x = d(first, second), y = |f(first) − f(second)|, rounded as the statistics see them.
-    rows: Vec<ScatterRow>,
+    pub rows: Vec<ScatterRow>,
 }
 
 /// `GET /v1/benchmarks/{id}/pairs?metric=&group=`: the points behind a group, for scatter plots.
@@ -268,9 +273,25 @@ async fn pairs(
     State(ctx): State<ApiContext>,
     Path(id): Path<i64>,
     Query(params): Query<PairsParams>,
-) -> Result<Json<PairRows>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let metric = parse_metric(&params.metric)?;
-    let run = Run::load(&ctx, id).await?;
+    let rows = pair_rows(&ctx, id, metric, params.group.as_deref()).await?;
+    let format = FormatParam {
+        format: params.format,
+    };
+    csv_format::respond(&format, &headers, &rows, csv_format::pairs)
+}
+
+/// The points behind one group of a benchmark under one metric; `group` may be left out when
+/// the benchmark has a single group.
+pub(crate) async fn pair_rows(
+    ctx: &ApiContext,
+    id: i64,
+    metric: Metric,
+    group: Option<&str>,
+) -> Result<PairRows, ApiError> {
+    let run = Run::load(ctx, id).await?;
     if !run.snapshot.metrics.contains(&metric) {
         return Err(ApiError::unprocessable(
             "unknown_metric",
@@ -282,7 +303,7 @@ async fn pairs(
         .iter()
         .map(|group| group_label(&group.key))
         .collect();
-    let group = match (&params.group, run.groups.as_slice()) {
+    let group = match (group, run.groups.as_slice()) {
         (None, [only]) => only,
         (None, _) => {
             return Err(ApiError::bad_request(
@@ -295,7 +316,7 @@ async fn pairs(
         }
         (Some(wanted), groups) => groups
             .iter()
-            .find(|group| group_label(&group.key) == *wanted)
+            .find(|group| group_label(&group.key) == wanted)
             .ok_or_else(|| {
                 ApiError::unprocessable(
                     "unknown_group",
@@ -304,16 +325,16 @@ async fn pairs(
             })?,
     };
     let lookup = |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
-    Ok(Json(PairRows {
+    Ok(PairRows {
         metric,
         group: group.key.clone(),
         reference: group.reference,
         rows: benchmark::scatter_rows(group, &metric, lookup),
-    }))
+    })
 }
 
 /// How a group is named in query strings.
-fn group_label(key: &GroupKey) -> String {
+pub(crate) fn group_label(key: &GroupKey) -> String {
     match key {
         GroupKey::All => "all".to_owned(),
         GroupKey::Layer(layer) => layer.to_string(),

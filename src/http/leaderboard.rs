@@ -3,11 +3,13 @@
 use std::cmp::Ordering;
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use serde::Serialize;
 
-use super::benchmarks::results_of;
-use super::extract::Json;
+use super::benchmarks::{Results, results_of};
+use super::csv_format::{self, FormatParam};
+use super::extract::Query;
 use super::{ApiContext, Routes};
 use crate::error::ApiError;
 use crate::metrics::Metric;
@@ -18,43 +20,54 @@ pub(super) fn router() -> Routes {
 }
 
 #[derive(Debug, Serialize)]
-struct Leaderboard {
-    benchmarks: Vec<Column>,
+pub(crate) struct Leaderboard {
+    pub benchmarks: Vec<Column>,
     /// Best first: by mean rank, then mean ρ.
-    rows: Vec<Row>,
+    pub rows: Vec<Row>,
 }
 
 #[derive(Debug, Serialize)]
-struct Column {
-    id: i64,
-    name: String,
-    status: &'static str,
-    partial: bool,
+pub(crate) struct Column {
+    pub id: i64,
+    pub name: String,
+    pub status: &'static str,
+    pub partial: bool,
 }
 
 #[derive(Debug, Serialize)]
-struct Row {
-    metric: Metric,
+pub(crate) struct Row {
+    pub metric: Metric,
     /// One cell per benchmark, in the order of `benchmarks`.
-    cells: Vec<Cell>,
+    pub cells: Vec<Cell>,
     /// Over the benchmarks where the metric has a value; null where it has none anywhere.
-    mean_spearman: Option<f64>,
-    mean_rank: Option<f64>,
-    n_benchmarks: usize,
+    pub mean_spearman: Option<f64>,
+    pub mean_rank: Option<f64>,
+    pub n_benchmarks: usize,
 }
 
 #[derive(Debug, Serialize)]
-struct Cell {
-    benchmark: i64,
+pub(crate) struct Cell {
+    pub benchmark: i64,
     /// The benchmark value (mean Spearman ρ over groups); null when the metric is missing from
     /// the benchmark or undefined there — never zero.
-    spearman: Option<f64>,
+    pub spearman: Option<f64>,
     /// 1 for the best metric of the benchmark; ties share the mean of their places.
-    rank: Option<f64>,
+    pub rank: Option<f64>,
 }
 
-async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>, ApiError> {
+async fn leaderboard(
+    State(ctx): State<ApiContext>,
+    Query(params): Query<FormatParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (leaderboard, _) = build(&ctx).await?;
+    csv_format::respond(&params, &headers, &leaderboard, csv_format::leaderboard)
+}
+
+/// The leaderboard, with the results of each of its benchmarks in column order.
+pub(crate) async fn build(ctx: &ApiContext) -> Result<(Leaderboard, Vec<Results>), ApiError> {
     let mut columns = Vec::new();
+    let mut column_results = Vec::new();
     // metric → ρ per benchmark column.
     let mut values: Vec<(Metric, Vec<Option<f64>>)> = Metric::ALL
         .iter()
@@ -62,7 +75,7 @@ async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>,
         .collect();
     for id in benchmarks::published_ids(&ctx.db).await? {
         let benchmark = benchmarks::get(&ctx.db, id).await?;
-        let results = results_of(&ctx, id).await?;
+        let results = results_of(ctx, id).await?;
         for (metric, column) in &mut values {
             column.push(results.metrics[metric.name()]["spearman"].as_f64());
         }
@@ -72,6 +85,7 @@ async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>,
             status: results.status,
             partial: results.partial,
         });
+        column_results.push(results);
     }
     let ranks: Vec<Vec<Option<f64>>> = (0..columns.len())
         .map(|column| {
@@ -126,10 +140,13 @@ async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>,
             })
             .then_with(|| a.metric.cmp(&b.metric))
     });
-    Ok(Json(Leaderboard {
-        benchmarks: columns,
-        rows,
-    }))
+    Ok((
+        Leaderboard {
+            benchmarks: columns,
+            rows,
+        },
+        column_results,
+    ))
 }
 
 /// Ranks of the present values, highest first (1 = best), ties sharing their mean place.

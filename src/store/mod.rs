@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod models;
 pub mod representations;
 pub mod scores;
+pub mod sessions;
 pub mod tokens;
 
 use std::time::Duration;
