@@ -197,7 +197,7 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
 
     browser
         .client
-        .goto(&app.url(&format!("/ui/benchmarks/{benchmark}?group=1")))
+        .goto(&app.url(&format!("/ui/benchmarks/{benchmark}?group=1#scatter")))
         .await
         .unwrap();
     for metric in ["cka", "procrustes"] {

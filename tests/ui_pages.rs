@@ -240,6 +240,12 @@ async fn pages_and_csv_downloads_agree_with_the_api() {
         let html = response.text().await.unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
         assert!(!html.contains("<script"), "{path}");
+        if path == "/ui/leaderboard" {
+            assert!(
+                html.contains("<td class=\"cell rho-"),
+                "cells carry their colour class"
+            );
+        }
     }
     for (path, status) in [
         (

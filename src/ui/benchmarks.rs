@@ -24,7 +24,7 @@ fn running(benchmark: &Benchmark) -> bool {
 }
 
 fn status_badge(status: &str) -> Markup {
-    html! { span.badge class=(status) data-status=(status) { (status) } }
+    html! { span.badge.(status) data-status=(status) { (status) } }
 }
 
 fn progress_bar(progress: &Progress) -> Markup {
@@ -249,7 +249,7 @@ fn metric_table(metrics: &[Metric], results: &Value) -> Markup {
                     tr data-metric=(metric.name()) {
                         th { (metric.name()) }
                         @match result["spearman"].as_f64() {
-                            Some(rho) => { td.num class=(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
+                            Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
                             None => { td.num { "—" } }
                         }
                         (stat_cell(&result["spearman_p"], 4))
@@ -297,7 +297,7 @@ fn group_table(
                         th { a href={ (page_href(id, &[("group", group)], "")) "#scatter" } { (group) } }
                         @for metric in metrics {
                             @match group_result(results, metric.name(), group).and_then(|result| result["spearman"].as_f64()) {
-                                Some(rho) => { td.num class=(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
+                                Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
                                 None => { td.num { "—" } }
                             }
                         }

@@ -54,7 +54,7 @@ pub(super) async fn page(
                             @for (cell, column_results) in row.cells.iter().zip(&results) {
                                 @match cell.spearman {
                                     Some(rho) => {
-                                        td.cell class=(rho_class(rho)) data-value=(full_precision(rho))
+                                        td.cell.(rho_class(rho)) data-value=(full_precision(rho))
                                             data-benchmark=(cell.benchmark)
                                             title=(interval_text(&column_results.metrics, row.metric.name(), rho)) {
                                             (format!("{rho:.3}"))

@@ -32,8 +32,9 @@ const BOTTOM: f64 = 46.0;
 
 impl Scatter {
     pub fn render(&self) -> Markup {
-        let x_ticks = axis_ticks(self.points.iter().map(|point| point.x));
-        let y_ticks = axis_ticks(self.points.iter().map(|point| point.y));
+        // Distances of one group often sit far from zero; differences in function start at it.
+        let x_ticks = axis_ticks(self.points.iter().map(|point| point.x), false);
+        let y_ticks = axis_ticks(self.points.iter().map(|point| point.y), true);
         let x = Linear::new(
             (x_ticks[0], x_ticks[x_ticks.len() - 1]),
             (LEFT, WIDTH - RIGHT),
@@ -74,9 +75,8 @@ impl Scatter {
     }
 }
 
-/// Ticks for an axis over `values`, starting at zero when all are non-negative (distances and
-/// differences are); [0, 1] when there is no value.
-fn axis_ticks(values: impl Iterator<Item = f64>) -> Vec<f64> {
+/// Ticks for an axis over `values`, down to zero when `from_zero`; [0, 1] when there is no value.
+fn axis_ticks(values: impl Iterator<Item = f64>, from_zero: bool) -> Vec<f64> {
     let (min, max) = values
         .filter(|value| value.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), value| {
@@ -85,7 +85,7 @@ fn axis_ticks(values: impl Iterator<Item = f64>) -> Vec<f64> {
     if !min.is_finite() {
         return nice_ticks(0.0, 1.0, 4);
     }
-    nice_ticks(min.min(0.0), max, 4)
+    nice_ticks(if from_zero { min.min(0.0) } else { min }, max, 4)
 }
 
 #[cfg(test)]
@@ -122,8 +122,10 @@ mod tests {
         let svg = scatter.render().into_string();
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains("data-x=\"0.37\" data-y=\"0.12\""));
-        let ticks = axis_ticks(scatter.points.iter().map(|point| point.x));
-        assert!(ticks[0] <= 0.0 && *ticks.last().unwrap() >= 0.81);
+        let ticks = axis_ticks(scatter.points.iter().map(|point| point.y), true);
+        assert!(ticks[0] <= 0.0 && *ticks.last().unwrap() >= 0.12);
+        let ticks = axis_ticks([0.4, 0.45].into_iter(), false);
+        assert!(ticks[0] > 0.0 && ticks[0] <= 0.4 && *ticks.last().unwrap() >= 0.45);
     }
 
     #[test]
