@@ -8,28 +8,22 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 run: setup
 	cargo run --release -- serve
 
-<<<<<<< HEAD
-## The same bring-up, then the whole test suite (each test gets its own database), then the fuzzer.
-=======
-## The same bring-up, then the whole test suite (each test gets its own database), then the
-## Python client's tests against a real server.
->>>>>>> python
+## The same bring-up and the browser the dashboard tests drive, then the whole test suite (each
+## test gets its own database), the Python client's tests against a real server, and the fuzzer.
 test:
 	./scripts/setup-local.sh --drop-test-databases
+	./scripts/setup-browser.sh
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --all-targets --no-fail-fast; \
 	else \
 		cargo test --all-targets --no-fail-fast; \
 	fi
-<<<<<<< HEAD
+	./scripts/test-python-client.sh
 	./scripts/fuzz.sh
 
 ## About two minutes of schemathesis against a real server on a scratch database.
 fuzz: setup
 	./scripts/fuzz.sh
-=======
-	./scripts/test-python-client.sh
->>>>>>> python
 
 setup:
 	./scripts/setup-local.sh

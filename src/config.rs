@@ -103,6 +103,17 @@ pub struct HttpConfig {
         value_parser = parse_origins
     )]
     pub cors_origins: Origins,
+
+    /// Mark the dashboard's session cookie Secure: set it when the service is reached over
+    /// https (directly or behind a proxy), so that browsers never send the cookie in clear.
+    #[arg(
+        long,
+        env = "SIMBENCH_SECURE_COOKIES",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub secure_cookies: bool,
 }
 
 /// Browser origins allowed to call the API.
@@ -144,6 +155,7 @@ impl Default for HttpConfig {
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
             cors_origins: Origins::default(),
+            secure_cookies: false,
         }
     }
 }

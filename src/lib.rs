@@ -20,4 +20,5 @@ pub mod store;
 pub mod synthetic;
 pub mod telemetry;
 pub mod transform;
+pub mod ui;
 pub mod worker;

@@ -59,10 +59,12 @@ enum Requirement {
 }
 
 /// Token management and the audit log need admin; otherwise reads need read and everything else
-/// write. `route` is the matched route pattern, `None` when no route matched.
+/// write. The dashboard's pages check their own sessions. `route` is the matched route pattern,
+/// `None` when no route matched.
 fn requirement(method: &Method, route: Option<&str>, public_read: bool) -> Requirement {
     match route {
-        Some("/healthz" | "/readyz" | "/openapi.yaml") => return Requirement::Open,
+        Some("/healthz" | "/readyz" | "/openapi.yaml" | "/") => return Requirement::Open,
+        Some(route) if route.starts_with("/ui/") => return Requirement::Open,
         Some(route)
             if route == "/v1/audit"
                 || route == "/v1/tokens"
@@ -277,6 +279,13 @@ mod tests {
             (Method::GET, Some("/healthz"), false, Requirement::Open),
             (Method::GET, Some("/openapi.yaml"), false, Requirement::Open),
             (Method::GET, Some("/readyz"), true, Requirement::Open),
+            (Method::GET, Some("/"), false, Requirement::Open),
+            (
+                Method::POST,
+                Some("/ui/jobs/{id}/retry"),
+                false,
+                Requirement::Open,
+            ),
             (Method::GET, Some("/v1/models"), false, scope(Scope::Read)),
             (Method::HEAD, Some("/v1/models"), false, scope(Scope::Read)),
             (Method::GET, Some("/v1/models"), true, Requirement::Public),

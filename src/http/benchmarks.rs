@@ -1,17 +1,18 @@
 //! `/v1/benchmarks`: does a metric's dissimilarity track differences in function?
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::csv_format::{self, FormatParam};
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric, parse_metrics, validate};
 use crate::benchmark::Protocol;
-use crate::benchmark::service::{self, PairRows, Results};
+use crate::benchmark::service;
 use crate::http::error::ApiError;
 use crate::stats::BootstrapOptions;
 use crate::store::benchmarks::{self, Benchmark, Definition, Selection};
@@ -143,8 +144,11 @@ async fn unpublish(
 async fn results(
     State(ctx): State<ApiContext>,
     Path(id): Path<i64>,
-) -> Result<Json<Results>, ApiError> {
-    Ok(Json(service::results(&ctx.db, id).await?))
+    Query(params): Query<FormatParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let results = service::results(&ctx.db, id).await?;
+    csv_format::respond(&params, &headers, &results, csv_format::results)
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +157,7 @@ struct PairsParams {
     metric: String,
     /// The group's label: a layer number, a metadata value, or `all`. Optional with one group.
     group: Option<String>,
+    format: Option<csv_format::Format>,
 }
 
 /// `GET /v1/benchmarks/{id}/pairs?metric=&group=`: the points behind a group, for scatter plots.
@@ -160,9 +165,12 @@ async fn pairs(
     State(ctx): State<ApiContext>,
     Path(id): Path<i64>,
     Query(params): Query<PairsParams>,
-) -> Result<Json<PairRows>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let metric = parse_metric(&params.metric)?;
-    Ok(Json(
-        service::pairs(&ctx.db, id, metric, params.group.as_deref()).await?,
-    ))
+    let rows = service::pairs(&ctx.db, id, metric, params.group.as_deref()).await?;
+    let format = FormatParam {
+        format: params.format,
+    };
+    csv_format::respond(&format, &headers, &rows, csv_format::pairs)
 }

@@ -1,13 +1,16 @@
 //! `/v1/distances`: computed distances, as rows or as a matrix for dashboards.
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
+use super::csv_format::{self, FormatParam};
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric};
 use crate::http::error::ApiError;
+use crate::metrics::Metric;
 use crate::store::distances::{self, Distance};
 use crate::store::jobs::distance_key;
 
@@ -48,21 +51,23 @@ struct MatrixParams {
     metric: String,
     /// Comma-separated ids: the rows and the columns, in this order.
     representations: String,
+    format: Option<csv_format::Format>,
 }
 
 #[derive(Debug, Serialize)]
-struct DistanceMatrix {
-    metric: String,
-    representations: Vec<i64>,
+pub(crate) struct DistanceMatrix {
+    pub metric: String,
+    pub representations: Vec<i64>,
     /// values[i][j] = d(representations[i], representations[j]); null where not computed or
     /// refused. The diagonal is 0, as for every metric d(X, X) = 0.
-    values: Vec<Vec<Option<f64>>>,
+    pub values: Vec<Vec<Option<f64>>>,
 }
 
 async fn matrix(
     State(ctx): State<ApiContext>,
     Query(params): Query<MatrixParams>,
-) -> Result<Json<DistanceMatrix>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let metric = parse_metric(&params.metric)?;
     let ids = params
         .representations
@@ -85,6 +90,19 @@ async fn matrix(
             ),
         ));
     }
+    let matrix = distance_matrix(&ctx, metric, ids).await?;
+    let format = FormatParam {
+        format: params.format,
+    };
+    csv_format::respond(&format, &headers, &matrix, csv_format::matrix)
+}
+
+/// The matrix of stored distances of `metric` among `ids`, rows and columns in that order.
+pub(crate) async fn distance_matrix(
+    ctx: &ApiContext,
+    metric: Metric,
+    ids: Vec<i64>,
+) -> Result<DistanceMatrix, ApiError> {
     let stored = distances::among(&ctx.db, &[metric], &ids).await?;
     let values = ids
         .iter()
@@ -102,9 +120,9 @@ async fn matrix(
                 .collect()
         })
         .collect();
-    Ok(Json(DistanceMatrix {
+    Ok(DistanceMatrix {
         metric: metric.name().to_owned(),
         representations: ids,
         values,
-    }))
+    })
 }

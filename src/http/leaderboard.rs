@@ -1,11 +1,12 @@
-//! `GET /v1/leaderboard`: the team's metrics across its published benchmarks.
+//! `GET /v1/leaderboard`: the team's metrics across its published benchmarks, as JSON or CSV.
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 
-use super::extract::Json;
+use super::csv_format::{self, FormatParam};
+use super::extract::Query;
 use super::{ApiContext, Routes};
-use crate::benchmark::leaderboard::Leaderboard;
 use crate::benchmark::service;
 use crate::http::error::ApiError;
 
@@ -13,6 +14,11 @@ pub(super) fn router() -> Routes {
     Routes::default().route(Method::GET, "/v1/leaderboard", leaderboard)
 }
 
-async fn leaderboard(State(ctx): State<ApiContext>) -> Result<Json<Leaderboard>, ApiError> {
-    Ok(Json(service::leaderboard(&ctx.db).await?))
+async fn leaderboard(
+    State(ctx): State<ApiContext>,
+    Query(params): Query<FormatParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let leaderboard = service::leaderboard(&ctx.db).await?;
+    csv_format::respond(&params, &headers, &leaderboard, csv_format::leaderboard)
 }

@@ -3,10 +3,11 @@
 
 mod audit;
 mod auth;
-mod benchmarks;
+pub(crate) mod benchmarks;
 mod comparisons;
+pub(crate) mod csv_format;
 mod datasets;
-mod distances;
+pub(crate) mod distances;
 pub mod error;
 mod extract;
 mod health;
@@ -61,7 +62,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: routes, fallbacks and middleware.
 pub fn app(ctx: ApiContext) -> Router {
-    assemble(ctx, api_routes())
+    assemble(ctx, api_routes(), crate::ui::router())
 }
 
 /// What a `simbench worker` process serves when given an address: the Prometheus instruments of
@@ -73,10 +74,12 @@ pub fn worker_app(ctx: ApiContext) -> Router {
         Routes::default()
             .merge(health::probes())
             .merge(prometheus::router()),
+        Router::new(),
     )
 }
 
-fn assemble(ctx: ApiContext, routes: Routes) -> Router {
+/// `pages` are the dashboard's, which check their own sessions.
+fn assemble(ctx: ApiContext, routes: Routes, pages: Router<ApiContext>) -> Router {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs);
     let instruments = ctx.instruments.clone();
     let guard = auth::Guard {
@@ -89,6 +92,7 @@ fn assemble(ctx: ApiContext, routes: Routes) -> Router {
     };
     let bounded = routes
         .bounded
+        .merge(pages)
         .layer(middleware::from_fn_with_state(timeout, enforce_timeout));
     // Matrices are float data: gzip costs CPU and saves nothing.
     let compress_when =

@@ -133,6 +133,9 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
         | "benchmarks_comparison_id_fkey"
         | "benchmark_members_benchmark_id_fkey"
         | "benchmark_members_representation_id_fkey" => missing(CONCURRENT_DELETE),
+        "ui_sessions_token_id_fkey" => {
+            missing("the token does not exist (it may just have been deleted)")
+        }
         "models_metadata_check" => invalid("model metadata must be a JSON object"),
         "benchmarks_selection_check" => invalid("a benchmark's selection must be a JSON object"),
         "scores_value_check" => invalid("a score must be a finite number"),
@@ -153,7 +156,8 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
         | "comparisons_n_known_check"
         | "comparisons_n_pairs_check"
         | "tokens_scope_check"
-        | "tokens_secret_sha256_check" => invalid(
+        | "tokens_secret_sha256_check"
+        | "ui_sessions_id_sha256_check" => invalid(
             "the request would store an inconsistent row; nothing was written (see the service log)",
         ),
         "benchmarks_metrics_check" => invalid("a benchmark needs at least one metric"),

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod models;
 pub mod representations;
 pub mod scores;
+pub mod sessions;
 pub mod status;
 pub mod tokens;
 

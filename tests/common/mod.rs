@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
+pub mod dashboard;
+
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};

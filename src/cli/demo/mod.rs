@@ -271,6 +271,19 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
          behind them: /v1/benchmarks/<id>/pairs?metric=cka&group=<group>.",
         client.base_url()
     );
+    println!("\nIn a browser (log in with the same token):");
+    println!(
+        "  the leaderboard      {}/ui/leaderboard",
+        client.base_url()
+    );
+    if let [first, second, ..] = pretrained.as_slice() {
+        println!(
+            "  two networks' layers {}/ui/compare?dataset={run_id}&a={}&b={}&metric=cka&metric=cca_mean",
+            client.base_url(),
+            first.model,
+            second.model
+        );
+    }
     println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
     Ok(DemoReport {
         run_id,

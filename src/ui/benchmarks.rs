@@ -1,0 +1,316 @@
+//! `/ui/benchmarks` and `/ui/benchmarks/{id}`: definitions, progress, correlation tables and
+//! the scatter plots behind a group.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde_json::Value;
+
+use super::charts::{Point, Scatter, full_precision};
+use super::data;
+use super::error::{UiError, parse_id};
+use super::layout::{self, Page, Section, fixed, rho_class};
+use super::session::Viewer;
+use super::{query_pairs, query_value, wants_csv};
+use crate::http::ApiContext;
+use crate::metrics::Metric;
+use crate::store::benchmarks::{Benchmark, Progress};
+use crate::store::status::BenchmarkStatus;
+
+/// Seconds between reloads while a benchmark runs.
+const REFRESH_SECS: u32 = 3;
+
+fn running(benchmark: &Benchmark) -> bool {
+    matches!(
+        benchmark.status,
+        BenchmarkStatus::Queued | BenchmarkStatus::Running
+    )
+}
+
+fn status_badge(status: &str) -> Markup {
+    html! { span.badge.(status) data-status=(status) { (status) } }
+}
+
+fn progress_bar(progress: &Progress) -> Markup {
+    let finished = progress.done + progress.failed;
+    html! {
+        progress value=(finished) max=(progress.total.max(1)) {}
+        " " span.progress-text { (finished) " / " (progress.total) " jobs" }
+        @if progress.failed > 0 { " (" (progress.failed) " failed)" }
+    }
+}
+
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    viewer: Viewer,
+) -> Result<Response, UiError> {
+    let benchmarks = data::benchmarks(&ctx).await?;
+    let content = html! {
+        h1 { "Benchmarks" }
+        p.lead { "Each benchmark asks whether a metric's distances track differences in a functionality score, over a selection of representations grouped by a protocol." }
+        @if benchmarks.is_empty() {
+            p.notice { "No benchmark yet: create one with " code { "POST /v1/benchmarks" } " or run " code { "simbench demo" } "." }
+        } @else {
+            table {
+                thead { tr { th { "id" } th { "name" } th { "dataset" } th { "score" } th { "metrics" } th { "status" } th { "progress" } th { "published" } } }
+                tbody {
+                    @for benchmark in &benchmarks {
+                        tr data-benchmark=(benchmark.id) {
+                            td.num { (benchmark.id) }
+                            td { a href={ "/ui/benchmarks/" (benchmark.id) } { (benchmark.name) } }
+                            td { (benchmark.dataset) }
+                            td { code { (benchmark.score) } }
+                            td.num { (benchmark.metrics.len()) }
+                            td { (status_badge(benchmark.status.name())) }
+                            td { (progress_bar(&benchmark.progress)) }
+                            td { @if benchmark.published { "yes" } @else { "no" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let refresh = benchmarks.iter().any(running).then_some(REFRESH_SECS);
+    Ok(layout::page(
+        &viewer,
+        Page {
+            title: "Benchmarks",
+            section: Section::Benchmarks,
+            refresh_secs: refresh,
+            content,
+        },
+    )
+    .into_response())
+}
+
+/// A group's label as the JSON of a group result holds it: a layer number or a text.
+fn group_label(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) async fn detail(
+    State(ctx): State<ApiContext>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, UiError> {
+    let id = parse_id(&id)?;
+    let params = query_pairs(query.as_deref());
+    let benchmark = data::benchmark(&ctx, id).await?;
+    let results = data::results(&ctx, id).await?;
+    let metrics_json = data::metrics_json(&results)?;
+    if wants_csv(&params) {
+        return Ok(data::csv_response(data::results_csv(&results)?));
+    }
+    let metrics: Vec<Metric> = benchmark
+        .metrics
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    let groups: Vec<String> = metrics
+        .first()
+        .and_then(|metric| metrics_json[metric.name()]["groups"].as_array())
+        .map(|groups| {
+            groups
+                .iter()
+                .map(|group| group_label(&group["group"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    let chosen = match query_value(&params, "group") {
+        Some(wanted) if groups.iter().any(|group| group == wanted) => Some(wanted.to_owned()),
+        Some(wanted) => {
+            return Err(UiError::BadRequest(format!(
+                "benchmark {id} has no group {wanted:?}; its groups are: {}",
+                groups.join(", ")
+            )));
+        }
+        None => groups.first().cloned(),
+    };
+    let mut plots = Vec::new();
+    if let Some(group) = &chosen {
+        for metric in &metrics {
+            let pairs = data::pairs(&ctx, id, *metric, Some(group)).await?;
+            let rho = group_result(&metrics_json, &metric.name(), group)
+                .and_then(|result| result["spearman"].as_f64());
+            plots.push((
+                *metric,
+                Scatter {
+                    title: format!("{} · ρ = {}", metric.name(), fixed(rho, 3)),
+                    x_label: format!("{} distance", metric.name()),
+                    y_label: format!("|Δ {}|", benchmark.score),
+                    points: pairs
+                        .rows
+                        .iter()
+                        .map(|row| Point {
+                            x: row.x,
+                            y: row.y,
+                            first: row.first,
+                            second: row.second,
+                        })
+                        .collect(),
+                },
+            ));
+        }
+    }
+    let content = html! {
+        h1 { "Benchmark " (benchmark.name) " " (status_badge(benchmark.status.name())) }
+        @if let Some(description) = &benchmark.description { p.lead { (description) } }
+        dl.definition {
+            dt { "dataset" } dd { (benchmark.dataset) }
+            dt { "selection" } dd { code { (benchmark.select) } }
+            dt { "score" } dd { code { (benchmark.score) } }
+            dt { "protocol" } dd { code { (benchmark.protocol) } }
+            dt { "metrics" } dd { (benchmark.metrics.join(", ")) }
+            dt { "representations" } dd { (benchmark.n_representations) }
+            dt { "progress" } dd.progress { (progress_bar(&benchmark.progress)) }
+            dt { "published" } dd { @if benchmark.published { "yes" } @else { "no" } }
+        }
+        @if results.partial { p.notice { "Some distances are not computed yet: the figures may still move." } }
+        p.downloads {
+            a href={ "/ui/benchmarks/" (id) "?format=csv" } { "Results CSV (per metric and group)" }
+            @if let Some(group) = &chosen {
+                @for metric in &metrics {
+                    a href=(page_href(id, &[("metric", &metric.name()), ("group", group)], "/pairs")) { "pairs CSV " (metric.name()) }
+                }
+            }
+        }
+        h2 { "Per metric" }
+        (metric_table(&metrics, &metrics_json))
+        h2 { "Per group (Spearman ρ)" }
+        (group_table(&metrics, &groups, chosen.as_deref(), id, &metrics_json))
+        @if let Some(group) = &chosen {
+            h2 #scatter { "Pairs of group " (group) }
+            p.lead { "Each point is a pair: x = the metric's distance, y = the difference in " code { (benchmark.score) } ". A good metric puts the points along a rising band." }
+            div.charts {
+                @for (metric, plot) in &plots {
+                    div.chart data-metric=(metric.name()) data-group=(group) { (plot.render()) }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &viewer,
+        Page {
+            title: &benchmark.name,
+            section: Section::Benchmarks,
+            refresh_secs: (running(&benchmark) || results.partial).then_some(REFRESH_SECS),
+            content,
+        },
+    )
+    .into_response())
+}
+
+/// A link to a benchmark's page (or its sub-page `suffix`) with the query `params`.
+fn page_href(id: i64, params: &[(&str, &str)], suffix: &str) -> String {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    format!("/ui/benchmarks/{id}{suffix}?{query}")
+}
+
+/// `/ui/benchmarks/{id}/pairs?metric=&group=`: the points of one plot, as CSV.
+pub(super) async fn pairs_csv(
+    State(ctx): State<ApiContext>,
+    _viewer: Viewer,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, UiError> {
+    let id = parse_id(&id)?;
+    let params = query_pairs(query.as_deref());
+    let metric: Metric = query_value(&params, "metric")
+        .ok_or_else(|| UiError::BadRequest("name a metric with metric=".into()))?
+        .parse()
+        .map_err(|error: crate::metrics::UnknownMetric| UiError::BadRequest(error.to_string()))?;
+    let pairs = data::pairs(&ctx, id, metric, query_value(&params, "group")).await?;
+    Ok(data::csv_response(data::pairs_csv(&pairs)?))
+}
+
+fn group_result<'a>(metrics: &'a Value, metric: &str, group: &str) -> Option<&'a Value> {
+    metrics[metric]["groups"]
+        .as_array()?
+        .iter()
+        .find(|result| group_label(&result["group"]) == group)
+}
+
+/// A statistic of the results JSON, printed with `decimals` and carrying its full value.
+fn stat_cell(value: &Value, decimals: usize) -> Markup {
+    let number = value.as_f64();
+    html! { td.num data-value=[number.map(full_precision)] { (fixed(number, decimals)) } }
+}
+
+fn metric_table(metrics: &[Metric], results: &Value) -> Markup {
+    html! {
+        table.metrics {
+            thead { tr {
+                th { "metric" } th.num { "ρ" } th.num { "p(ρ)" } th.num { "τ" } th.num { "p(τ)" }
+                th.num { "bad_frac" } th { "95% CI of ρ" } th.num { "groups" } th.num { "pairs" }
+                th.num { "refused" } th.num { "missing" }
+            } }
+            tbody {
+                @for metric in metrics {
+                    @let result = &results[metric.name()];
+                    tr data-metric=(metric.name()) {
+                        th { (metric.name()) }
+                        @match result["spearman"].as_f64() {
+                            Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
+                            None => { td.num { "—" } }
+                        }
+                        (stat_cell(&result["spearman_p"], 4))
+                        (stat_cell(&result["kendall"], 3))
+                        (stat_cell(&result["kendall_p"], 4))
+                        (stat_cell(&result["bad_frac"], 3))
+                        td {
+                            @match result["ci"].as_array().map(Vec::as_slice) {
+                                Some([lower, upper]) => {
+                                    span data-lower=[lower.as_f64().map(full_precision)] data-upper=[upper.as_f64().map(full_precision)] {
+                                        "[" (fixed(lower.as_f64(), 3)) ", " (fixed(upper.as_f64(), 3)) "]"
+                                    }
+                                }
+                                _ => { "—" }
+                            }
+                        }
+                        (stat_cell(&result["n_groups"], 0))
+                        (stat_cell(&result["n_pairs"], 0))
+                        (stat_cell(&result["n_refused"], 0))
+                        (stat_cell(&result["n_missing"], 0))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn group_table(
+    metrics: &[Metric],
+    groups: &[String],
+    chosen: Option<&str>,
+    id: i64,
+    results: &Value,
+) -> Markup {
+    html! {
+        table.groups {
+            thead { tr {
+                th { "group" }
+                @for metric in metrics { th.num { (metric.name()) } }
+                th.num { "pairs" }
+            } }
+            tbody {
+                @for group in groups {
+                    tr.selected[chosen == Some(group.as_str())] data-group=(group) {
+                        th { a href={ (page_href(id, &[("group", group)], "")) "#scatter" } { (group) } }
+                        @for metric in metrics {
+                            @match group_result(results, &metric.name(), group).and_then(|result| result["spearman"].as_f64()) {
+                                Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
+                                None => { td.num { "—" } }
+                            }
+                        }
+                        @let pairs = metrics.first().and_then(|metric| group_result(results, &metric.name(), group));
+                        td.num { (pairs.and_then(|result| result["n_pairs"].as_u64()).unwrap_or(0)) }
+                    }
+                }
+            }
+        }
+    }
+}
