@@ -112,7 +112,8 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
         | "benchmarks_pkey"
         | "benchmark_members_pkey"
         | "tokens_pkey"
-        | "audit_log_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
+        | "audit_log_pkey"
+        | "ui_sessions_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
         "representations_model_id_fkey" | "scores_model_id_fkey" => {
             missing("the model does not exist (it may just have been deleted)")
         }
