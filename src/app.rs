@@ -20,6 +20,7 @@ use crate::config::{
 use crate::http::{self, ApiContext};
 use crate::store;
 use crate::telemetry::Instruments;
+use crate::ui;
 use crate::worker::WorkerPool;
 
 /// A started service: its database pool, its workers, and (unless it runs workers only without
@@ -40,11 +41,14 @@ impl Application {
         let admin_token_file = first_admin_token(&db, &config.access, &config.database).await?;
         let listener = bind(config.http.bind).await?;
         let (workers, instruments, shutdown) = start_workers(&db, &config.workers);
-        let router = http::app(ApiContext {
-            db: db.clone(),
-            config: Arc::new(config.http),
-            instruments,
-        });
+        let router = http::app(
+            ApiContext {
+                db: db.clone(),
+                config: Arc::new(config.http),
+                instruments,
+            },
+            ui::router(),
+        );
         Ok(Application {
             db,
             server: Some((listener, router)),

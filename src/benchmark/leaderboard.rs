@@ -2,11 +2,10 @@
 //! each, and the means that order the rows.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::service::Results;
 use crate::metrics::Metric;
 use crate::store::status::BenchmarkStatus;
 
@@ -46,36 +45,40 @@ pub struct Cell {
     pub rank: Option<f64>,
 }
 
-/// Ranks the metrics of each benchmark's results (name, results) and orders the rows.
-pub fn rank(columns: Vec<(String, Results)>) -> Leaderboard {
+/// A published benchmark as the leaderboard sees it: each metric's benchmark value, `None`
+/// where it is undefined.
+pub struct Published {
+    pub id: i64,
+    pub name: String,
+    pub status: BenchmarkStatus,
+    pub partial: bool,
+    pub values: BTreeMap<Metric, Option<f64>>,
+}
+
+/// Ranks the metrics of each published benchmark and orders the rows.
+pub fn rank(columns: Vec<Published>) -> Leaderboard {
     // Every metric some published benchmark computes, in the order of `Metric`.
     let named: BTreeSet<Metric> = columns
         .iter()
-        .flat_map(|(_, results)| results.metrics.keys().copied())
+        .flat_map(|column| column.values.keys().copied())
         .collect();
     let values: Vec<(Metric, Vec<Option<f64>>)> = named
         .iter()
         .map(|metric| {
             let row = columns
                 .iter()
-                .map(|(_, results)| {
-                    results
-                        .metrics
-                        .get(metric)
-                        .and_then(|result| result.statistics.correlations.as_ref().ok())
-                        .map(|correlations| correlations.spearman)
-                })
+                .map(|column| column.values.get(metric).copied().flatten())
                 .collect();
             (*metric, row)
         })
         .collect();
     let columns: Vec<Column> = columns
         .into_iter()
-        .map(|(name, results)| Column {
-            id: results.benchmark,
-            name,
-            status: results.status,
-            partial: results.partial,
+        .map(|column| Column {
+            id: column.id,
+            name: column.name,
+            status: column.status,
+            partial: column.partial,
         })
         .collect();
     let ranks: Vec<Vec<Option<f64>>> = (0..columns.len())

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::leaderboard::{Leaderboard, rank};
+use super::leaderboard::{Leaderboard, Published, rank};
 use super::{DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, pairs_needed};
 use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
@@ -150,7 +150,22 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
     let mut columns = Vec::new();
     for id in benchmarks::published_ids(db).await? {
         let name = benchmarks::get(db, id).await?.name;
-        columns.push((name, results(db, id).await?));
+        let results = results(db, id).await?;
+        let values = results
+            .metrics
+            .iter()
+            .map(|(metric, result)| {
+                let value = result.statistics.correlations.as_ref().ok();
+                (*metric, value.map(|correlations| correlations.spearman))
+            })
+            .collect();
+        columns.push(Published {
+            id,
+            name,
+            status: results.status,
+            partial: results.partial,
+            values,
+        });
     }
     Ok(rank(columns))
 }

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::distances::DistanceMatrix;
 use crate::benchmark::leaderboard::Leaderboard;
 use crate::benchmark::service::{PairRows, Results};
 use crate::http::error::ApiError;
@@ -147,39 +146,23 @@ pub(crate) fn pairs(pairs: &PairRows) -> Result<String, ApiError> {
     table.finish()
 }
 
-/// One record per cell of the matrix; an empty distance is not computed or refused.
-pub(crate) fn matrix(matrix: &DistanceMatrix) -> Result<String, ApiError> {
-    let mut table = Table::new(&["metric", "rep_a", "rep_b", "distance"])?;
-    for (row, values) in matrix.representations.iter().zip(&matrix.values) {
-        for (column, value) in matrix.representations.iter().zip(values) {
-            table.record(&[
-                matrix.metric.clone(),
-                row.to_string(),
-                column.to_string(),
-                number(*value),
-            ])?;
-        }
-    }
-    table.finish()
-}
-
 /// A CSV document being written, header first.
-struct Table {
+pub(crate) struct Table {
     writer: ::csv::Writer<Vec<u8>>,
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Result<Table, ApiError> {
+    pub(crate) fn new(header: &[&str]) -> Result<Table, ApiError> {
         let mut writer = ::csv::Writer::from_writer(Vec::new());
         writer.write_record(header).map_err(csv_failure)?;
         Ok(Table { writer })
     }
 
-    fn record(&mut self, fields: &[String]) -> Result<(), ApiError> {
+    pub(crate) fn record(&mut self, fields: &[String]) -> Result<(), ApiError> {
         self.writer.write_record(fields).map_err(csv_failure)
     }
 
-    fn finish(self) -> Result<String, ApiError> {
+    pub(crate) fn finish(self) -> Result<String, ApiError> {
         let bytes = self
             .writer
             .into_inner()
@@ -194,7 +177,7 @@ fn csv_failure(error: ::csv::Error) -> ApiError {
 
 /// A number at full precision (the shortest text that reads back as the same f64); empty when
 /// missing.
-fn number(value: Option<f64>) -> String {
+pub(crate) fn number(value: Option<f64>) -> String {
     value.map_or_else(String::new, |value| value.to_string())
 }
 

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::csv_format::{self, FormatParam};
+use super::csv_format::{self, FormatParam, Table, number};
 use super::extract::{Json, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric};
@@ -94,7 +94,7 @@ async fn matrix(
     let format = FormatParam {
         format: params.format,
     };
-    csv_format::respond(&format, &headers, &matrix, csv_format::matrix)
+    csv_format::respond(&format, &headers, &matrix, matrix_csv)
 }
 
 /// The matrix of stored distances of `metric` among `ids`, rows and columns in that order.
@@ -125,4 +125,20 @@ pub(crate) async fn distance_matrix(
         representations: ids,
         values,
     })
+}
+
+/// One record per cell of the matrix; an empty distance is not computed or refused.
+pub(crate) fn matrix_csv(matrix: &DistanceMatrix) -> Result<String, ApiError> {
+    let mut table = Table::new(&["metric", "rep_a", "rep_b", "distance"])?;
+    for (row, values) in matrix.representations.iter().zip(&matrix.values) {
+        for (column, value) in matrix.representations.iter().zip(values) {
+            table.record(&[
+                matrix.metric.clone(),
+                row.to_string(),
+                column.to_string(),
+                number(*value),
+            ])?;
+        }
+    }
+    table.finish()
 }

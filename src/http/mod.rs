@@ -60,9 +60,10 @@ pub struct ApiContext {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application: routes, fallbacks and middleware.
-pub fn app(ctx: ApiContext) -> Router {
-    assemble(ctx, api_routes(), crate::ui::router())
+/// The whole application: the API's routes and the dashboard's `pages`, the fallbacks and the
+/// middleware.
+pub fn app(ctx: ApiContext, pages: Router<ApiContext>) -> Router {
+    assemble(ctx, api_routes(), pages)
 }
 
 /// What a `simbench worker` process serves when given an address: the Prometheus instruments of

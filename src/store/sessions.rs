@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::error::StoreError;
-use crate::access::Scope;
+use super::tokens::Scope;
 
 /// A live session, as a page request sees it.
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -7,6 +7,7 @@ use crate::benchmark::leaderboard::Leaderboard;
 use crate::benchmark::service::{self, PairRows, Results};
 use crate::http::ApiContext;
 use crate::http::csv_format;
+pub(super) use crate::http::distances::matrix_csv;
 use crate::http::distances::{DistanceMatrix, distance_matrix};
 use crate::http::error::ApiError;
 use crate::metrics::Metric;
@@ -30,8 +31,7 @@ fn first_page() -> PageRequest {
 }
 
 pub(super) use csv_format::{
-    csv_response, leaderboard as leaderboard_csv, matrix as matrix_csv, pairs as pairs_csv,
-    results as results_csv,
+    csv_response, leaderboard as leaderboard_csv, pairs as pairs_csv, results as results_csv,
 };
 
 /// The leaderboard, with each column's per-metric results as the JSON API shows them (for their
