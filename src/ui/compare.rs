@@ -114,6 +114,13 @@ pub(super) async fn page(
     let selection = Selection::parse(&params)?;
     let models = data::models(&ctx).await?;
     let datasets = data::datasets(&ctx).await?;
+    // Asked before the distances are read: a job that finishes in between then still shows as
+    // pending and the page reloads once more, where asking afterwards could see the job done but
+    // the cells it filled still missing, and stop reloading for good.
+    let pending = data::job_counts(&ctx)
+        .await?
+        .iter()
+        .any(|(status, count)| status.is_pending() && *count > 0);
     let mut heatmaps = Vec::new();
     let mut layers = None;
     if let (Some(dataset), Some(a), Some(b)) = (&selection.dataset, selection.a, selection.b) {
@@ -158,14 +165,7 @@ pub(super) async fn page(
         layers = Some((rows.len(), columns.len()));
     }
     let missing: usize = heatmaps.iter().map(Heatmap::n_missing).sum();
-    let working = if missing > 0 {
-        data::job_counts(&ctx)
-            .await?
-            .iter()
-            .any(|(status, count)| status.is_pending() && *count > 0)
-    } else {
-        false
-    };
+    let working = missing > 0 && pending;
     let content = html! {
         h1 { "Compare two models layer by layer" }
         p.lead { "Rows are the layers of model a, columns those of model b; darker cells are more similar (lower distance). Hatched cells are not computed yet." }
