@@ -295,13 +295,22 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        // The page reloads itself while the workers compute.
-        let missing = browser
+        // The page reloads itself while the workers compute. A reload caught half-parsed shows
+        // fewer cells, hatched or not, so only a page fully loaded with every cell of both
+        // heatmaps drawn and none hatched is the last one; the count is read in one script so
+        // a reload cannot fall between its parts.
+        let state = browser
             .client
-            .find_all(Locator::Css("g.cell.missing"))
-            .await
-            .unwrap();
-        if missing.is_empty() {
+            .execute(
+                "return [document.readyState, \
+                         document.querySelectorAll('svg.heatmap g.cell').length, \
+                         document.querySelectorAll('svg.heatmap g.cell.missing').length];",
+                Vec::new(),
+            )
+            .await;
+        if let Ok(state) = state
+            && state == json!(["complete", 2 * LAYERS * LAYERS, 0])
+        {
             break;
         }
         assert!(
