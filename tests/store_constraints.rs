@@ -44,3 +44,31 @@ async fn every_constraint_and_unique_index_maps_to_a_client_error() {
         "these constraints would answer 500; map them in store::violation: {unmapped:?}"
     );
 }
+
+/// A registration that slips past the handler's checks (a race between two identical ones, or a
+/// name validation missed) still answers the client error the constraint stands for.
+#[tokio::test]
+async fn external_metric_constraints_answer_conflict_and_unprocessable() {
+    let app = common::TestApp::spawn().await;
+    let insert = |name: &'static str| {
+        sqlx::query(
+            "INSERT INTO external_metrics (name, description, is_symmetric) VALUES ($1, 'd', true)",
+        )
+        .bind(name)
+        .execute(&app.db)
+    };
+    insert("ext:twice").await.expect("the first registration");
+    let cases = [
+        ("ext:twice", 409, "metric_exists"),
+        ("not-prefixed", 422, "constraint_violated"),
+    ];
+    for (name, status, code) in cases {
+        let error = insert(name).await.expect_err("the constraint refuses it");
+        let answer = ApiError::from(simbench::store::StoreError::from(error));
+        assert_eq!(
+            (answer.status().as_u16(), answer.code()),
+            (status, code),
+            "{name}"
+        );
+    }
+}

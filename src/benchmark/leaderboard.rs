@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::metrics::Metric;
+use crate::metrics::MetricId;
 use crate::store::status::BenchmarkStatus;
 
 #[derive(Clone, Debug, Serialize)]
@@ -26,7 +26,7 @@ pub struct Column {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
-    pub metric: Metric,
+    pub metric: MetricId,
     /// One cell per benchmark, in the order of `benchmarks`.
     pub cells: Vec<Cell>,
     /// Over the benchmarks where the metric has a value; null where it has none anywhere.
@@ -52,17 +52,17 @@ pub struct Published {
     pub name: String,
     pub status: BenchmarkStatus,
     pub partial: bool,
-    pub values: BTreeMap<Metric, Option<f64>>,
+    pub values: BTreeMap<MetricId, Option<f64>>,
 }
 
 /// Ranks the metrics of each published benchmark and orders the rows.
 pub fn rank(columns: Vec<Published>) -> Leaderboard {
-    // Every metric some published benchmark computes, in the order of `Metric`.
-    let named: BTreeSet<Metric> = columns
+    // Every metric some published benchmark computes, in the order of `MetricId`.
+    let named: BTreeSet<MetricId> = columns
         .iter()
         .flat_map(|column| column.values.keys().copied())
         .collect();
-    let values: Vec<(Metric, Vec<Option<f64>>)> = named
+    let values: Vec<(MetricId, Vec<Option<f64>>)> = named
         .iter()
         .map(|metric| {
             let row = columns

@@ -9,12 +9,13 @@ use sqlx::PgPool;
 
 use super::leaderboard::{Leaderboard, Published, rank};
 use super::{DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, pairs_needed};
-use crate::metrics::Metric;
+use crate::metrics::{ExternalName, MetricId};
 use crate::stats::BootstrapOptions;
 use crate::store::StoreError;
 use crate::store::benchmarks::{self, RunSnapshot};
 use crate::store::distances::{self, Outcome};
-use crate::store::jobs::distance_key;
+use crate::store::external_metrics;
+use crate::store::jobs::{distance_key, stored_order};
 use crate::store::status::BenchmarkStatus;
 
 /// Why the service could not answer.
@@ -28,7 +29,7 @@ pub enum BenchmarkError {
     RunBroken(String),
 
     #[error("benchmark {benchmark} does not compute {metric}")]
-    MetricNotInBenchmark { benchmark: i64, metric: Metric },
+    MetricNotInBenchmark { benchmark: i64, metric: MetricId },
 
     #[error("the benchmark has several groups; pick one with group=: {}", groups.join(", "))]
     GroupRequired { groups: Vec<String> },
@@ -48,13 +49,13 @@ pub struct Results {
     pub status: BenchmarkStatus,
     /// Some distances are not computed yet: the figures may still move.
     pub partial: bool,
-    pub metrics: BTreeMap<Metric, MetricResult>,
+    pub metrics: BTreeMap<MetricId, MetricResult>,
 }
 
 /// The points behind one metric's statistics in one group, for scatter plots.
 #[derive(Clone, Debug, Serialize)]
 pub struct PairRows {
-    pub metric: Metric,
+    pub metric: MetricId,
     pub group: GroupKey,
     pub reference: Option<i64>,
     /// x = d(first, second), y = |f(first) − f(second)|, rounded as the statistics see them.
@@ -86,7 +87,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let run_at = run.snapshot.run_at;
     let metrics = tokio::task::spawn_blocking(move || {
         let lookup =
-            |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
+            |metric: &MetricId, first: i64, second: i64| run.distance(*metric, first, second);
         super::results(
             &run.groups,
             &run.snapshot.metrics,
@@ -114,7 +115,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
 pub async fn pairs(
     db: &PgPool,
     id: i64,
-    metric: Metric,
+    metric: MetricId,
     group: Option<&str>,
 ) -> Result<PairRows, BenchmarkError> {
     let run = Run::load(db, id).await?;
@@ -136,13 +137,62 @@ pub async fn pairs(
                 groups: labels(),
             })?,
     };
-    let lookup = |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
+    let lookup = |metric: &MetricId, first: i64, second: i64| run.distance(*metric, first, second);
     Ok(PairRows {
         metric,
         group: group.key.clone(),
         reference: group.reference,
         rows: super::scatter_rows(group, &metric, lookup),
     })
+}
+
+/// The distances of one metric a benchmark's current run needs: every pair as stored (lower id
+/// first for a symmetric metric, else as the protocol asks it), once, in ascending order, with
+/// whether it is still missing.
+#[derive(Clone, Debug)]
+pub struct NeededPairs {
+    pub metric: MetricId,
+    pub pairs: Vec<NeededPair>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct NeededPair {
+    pub a: i64,
+    pub b: i64,
+    pub missing: bool,
+}
+
+/// The pairs the current run of benchmark `id` needs under `metric`.
+pub async fn needed_pairs(
+    db: &PgPool,
+    id: i64,
+    metric: MetricId,
+) -> Result<NeededPairs, BenchmarkError> {
+    let run = Run::load(db, id).await?;
+    if !run.snapshot.metrics.contains(&metric) {
+        return Err(BenchmarkError::MetricNotInBenchmark {
+            benchmark: id,
+            metric,
+        });
+    }
+    let mut keys: Vec<(i64, i64)> = run
+        .groups
+        .iter()
+        .flat_map(|group| group.pairs.iter())
+        .filter(|pair| !pair.is_self_pair())
+        .map(|pair| run.key(metric, pair.first, pair.second))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let pairs = keys
+        .into_iter()
+        .map(|(a, b)| NeededPair {
+            a,
+            b,
+            missing: !run.distances.contains_key(&(metric, a, b)),
+        })
+        .collect();
+    Ok(NeededPairs { metric, pairs })
 }
 
 /// The metrics across the published benchmarks, best first.
@@ -174,7 +224,9 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
 struct Run {
     snapshot: RunSnapshot,
     groups: Vec<Group>,
-    distances: HashMap<(Metric, i64, i64), Outcome>,
+    distances: HashMap<(MetricId, i64, i64), Outcome>,
+    /// The symmetry of the run's external metrics, which decides where their distances are.
+    external_symmetry: HashMap<ExternalName, bool>,
 }
 
 impl Run {
@@ -184,15 +236,33 @@ impl Run {
             .map_err(|error| BenchmarkError::RunBroken(error.to_string()))?;
         let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
         let distances = distances::among(db, &snapshot.metrics, &ids).await?;
+        let external: Vec<ExternalName> = snapshot
+            .metrics
+            .iter()
+            .filter_map(|metric| metric.external())
+            .collect();
+        let external_symmetry = external_metrics::symmetry(db, &external).await?;
         Ok(Run {
             snapshot,
             groups,
             distances,
+            external_symmetry,
         })
     }
 
-    fn distance(&self, metric: Metric, first: i64, second: i64) -> Option<DistanceOutcome> {
-        let (a, b) = distance_key(metric, first, second);
+    /// Where the distance of `metric` for the pair asked as (first, second) is stored.
+    fn key(&self, metric: MetricId, first: i64, second: i64) -> (i64, i64) {
+        match metric {
+            MetricId::BuiltIn(metric) => distance_key(metric, first, second),
+            MetricId::External(name) => {
+                let symmetric = self.external_symmetry.get(&name).copied().unwrap_or(false);
+                stored_order(symmetric, first, second)
+            }
+        }
+    }
+
+    fn distance(&self, metric: MetricId, first: i64, second: i64) -> Option<DistanceOutcome> {
+        let (a, b) = self.key(metric, first, second);
         self.distances
             .get(&(metric, a, b))
             .map(|outcome| match outcome {

@@ -3,18 +3,20 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::csv_format::{self, FormatParam};
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
-use super::{ApiContext, Routes, parse_metric, parse_metrics, validate};
+use super::{ApiContext, Routes, parse_metric_id, parse_metric_ids, validate};
 use crate::benchmark::Protocol;
 use crate::benchmark::service;
 use crate::http::error::ApiError;
+use crate::metrics::MetricId;
 use crate::stats::BootstrapOptions;
+use crate::store::Page;
 use crate::store::benchmarks::{self, Benchmark, Definition, Selection};
 
 pub(super) fn router() -> Routes {
@@ -25,6 +27,7 @@ pub(super) fn router() -> Routes {
         .route(Method::DELETE, "/v1/benchmarks/{id}", delete)
         .route(Method::GET, "/v1/benchmarks/{id}/results", results)
         .route(Method::GET, "/v1/benchmarks/{id}/pairs", pairs)
+        .route(Method::GET, "/v1/benchmarks/{id}/missing", missing)
         .route(Method::POST, "/v1/benchmarks/{id}/run", run)
         .route(Method::POST, "/v1/benchmarks/{id}/publish", publish)
         .route(Method::POST, "/v1/benchmarks/{id}/unpublish", unpublish)
@@ -51,7 +54,7 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     validate::name("benchmark", &request.name)?;
     validate::score_name(&request.score)?;
-    let metrics = parse_metrics(&request.metrics)?;
+    let metrics = parse_metric_ids(&request.metrics)?;
     let bootstrap = request
         .bootstrap
         .map(|value| {
@@ -167,10 +170,75 @@ async fn pairs(
     Query(params): Query<PairsParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let metric = parse_metric(&params.metric)?;
+    let metric = parse_metric_id(&params.metric)?;
     let rows = service::pairs(&ctx.db, id, metric, params.group.as_deref()).await?;
     let format = FormatParam {
         format: params.format,
     };
     csv_format::respond(&format, &headers, &rows, csv_format::pairs)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MissingParams {
+    metric: String,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MissingPairs {
+    metric: MetricId,
+    /// The pairs of the current run this metric needs, and how many of them have no distance.
+    n_pairs: usize,
+    n_missing: usize,
+    items: Vec<MissingPair>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MissingPair {
+    a: i64,
+    b: i64,
+}
+
+/// `GET /v1/benchmarks/{id}/missing?metric=`: the pairs whose distance under `metric` the
+/// current run still lacks, as `PUT /v1/distances` takes them. Paged by position in the run's
+/// list of pairs, so that pairs sent meanwhile do not shift the next page.
+async fn missing(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<i64>,
+    Query(params): Query<MissingParams>,
+) -> Result<Json<MissingPairs>, ApiError> {
+    let metric = parse_metric_id(&params.metric)?;
+    let page = page_request(params.limit, params.cursor.as_deref())?;
+    let needed = service::needed_pairs(&ctx.db, id, metric).await?;
+    let n_missing = needed.pairs.iter().filter(|pair| pair.missing).count();
+    let rows: Vec<(i64, MissingPair)> = needed
+        .pairs
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(page.after).unwrap_or(0))
+        .filter(|(_, pair)| pair.missing)
+        .take(usize::try_from(page.limit + 1).unwrap_or(usize::MAX))
+        .map(|(position, pair)| {
+            (
+                position as i64 + 1,
+                MissingPair {
+                    a: pair.a,
+                    b: pair.b,
+                },
+            )
+        })
+        .collect();
+    let list: ListResponse<(i64, MissingPair)> =
+        Page::from_rows(rows, page, |(position, _)| *position).into();
+    let ListResponse { items, next_cursor } = list;
+    Ok(Json(MissingPairs {
+        metric: needed.metric,
+        n_pairs: needed.pairs.len(),
+        n_missing,
+        items: items.into_iter().map(|(_, pair)| pair).collect(),
+        next_cursor,
+    }))
 }

@@ -47,7 +47,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
 use crate::http::error::ApiError;
-use crate::metrics::{Metric, MetricKind};
+use crate::metrics::{Metric, MetricId, MetricKind};
 use crate::telemetry::Instruments;
 
 /// What every handler can reach.
@@ -264,6 +264,34 @@ fn parse_metrics(names: &[String]) -> Result<Vec<Metric>, ApiError> {
 fn parse_metric(name: &str) -> Result<Metric, ApiError> {
     name.parse()
         .map_err(|error: crate::metrics::UnknownMetric| {
+            ApiError::unprocessable("unknown_metric", error.to_string())
+        })
+}
+
+/// Metric identifiers for a benchmark: built-in names or `ext:NAME`; duplicates dropped.
+fn parse_metric_ids(names: &[String]) -> Result<Vec<MetricId>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::unprocessable(
+            "unknown_metric",
+            format!(
+                "name at least one metric: {}, or an external one as ext:NAME",
+                metric_names()
+            ),
+        ));
+    }
+    let mut metrics = Vec::with_capacity(names.len());
+    for name in names {
+        let metric = parse_metric_id(name)?;
+        if !metrics.contains(&metric) {
+            metrics.push(metric);
+        }
+    }
+    Ok(metrics)
+}
+
+fn parse_metric_id(name: &str) -> Result<MetricId, ApiError> {
+    name.parse()
+        .map_err(|error: crate::metrics::UnknownMetricId| {
             ApiError::unprocessable("unknown_metric", error.to_string())
         })
 }

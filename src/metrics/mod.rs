@@ -10,6 +10,7 @@ mod assignment;
 mod cca;
 mod cka;
 mod error;
+mod external;
 mod id;
 pub mod kernel;
 mod kind;
@@ -28,6 +29,10 @@ use std::sync::OnceLock;
 use ndarray::{Array1, Array2, Axis};
 
 pub use error::MetricError;
+pub use external::{
+    EXTERNAL_PREFIX, ExternalName, InvalidExternalName, MAX_EXTERNAL_NAME_LEN, MetricId,
+    UnknownMetricId,
+};
 pub use id::{CostClass, MAX_PARAMS, Metric, ParamRange, ParamSpec, UnknownMetric};
 pub use kind::MetricKind;
 pub use knn::NEIGHBOURS;

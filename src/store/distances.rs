@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::error::StoreError;
 use super::{Page, PageRequest};
-use crate::metrics::Metric;
+use crate::metrics::MetricId;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Distance {
@@ -26,7 +26,7 @@ pub struct Distance {
 
 pub async fn list(
     db: &PgPool,
-    metric: Option<Metric>,
+    metric: Option<MetricId>,
     representation: Option<i64>,
     page: PageRequest,
 ) -> Result<Page<Distance>, StoreError> {
@@ -39,7 +39,7 @@ pub async fn list(
          LIMIT $4",
     )
     .bind(page.after)
-    .bind(metric.map(Metric::name))
+    .bind(metric.map(MetricId::name))
     .bind(representation)
     .bind(page.limit + 1)
     .fetch_all(db)
@@ -54,9 +54,9 @@ pub type Outcome = Result<f64, String>;
 /// (metric, rep_a, rep_b) as stored.
 pub async fn among(
     db: &PgPool,
-    metrics: &[Metric],
+    metrics: &[MetricId],
     representations: &[i64],
-) -> Result<HashMap<(Metric, i64, i64), Outcome>, StoreError> {
+) -> Result<HashMap<(MetricId, i64, i64), Outcome>, StoreError> {
     let names: Vec<String> = metrics.iter().map(|metric| metric.name()).collect();
     type Row = (String, i64, i64, Option<f64>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -69,7 +69,7 @@ pub async fn among(
     .await?;
     let mut found = HashMap::with_capacity(rows.len());
     for (name, rep_a, rep_b, value, refusal) in rows {
-        let metric: Metric = name
+        let metric: MetricId = name
             .parse()
             .map_err(|error| StoreError::Corrupt(format!("stored distance: {error}")))?;
         let outcome = match (value, refusal) {

@@ -82,6 +82,16 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
             conflict("dataset_exists", "a dataset with this name already exists")
         }
         "models_name_key" => conflict("model_exists", "a model with this name already exists"),
+        "external_metrics_name_key" => conflict(
+            "metric_exists",
+            "an external metric with this name is already registered; choose another name, or delete it first",
+        ),
+        "external_metrics_name_check" => invalid(
+            "an external metric's name is ext: then a lowercase letter and up to 47 lowercase letters, digits, '_', '-' or '.'",
+        ),
+        "external_metrics_parameters_check" => {
+            invalid("an external metric's parameters must be a JSON array")
+        }
         "benchmarks_name_key" => conflict(
             "benchmark_exists",
             "a benchmark with this name already exists; choose another name, or delete the existing benchmark first",
@@ -113,7 +123,8 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
         | "benchmark_members_pkey"
         | "tokens_pkey"
         | "audit_log_pkey"
-        | "ui_sessions_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
+        | "ui_sessions_pkey"
+        | "external_metrics_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
         "representations_model_id_fkey" | "scores_model_id_fkey" => {
             missing("the model does not exist (it may just have been deleted)")
         }

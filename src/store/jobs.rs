@@ -41,7 +41,12 @@ pub struct Job {
 /// Where the distance of `metric` for the pair asked as (first, second) is stored: symmetric
 /// metrics under (lower id, higher id), asymmetric ones as asked.
 pub fn distance_key(metric: Metric, first: i64, second: i64) -> (i64, i64) {
-    if metric.is_symmetric() {
+    stored_order(metric.is_symmetric(), first, second)
+}
+
+/// [`distance_key`] for a metric of this symmetry, built-in or not.
+pub fn stored_order(symmetric: bool, first: i64, second: i64) -> (i64, i64) {
+    if symmetric {
         (first.min(second), first.max(second))
     } else {
         (first, second)

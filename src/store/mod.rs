@@ -7,6 +7,7 @@ pub mod comparisons;
 pub mod datasets;
 pub mod distances;
 mod error;
+pub mod external_metrics;
 pub mod jobs;
 pub mod models;
 pub mod representations;

@@ -13,7 +13,7 @@ use super::layout::{self, Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
 use crate::http::ApiContext;
-use crate::metrics::Metric;
+use crate::metrics::MetricId;
 use crate::store::benchmarks::{Benchmark, Progress};
 use crate::store::status::BenchmarkStatus;
 
@@ -105,7 +105,7 @@ pub(super) async fn detail(
     if wants_csv(&params) {
         return Ok(data::csv_response(data::results_csv(&results)?));
     }
-    let metrics: Vec<Metric> = benchmark
+    let metrics: Vec<MetricId> = benchmark
         .metrics
         .iter()
         .filter_map(|name| name.parse().ok())
@@ -219,10 +219,10 @@ pub(super) async fn pairs_csv(
 ) -> Result<Response, UiError> {
     let id = parse_id(&id)?;
     let params = query_pairs(query.as_deref());
-    let metric: Metric = query_value(&params, "metric")
+    let metric: MetricId = query_value(&params, "metric")
         .ok_or_else(|| UiError::BadRequest("name a metric with metric=".into()))?
         .parse()
-        .map_err(|error: crate::metrics::UnknownMetric| UiError::BadRequest(error.to_string()))?;
+        .map_err(|error: crate::metrics::UnknownMetricId| UiError::BadRequest(error.to_string()))?;
     let pairs = data::pairs(&ctx, id, metric, query_value(&params, "group")).await?;
     Ok(data::csv_response(data::pairs_csv(&pairs)?))
 }
@@ -240,7 +240,7 @@ fn stat_cell(value: &Value, decimals: usize) -> Markup {
     html! { td.num data-value=[number.map(full_precision)] { (fixed(number, decimals)) } }
 }
 
-fn metric_table(metrics: &[Metric], results: &Value) -> Markup {
+fn metric_table(metrics: &[MetricId], results: &Value) -> Markup {
     html! {
         table.metrics {
             thead { tr {
@@ -283,7 +283,7 @@ fn metric_table(metrics: &[Metric], results: &Value) -> Markup {
 }
 
 fn group_table(
-    metrics: &[Metric],
+    metrics: &[MetricId],
     groups: &[String],
     chosen: Option<&str>,
     id: i64,

@@ -10,7 +10,7 @@ use crate::http::csv_format;
 pub(super) use crate::http::distances::matrix_csv;
 use crate::http::distances::{DistanceMatrix, distance_matrix};
 use crate::http::error::ApiError;
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricId};
 use crate::store::benchmarks::{self, Benchmark};
 use crate::store::datasets::{self, Dataset};
 use crate::store::jobs::{self, Job};
@@ -66,7 +66,7 @@ pub(super) async fn results(ctx: &ApiContext, id: i64) -> Result<Results, ApiErr
 pub(super) async fn pairs(
     ctx: &ApiContext,
     id: i64,
-    metric: Metric,
+    metric: MetricId,
     group: Option<&str>,
 ) -> Result<PairRows, ApiError> {
     Ok(service::pairs(&ctx.db, id, metric, group).await?)

@@ -4,8 +4,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::metrics::ExternalName;
+
 use super::super::comparisons::{WorkCounts, work_counts};
 use super::super::error::StoreError;
+use super::super::external_metrics;
 use super::super::status::{BenchmarkStatus, JobStatus};
 use super::super::{Page, PageRequest};
 use super::{Benchmark, Definition, Progress, runs};
@@ -28,6 +31,18 @@ pub async fn create(
                 format!("there is no dataset named {:?}", definition.dataset),
             )
         })?;
+    let external: Vec<ExternalName> = definition
+        .metrics
+        .iter()
+        .filter_map(|metric| metric.external())
+        .collect();
+    let registered = external_metrics::lock_registered(&mut tx, &external).await?;
+    if let Some(unknown) = external.iter().find(|name| !registered.contains_key(name)) {
+        return Err(StoreError::invalid(
+            "unknown_metric",
+            format!("no external metric named {unknown}; register it with POST /v1/metrics"),
+        ));
+    }
     let metrics: Vec<String> = definition
         .metrics
         .iter()

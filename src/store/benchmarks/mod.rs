@@ -7,13 +7,14 @@ use serde_json::{Map, Value};
 
 use super::status::BenchmarkStatus;
 use crate::benchmark::Protocol;
-use crate::metrics::Metric;
+use crate::metrics::MetricId;
 
 pub use definitions::{create, delete, get, list, published_ids, set_published};
 pub use results::{store_results, stored_results};
 pub use runs::{RunSnapshot, rerun, snapshot};
 pub use staleness::{
-    mark_stale_for_deleted, mark_stale_for_new_representation, mark_stale_for_score,
+    mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_new_representation,
+    mark_stale_for_score,
 };
 
 /// Which representations of the dataset a benchmark takes; an absent field does not restrict.
@@ -44,7 +45,7 @@ pub struct Definition {
     pub selection: Selection,
     pub score: String,
     pub protocol: Protocol,
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<MetricId>,
     /// The validated bootstrap request, as the client wrote it.
     pub bootstrap: Option<Value>,
 }

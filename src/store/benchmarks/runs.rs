@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use super::super::comparisons;
 use super::super::error::StoreError;
 use crate::benchmark::{self, GroupKey, Protocol, pairs_needed};
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricId};
 
 /// Runs a benchmark again on the data as it is now; `run_by` names the token asking, recorded
 /// on the run's comparison.
@@ -42,12 +42,12 @@ fn decode_definition(
     id: i64,
     protocol: Value,
     metric_names: &[String],
-) -> Result<(Protocol, Vec<Metric>), StoreError> {
+) -> Result<(Protocol, Vec<MetricId>), StoreError> {
     let protocol = serde_json::from_value(protocol)
         .map_err(|error| StoreError::Corrupt(format!("benchmark {id} protocol: {error}")))?;
     let metrics = metric_names
         .iter()
-        .map(|name| name.parse::<Metric>())
+        .map(|name| name.parse::<MetricId>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| StoreError::Corrupt(format!("benchmark {id}: {error}")))?;
     Ok((protocol, metrics))
@@ -118,7 +118,12 @@ pub(super) async fn run_in(
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let comparison_id = comparisons::insert(tx, &pairs, &metrics, run_by).await?;
+    // The workers compute the built-in metrics; clients send the others.
+    let built_in: Vec<Metric> = metrics
+        .iter()
+        .filter_map(|metric| metric.built_in())
+        .collect();
+    let comparison_id = comparisons::insert(tx, &pairs, &built_in, run_by).await?;
 
     sqlx::query("DELETE FROM benchmark_members WHERE benchmark_id = $1")
         .bind(id)
@@ -215,7 +220,7 @@ fn group_from_json(value: &Value) -> Option<GroupKey> {
 /// Everything needed to compute a benchmark's results: its run's members and definition.
 pub struct RunSnapshot {
     pub protocol: Protocol,
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<MetricId>,
     pub bootstrap: Option<Value>,
     pub members: Vec<benchmark::Representation>,
     /// When the run was made, so results computed from it are not stored for a later run.

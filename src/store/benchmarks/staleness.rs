@@ -69,3 +69,29 @@ pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Resul
     .await?;
     Ok(())
 }
+
+/// Marks stale the benchmarks whose current run used a distance that changed: the metric is
+/// theirs and both representations are members (`metrics[i]`, `rep_a[i]`, `rep_b[i]` each).
+pub async fn mark_stale_for_distances(
+    tx: &mut PgConnection,
+    metrics: &[String],
+    rep_a: &[i64],
+    rep_b: &[i64],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND EXISTS (
+             SELECT 1 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(metric, rep_a, rep_b)
+             WHERE c.metric = ANY(b.metrics)
+               AND EXISTS (SELECT 1 FROM benchmark_members bm
+                           WHERE bm.benchmark_id = b.id AND bm.representation_id = c.rep_a)
+               AND EXISTS (SELECT 1 FROM benchmark_members bm
+                           WHERE bm.benchmark_id = b.id AND bm.representation_id = c.rep_b))",
+    )
+    .bind(metrics)
+    .bind(rep_a)
+    .bind(rep_b)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -27,6 +27,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: The service takes up to 10 000 scores per request; half of that keeps bodies small.
 SCORE_BATCH = 5_000
+#: The service takes up to 10 000 distances per ``PUT /v1/distances``.
+DISTANCE_BATCH = 10_000
 #: Items asked for per page when a list is followed to its end.
 PAGE_LIMIT = 500
 
@@ -406,6 +408,87 @@ class Client:
         """Comparison jobs (e.g. ``status="failed"`` with their errors), following the pages."""
         yield from self._pages("/v1/jobs", {"status": status})
 
+    # Metrics computed by the client
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every metric: the built-in ones, then those clients registered (``built_in: False``)."""
+        return list(self._call("GET", "/v1/metrics")["items"])
+
+    def register_metric(
+        self,
+        name: str,
+        description: str,
+        symmetric: bool,
+        parameters: Iterable[Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Registers a metric this client computes (README, "Metrics computed by the client"),
+        named ``ext:NAME`` from then on; returns its description. A metric of that name with
+        the same description and symmetry is returned instead; one that differs raises
+        :class:`~simbench.ConflictError`."""
+        body: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "symmetric": bool(symmetric),
+        }
+        if parameters is not None:
+            body["parameters"] = [dict(parameter) for parameter in parameters]
+        try:
+            return dict(self._call("POST", "/v1/metrics", json=body))
+        except ConflictError as error:
+            full_name = name if name.startswith("ext:") else f"ext:{name}"
+            existing = next((item for item in self.metrics() if item["name"] == full_name), None)
+            if existing is None:
+                raise error from None
+        if (existing["definition"], existing["symmetric"]) != (
+            description.strip(),
+            bool(symmetric),
+        ):
+            raise ConflictError(
+                409,
+                "metric_exists",
+                f"{existing['name']} is registered with another description or symmetry",
+                {"metric": existing},
+            )
+        return existing
+
+    def delete_metric(self, name: str) -> None:
+        """Deletes a metric clients compute, with its distances (refused while a benchmark
+        names it)."""
+        self._call("DELETE", f"/v1/metrics/{name}")
+
+    def missing(self, benchmark: Benchmark | int, metric: str) -> list[tuple[int, int]]:
+        """Every pair ``(a, b)`` whose distance under ``metric`` the benchmark's current run
+        still lacks, following the pages: what :meth:`put_distances` should send."""
+        benchmark_id = benchmark.id if isinstance(benchmark, Benchmark) else int(benchmark)
+        path = f"/v1/benchmarks/{benchmark_id}/missing"
+        return [(int(item["a"]), int(item["b"])) for item in self._pages(path, {"metric": metric})]
+
+    def put_distances(
+        self, rows: Iterable[tuple[str, int, int, float] | Mapping[str, Any]]
+    ) -> dict[str, int]:
+        """Sends distances of external metrics, rows of ``(metric, a, b, value)`` or dicts with
+        those keys, in batches of 10 000 (each batch stored all or none); returns the counts
+        of ``inserted``, ``updated`` and ``unchanged`` rows over all batches."""
+        totals = {"inserted": 0, "updated": 0, "unchanged": 0}
+        batch: list[dict[str, Any]] = []
+        for index, row in enumerate(rows):
+            if isinstance(row, Mapping):
+                metric, a, b, value = row["metric"], row["a"], row["b"], row["value"]
+            else:
+                metric, a, b, value = row
+            value = float(value)
+            if not np.isfinite(value):
+                raise InvalidInputError(
+                    None, "invalid_distance", f"row {index}: the distance must be finite"
+                )
+            batch.append({"metric": metric, "a": int(a), "b": int(b), "value": value})
+            if len(batch) == DISTANCE_BATCH:
+                self._distance_batch(batch, totals)
+                batch = []
+        if batch:
+            self._distance_batch(batch, totals)
+        return totals
+
     # Plumbing
 
     def _call(
@@ -510,6 +593,11 @@ class Client:
         if isinstance(model, str):
             return self.model(model).id
         return int(model)
+
+    def _distance_batch(self, batch: list[dict[str, Any]], totals: dict[str, int]) -> None:
+        counts = self._call("PUT", "/v1/distances", json={"rows": batch})
+        for key in totals:
+            totals[key] += int(counts[key])
 
     def _score_batch(self, batch: list[dict[str, Any]]) -> list[Score]:
         body = self._call("POST", "/v1/scores", json={"scores": batch})
