@@ -512,7 +512,8 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
     )
     .await;
     let outsider = app.create_model("outsider").await;
-    app.upload(outsider, "d", 0, npy_f32(40, 6, 99)).await;
+    app.upload_representation(outsider, "d", 0, npy_f32(40, 6, 99))
+        .await;
     let state = expect_status(
         app.get(&format!("/v1/benchmarks/{id}")).await,
         StatusCode::OK,

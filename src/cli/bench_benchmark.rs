@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::server_process::{ServerProcess, ServiceBenchArgs};
-use crate::config::cores;
-use crate::matrix::{CanonicalMatrix, Dtype};
+use super::client::{ScoreItem, ScoreTarget};
+use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape};
 use crate::metrics::Metric;
 use crate::synthetic::{SignalSpec, drifting_layers};
 
@@ -41,12 +40,10 @@ pub struct BenchBenchmarkArgs {
 
 #[derive(Debug, Serialize)]
 struct Report {
-    representations: usize,
-    n: usize,
-    d: usize,
-    workers: usize,
+    #[serde(flatten)]
+    shape: StudyShape,
     /// Comparison jobs the run queued (about one per pair).
-    jobs: i64,
+    jobs: u64,
     /// From `POST /v1/benchmarks` to complete results, uploads excluded.
     creation_to_results_seconds: f64,
     results: Latency,
@@ -65,15 +62,8 @@ pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
     if args.queries == 0 {
         bail!("--queries must be at least 1");
     }
-    let workers = args.service.workers.unwrap_or_else(cores);
-    let server = ServerProcess::start(
-        &args.service.database,
-        &[
-            ("SIMBENCH_WORKERS", workers.to_string()),
-            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
-        ],
-    )
-    .await?;
+    let workers = args.service.worker_count();
+    let server = ServerProcess::start_computing(&args.service).await?;
     let measured = measure(&server, &args, workers).await;
     server.stop().await;
     let report = measured?;
@@ -82,8 +72,8 @@ pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "reference protocol, compare_to all, trio, {} representations ({} x {} float32), {} workers:",
-        report.representations, report.n, report.d, report.workers
+        "reference protocol, compare_to all, trio, {}:",
+        report.shape
     );
     println!(
         "  creation to complete results  {:.1} s  ({} comparison jobs)",
@@ -114,39 +104,29 @@ async fn measure(
             .create_model(&format!("network-{model_index}"))
             .await?;
         let layers = drifting_layers(&spec, args.layers, 0.35, 100 + model_index as u64);
-        for (layer, activations) in layers.iter().enumerate() {
-            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
-            let representation = server.api.upload(model, dataset, layer, npy).await?;
+        let representations = server.upload_layers(model, &layers).await?;
+        for (layer, representation) in representations.into_iter().enumerate() {
             // Probe accuracy rising with depth, with a per-model offset: a plausible score.
             let accuracy =
                 0.55 + 0.3 * layer as f64 / args.layers as f64 + 0.01 * (model_index % 5) as f64;
-            scores.push(
-                json!({"representation": representation, "name": "probe_acc", "value": accuracy}),
-            );
+            scores.push(ScoreItem::new(
+                ScoreTarget::Representation(representation),
+                "probe_acc",
+                accuracy,
+            ));
         }
     }
-    server
-        .api
-        .post_json::<Value>("/v1/scores", Some(&json!({"scores": scores})))
-        .await?;
+    server.api.set_scores(&scores).await?;
 
-    let metrics: Vec<String> = Metric::PAPER_TRIO
-        .iter()
-        .map(|metric| metric.name())
-        .collect();
     let started = Instant::now();
     let definition = json!({
         "name": format!("{dataset}-depth"),
         "dataset": dataset,
         "score": "probe_acc",
         "protocol": {"kind": "reference", "group_by": "layer", "compare_to": "all"},
-        "metrics": metrics,
+        "metrics": Metric::PAPER_TRIO,
     });
-    let created: Value = server
-        .api
-        .post_json("/v1/benchmarks", Some(&definition))
-        .await?;
-    let id = created["id"].as_i64().context("a benchmark has an id")?;
+    let id = server.api.create_benchmark(&definition).await?.id;
     let results_path = format!("/v1/benchmarks/{id}/results");
     loop {
         let results: Value = server.api.get_json(&results_path).await?;
@@ -159,18 +139,17 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let creation_to_results_seconds = started.elapsed().as_secs_f64();
-    let state: Value = server.api.get_json(&format!("/v1/benchmarks/{id}")).await?;
-    server
-        .api
-        .post_json::<Value>(&format!("/v1/benchmarks/{id}/publish"), None)
-        .await?;
+    let state = server.api.benchmark(id).await?;
+    server.api.publish(id).await?;
 
     Ok(Report {
-        representations: args.models * args.layers,
-        n: args.n,
-        d: args.d,
-        workers,
-        jobs: state["progress"]["total"].as_i64().unwrap_or_default(),
+        shape: StudyShape {
+            representations: args.models * args.layers,
+            n: args.n,
+            d: args.d,
+            workers,
+        },
+        jobs: state.progress.total,
         creation_to_results_seconds,
         results: latency(server, &results_path, args.queries).await?,
         leaderboard: latency(server, "/v1/leaderboard", args.queries).await?,

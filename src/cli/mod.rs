@@ -5,7 +5,7 @@ mod bench_metrics;
 mod bench_queue;
 mod bench_stats;
 mod bench_upload;
-mod client;
+pub mod client;
 mod compare;
 pub mod demo;
 mod progress;

@@ -22,7 +22,7 @@ use crate::store::representations::{
     self, Representation, RepresentationFilter, Stored, UploadTarget,
 };
 use crate::store::{datasets, models};
-use crate::transform::{TransformError, pca_keep_addressed};
+use crate::transform::{PcaKeep, TransformError, pca_keep_addressed};
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -34,16 +34,19 @@ pub(super) fn router() -> Routes {
         .route(Method::POST, "/v1/representations/{id}/derived", derive)
 }
 
-#[derive(Debug, Deserialize)]
+/// The query of `POST /v1/models/{id}/representations`; what is unset stays out of the query.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UploadParams {
-    dataset: String,
-    layer: i32,
-    layer_name: Option<String>,
-    #[serde(default)]
-    replace: bool,
+pub struct UploadParams {
+    pub dataset: String,
+    pub layer: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_name: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
     /// Which tensor of a safetensors file holding several.
-    tensor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -367,10 +370,11 @@ async fn data(State(ctx): State<ApiContext>, Path(id): Path<i64>) -> Result<Resp
     Ok((headers, Body::from_stream(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/representations/{id}/derived`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeriveRequest {
-    pca_keep: Vec<usize>,
+pub struct DeriveRequest {
+    pub pca_keep: Vec<usize>,
 }
 
 /// `POST /v1/representations/{id}/derived`: copies keeping the top-k principal components, as
@@ -407,7 +411,7 @@ async fn derive(
     let mut ks = request.pca_keep.clone();
     ks.sort_unstable();
     ks.dedup();
-    let transform_of = |k: usize| json!({"pca_keep": k});
+    let transform_of = |pca_keep: usize| json!(PcaKeep { pca_keep });
     let transforms: Vec<Value> = ks.iter().map(|&k| transform_of(k)).collect();
     let existing = representations::find_derived(&ctx.db, id, &transforms).await?;
     let missing: Vec<usize> = ks

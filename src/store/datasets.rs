@@ -1,13 +1,13 @@
 //! Datasets: named, ordered sets of inputs that fix the row count of their representations.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
 use super::{Page, PageRequest};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Dataset {
     pub id: i64,
     pub name: String,

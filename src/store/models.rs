@@ -1,14 +1,14 @@
 //! Models: trained networks with free-form metadata and tags.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
 use super::error::StoreError;
 use super::{Page, PageRequest, representations};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Model {
     pub id: i64,
     pub name: String,
