@@ -1,9 +1,11 @@
 //! Benchmarks (DESIGN "Benchmark protocols"). The pure part: which pairs a benchmark needs
-//! (`protocol`), its correlation table once distances are known (`results`) and the ranking of
-//! metrics across benchmarks (`leaderboard`). The `service` ties them to the store: results of a
-//! run, the pairs behind a group, the leaderboard. No SQL and no HTTP here.
+//! (`protocol`), what a run takes and leaves out (`planning`), its correlation table once
+//! distances are known (`results`) and the ranking of metrics across benchmarks (`leaderboard`).
+//! The `service` ties them to the store: creating and re-running benchmarks, results of a run,
+//! the pairs behind a group, the leaderboard. No SQL and no HTTP here.
 
 pub mod leaderboard;
+mod planning;
 mod protocol;
 mod results;
 pub mod service;

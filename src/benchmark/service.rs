@@ -1,6 +1,7 @@
-//! The results service: a benchmark's correlation table from the distances known so far, the
-//! points behind one group, and the team's leaderboard. It reads through `store` and computes
-//! off the async runtime; HTTP and pages call it and only serialise.
+//! The benchmark service: creating and re-running benchmarks (planned by `planning`, written by
+//! `store`), a benchmark's correlation table from the distances known so far, the points behind
+//! one group, and the team's leaderboard. It reads through `store` and computes off the async
+//! runtime; HTTP and pages call it and only serialise.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,11 +9,15 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::leaderboard::{Leaderboard, Published, rank};
-use super::{DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, pairs_needed};
+use super::planning::{self, PlanError};
+use super::{
+    DistanceOutcome, Group, GroupKey, MetricResult, Protocol, ProtocolError, ScatterRow,
+    pairs_needed,
+};
 use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
 use crate::store::StoreError;
-use crate::store::benchmarks::{self, RunSnapshot};
+use crate::store::benchmarks::{self, Benchmark, RunPlanning, RunSnapshot};
 use crate::store::distances::{self, Outcome};
 use crate::store::jobs::distance_key;
 use crate::store::status::BenchmarkStatus;
@@ -22,6 +27,19 @@ use crate::store::status::BenchmarkStatus;
 pub enum BenchmarkError {
     #[error(transparent)]
     Store(#[from] StoreError),
+
+    #[error("the selection holds no representation of this dataset")]
+    NothingSelected,
+
+    #[error(
+        "no selected representation has a score named {score:?} (on itself or its model); scores of this dataset: {}",
+        if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+    )]
+    UnknownScore { score: String, known: Vec<String> },
+
+    /// The selected representations do not form the protocol's groups.
+    #[error(transparent)]
+    InvalidSelection(ProtocolError),
 
     /// The stored run no longer forms valid groups (its data changed under it).
     #[error("the benchmark's run no longer holds together ({0}); run it again")]
@@ -39,6 +57,55 @@ pub enum BenchmarkError {
     /// Stored options or results do not decode, or the computation crashed: a server bug.
     #[error("{0}")]
     Internal(String),
+}
+
+/// Creates a benchmark and runs it: snapshots its selection and queues the missing distances.
+/// `created_by` names the token asking, recorded on the benchmark and its comparison. The
+/// definition's protocol is a serialised [`Protocol`].
+pub async fn create(
+    db: &PgPool,
+    definition: &benchmarks::Definition,
+    created_by: Option<&str>,
+) -> Result<Benchmark, BenchmarkError> {
+    let planning = benchmarks::begin_create(db, definition, created_by).await?;
+    let id = plan_and_commit(planning, created_by).await?;
+    Ok(benchmarks::get(db, id).await?)
+}
+
+/// Runs a benchmark again on the data as it is now; `run_by` names the token asking, recorded
+/// on the run's comparison.
+pub async fn rerun(
+    db: &PgPool,
+    id: i64,
+    run_by: Option<&str>,
+) -> Result<Benchmark, BenchmarkError> {
+    let planning = benchmarks::begin_rerun(db, id).await?;
+    plan_and_commit(planning, run_by).await?;
+    Ok(benchmarks::get(db, id).await?)
+}
+
+async fn plan_and_commit(
+    mut planning: RunPlanning,
+    run_by: Option<&str>,
+) -> Result<i64, BenchmarkError> {
+    let protocol = decode_protocol(planning.definition().id, &planning.definition().protocol)?;
+    let candidates = planning.candidates().await?;
+    let score = planning.definition().score_name.clone();
+    let plan = match planning::plan(&protocol, &score, candidates) {
+        Ok(plan) => plan,
+        Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
+        Err(PlanError::NoScore) => {
+            let known = planning.dataset_score_names().await?;
+            return Err(BenchmarkError::UnknownScore { score, known });
+        }
+        Err(PlanError::Protocol(error)) => return Err(BenchmarkError::InvalidSelection(error)),
+    };
+    Ok(planning.commit(&plan, run_by).await?)
+}
+
+fn decode_protocol(id: i64, stored: &serde_json::Value) -> Result<Protocol, BenchmarkError> {
+    serde_json::from_value(stored.clone())
+        .map_err(|error| BenchmarkError::Internal(format!("benchmark {id} protocol: {error}")))
 }
 
 /// A benchmark's correlation table.
@@ -180,7 +247,13 @@ struct Run {
 impl Run {
     async fn load(db: &PgPool, id: i64) -> Result<Run, BenchmarkError> {
         let snapshot = benchmarks::snapshot(db, id).await?;
-        let groups = pairs_needed(&snapshot.members, &snapshot.protocol)
+        let protocol = decode_protocol(id, &snapshot.protocol)?;
+        let members = planning::representations(&snapshot.members).ok_or_else(|| {
+            BenchmarkError::Internal(format!(
+                "benchmark {id}: a stored group key does not decode"
+            ))
+        })?;
+        let groups = pairs_needed(&members, &protocol)
             .map_err(|error| BenchmarkError::RunBroken(error.to_string()))?;
         let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
         let distances = distances::among(db, &snapshot.metrics, &ids).await?;

@@ -66,11 +66,11 @@ async fn create(
         dataset: request.dataset,
         selection: request.select,
         score: request.score,
-        protocol: request.protocol,
+        protocol: json!(request.protocol),
         metrics,
         bootstrap,
     };
-    let benchmark = benchmarks::create(&ctx.db, &definition, caller.token_name()).await?;
+    let benchmark = service::create(&ctx.db, &definition, caller.token_name()).await?;
     let location = format!("/v1/benchmarks/{}", benchmark.id);
     Ok((
         StatusCode::CREATED,
@@ -120,11 +120,8 @@ async fn run(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    benchmarks::rerun(&ctx.db, id, caller.token_name()).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(benchmarks::get(&ctx.db, id).await?),
-    ))
+    let benchmark = service::rerun(&ctx.db, id, caller.token_name()).await?;
+    Ok((StatusCode::ACCEPTED, Json(benchmark)))
 }
 
 async fn publish(
