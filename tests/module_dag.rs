@@ -5,10 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// A cycle that predates this test, tolerated (and only it) until `store::benchmarks` stops
-/// calling into `benchmark`. Any other cycle fails the test.
-const TOLERATED: &[[&str; 2]] = &[["benchmark", "store"]];
-
 /// Who imports whom: for each module, the modules it names and the files that name them.
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
@@ -213,13 +209,8 @@ fn top_level_modules_form_a_dag() {
             .is_some_and(|named| named.contains_key("store")),
         "the scan sees the imports it is meant to see (http uses store)"
     );
-    let tolerated: Vec<BTreeSet<String>> = TOLERATED
-        .iter()
-        .map(|pair| pair.iter().map(|name| name.to_string()).collect())
-        .collect();
     let offending: Vec<String> = cycles(&graph)
         .into_iter()
-        .filter(|component| !tolerated.contains(component))
         .map(|component| {
             let edges: Vec<String> = component
                 .iter()
