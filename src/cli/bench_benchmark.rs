@@ -18,6 +18,18 @@ pub struct BenchBenchmarkArgs {
     #[command(flatten)]
     pub service: ServiceBenchArgs,
 
+    #[command(flatten)]
+    pub study: StudyArgs,
+
+    /// Timed queries of the results and of the leaderboard.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+}
+
+/// The paper-sized study the service benchmarks run on: models x layers representations of one
+/// dataset, with probe-like scores.
+#[derive(Clone, Debug, clap::Args)]
+pub struct StudyArgs {
     /// Models (networks) in the study.
     #[arg(long, default_value_t = 10)]
     pub models: usize,
@@ -33,10 +45,18 @@ pub struct BenchBenchmarkArgs {
     /// Columns (features) per representation.
     #[arg(long, default_value_t = 256)]
     pub d: usize,
+}
 
-    /// Timed queries of the results and of the leaderboard.
-    #[arg(long, default_value_t = 200)]
-    pub queries: usize,
+/// A study uploaded and benchmarked to complete, published results.
+pub(super) struct Study {
+    pub dataset: String,
+    /// Model ids, each with its representations' ids by layer.
+    pub models: Vec<(i64, Vec<i64>)>,
+    pub benchmark: i64,
+    /// Comparison jobs the benchmark's run queued.
+    pub jobs: i64,
+    /// From `POST /v1/benchmarks` to complete results, uploads excluded.
+    pub creation_to_results_seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,26 +74,18 @@ struct Report {
 }
 
 #[derive(Debug, Serialize)]
-struct Latency {
-    queries: usize,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
+pub(super) struct Latency {
+    pub queries: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
     if args.queries == 0 {
         bail!("--queries must be at least 1");
     }
-    let workers = args.service.workers.unwrap_or_else(cores);
-    let server = ServerProcess::start(
-        &args.service.database,
-        &[
-            ("SIMBENCH_WORKERS", workers.to_string()),
-            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
-        ],
-    )
-    .await?;
+    let (server, workers) = start_server(&args.service).await?;
     let measured = measure(&server, &args, workers).await;
     server.stop().await;
     let report = measured?;
@@ -101,19 +113,55 @@ pub async fn run(args: BenchBenchmarkArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `simbench serve` as the study runs on: one worker per core unless told, a cache that holds
+/// every prepared representation; with the worker count.
+pub(super) async fn start_server(
+    service: &ServiceBenchArgs,
+) -> anyhow::Result<(ServerProcess, usize)> {
+    let workers = service.workers.unwrap_or_else(cores);
+    let server = ServerProcess::start(
+        &service.database,
+        &[
+            ("SIMBENCH_WORKERS", workers.to_string()),
+            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
+        ],
+    )
+    .await?;
+    Ok((server, workers))
+}
+
 async fn measure(
     server: &ServerProcess,
     args: &BenchBenchmarkArgs,
     workers: usize,
 ) -> anyhow::Result<Report> {
+    let study = build_study(server, &args.study).await?;
+    let results_path = format!("/v1/benchmarks/{}/results", study.benchmark);
+    Ok(Report {
+        representations: args.study.models * args.study.layers,
+        n: args.study.n,
+        d: args.study.d,
+        workers,
+        jobs: study.jobs,
+        creation_to_results_seconds: study.creation_to_results_seconds,
+        results: latency(server, &results_path, args.queries).await?,
+        leaderboard: latency(server, "/v1/leaderboard", args.queries).await?,
+    })
+}
+
+/// Uploads the study, benchmarks it with the reference protocol (grouped by layer, compare_to
+/// all, the trio), waits for complete results and publishes them.
+pub(super) async fn build_study(server: &ServerProcess, args: &StudyArgs) -> anyhow::Result<Study> {
     let dataset = &server.run_name;
     let spec = SignalSpec::new(args.n, args.d);
     let mut scores = Vec::new();
+    let mut models = Vec::with_capacity(args.models);
     for model_index in 0..args.models {
         let model = server
             .create_model(&format!("network-{model_index}"))
             .await?;
         let layers = drifting_layers(&spec, args.layers, 0.35, 100 + model_index as u64);
+        let mut representations = Vec::with_capacity(layers.len());
         for (layer, activations) in layers.iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
             let representation = server.api.upload(model, dataset, layer, npy).await?;
@@ -123,7 +171,9 @@ async fn measure(
             scores.push(
                 json!({"representation": representation, "name": "probe_acc", "value": accuracy}),
             );
+            representations.push(representation);
         }
+        models.push((model, representations));
     }
     server
         .api
@@ -164,16 +214,12 @@ async fn measure(
         .api
         .post_json::<Value>(&format!("/v1/benchmarks/{id}/publish"), None)
         .await?;
-
-    Ok(Report {
-        representations: args.models * args.layers,
-        n: args.n,
-        d: args.d,
-        workers,
+    Ok(Study {
+        dataset: dataset.clone(),
+        models,
+        benchmark: id,
         jobs: state["progress"]["total"].as_i64().unwrap_or_default(),
         creation_to_results_seconds,
-        results: latency(server, &results_path, args.queries).await?,
-        leaderboard: latency(server, "/v1/leaderboard", args.queries).await?,
     })
 }
 
@@ -186,13 +232,20 @@ async fn latency(server: &ServerProcess, path: &str, queries: usize) -> anyhow::
         millis.push(started.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(body);
     }
-    millis.sort_by(f64::total_cmp);
-    let percentile =
-        |p: f64| millis[((p * millis.len() as f64).ceil() as usize).clamp(1, millis.len()) - 1];
-    Ok(Latency {
-        queries,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
-        max_ms: millis[millis.len() - 1],
-    })
+    Ok(Latency::of(millis))
+}
+
+impl Latency {
+    /// The summary of timings in milliseconds (at least one).
+    pub(super) fn of(mut millis: Vec<f64>) -> Latency {
+        millis.sort_by(f64::total_cmp);
+        let percentile =
+            |p: f64| millis[((p * millis.len() as f64).ceil() as usize).clamp(1, millis.len()) - 1];
+        Latency {
+            queries: millis.len(),
+            p50_ms: percentile(0.50),
+            p99_ms: percentile(0.99),
+            max_ms: millis[millis.len() - 1],
+        }
+    }
 }
