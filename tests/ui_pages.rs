@@ -412,6 +412,16 @@ async fn public_read_pages_need_no_log_in_but_show_no_write_control() {
     let browser = Browser::new(&app);
     let page = browser.get("/ui/jobs").await;
     assert_eq!(page.status(), StatusCode::OK);
+    let server_timing = page
+        .headers()
+        .get(simbench::ui::SERVER_TIMING)
+        .and_then(|value| value.to_str().ok())
+        .and_then(simbench::ui::server_timing_millis);
+    assert!(
+        server_timing.is_some_and(f64::is_finite),
+        "pages say how long the server took over them: {:?}",
+        page.headers().get(simbench::ui::SERVER_TIMING)
+    );
     assert!(page.text().await.unwrap().contains("public view"));
     let refused = browser
         .post_form("/ui/jobs/1/retry", &[("csrf", "x")], None)

@@ -67,6 +67,8 @@ pub struct ServerProcess {
     child: Child,
     /// Sends a write token of the scratch database with every request.
     pub api: Client,
+    /// That write token, for what logs in with it (the dashboard's session).
+    pub token: String,
     /// A name unique to this run, for the dataset and models it creates.
     pub run_name: String,
     scratch: ScratchDatabase,
@@ -153,6 +155,7 @@ impl ServerProcess {
         let server = ServerProcess {
             child,
             api: Client::new(&format!("http://127.0.0.1:{port}"), Some(&token))?,
+            token,
             run_name: format!("bench-{:08x}", rand::random::<u32>()),
             scratch,
         };
