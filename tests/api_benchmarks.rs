@@ -771,3 +771,87 @@ async fn the_leaderboard_ranks_metrics_across_published_benchmarks() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn ordered_all_pairs_takes_both_orders_for_asymmetric_metrics_with_pearson_beside() {
+    let app = TestApp::spawn_with_workers(1).await;
+    let study = small_study(&app, 3).await;
+    let page = expect_status(app.get("/v1/models").await, StatusCode::OK).await;
+    for (model, score) in page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([0.5, 0.6, 0.9])
+    {
+        put_score(
+            &app,
+            &format!("/v1/models/{}/scores/ood", model["id"]),
+            score,
+        )
+        .await;
+    }
+    let protocol = json!({"kind": "all_pairs", "group_by": "none", "ordered": true});
+    let created = create_benchmark(
+        &app,
+        json!({"name": "ordered", "dataset": "d", "score": "ood", "protocol": protocol,
+               "metrics": ["cka", "pwcca"]}),
+    )
+    .await;
+    assert_eq!(created["protocol"], protocol);
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(wait_for_benchmark(&app, id).await["status"], "done");
+    let results = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/results")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let unordered = 9 * 8 / 2;
+    assert_eq!(results["metrics"]["cka"]["n_pairs"], unordered);
+    assert_eq!(results["metrics"]["pwcca"]["n_pairs"], 2 * unordered);
+    for metric in ["cka", "pwcca"] {
+        let pairs = expect_status(
+            app.get(&format!("/v1/benchmarks/{id}/pairs?metric={metric}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let points: Vec<(f64, f64)> = pairs["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| (row["x"].as_f64().unwrap(), row["y"].as_f64().unwrap()))
+            .collect();
+        let want = simbench::stats::pearson(&points).unwrap();
+        let group = &results["metrics"][metric]["groups"][0];
+        close(&group["pearson"], &json!(want.coefficient), 1e-12, metric);
+        close(
+            &group["pearson_p"],
+            &json!(want.one_sided_p()),
+            1e-12,
+            metric,
+        );
+        close(
+            &results["metrics"][metric]["pearson"],
+            &json!(want.coefficient),
+            1e-12,
+            metric,
+        );
+        assert!(results["metrics"][metric]["kendall"].is_f64());
+    }
+    let pwcca = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/pairs?metric=pwcca"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = pwcca["rows"].as_array().unwrap();
+    let (a, b) = (study[0][0], study[1][0]);
+    let x_of = |first: i64, second: i64| {
+        rows.iter()
+            .find(|row| row["first"] == first && row["second"] == second)
+            .unwrap()["x"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_ne!(x_of(a, b), x_of(b, a), "pwcca is not symmetric");
+}

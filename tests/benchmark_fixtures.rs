@@ -101,6 +101,7 @@ fn cases() -> [(&'static str, Protocol, bool); 3] {
             "all_pairs_nonderived",
             Protocol::AllPairs {
                 group_by: GroupBy::Layer,
+                ordered: false,
             },
             false,
         ),

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::protocol::{GroupKey, Protocol, ProtocolError, Representation, pairs_needed};
+use crate::metrics::Metric;
 use crate::store::benchmarks::{Candidate, LeftOut, Member, PlannedRun};
 
 /// Why a selection cannot be run.
@@ -18,10 +19,12 @@ pub enum PlanError {
     Protocol(#[from] ProtocolError),
 }
 
-/// The run of `protocol` over `candidates` (by ascending id) taking score `score_name`.
+/// The run of `protocol` over `candidates` (by ascending id) taking score `score_name`, for
+/// `metrics`: a mirrored pair is queued only when one of them takes it.
 pub fn plan(
     protocol: &Protocol,
     score_name: &str,
+    metrics: &[Metric],
     candidates: Vec<Candidate>,
 ) -> Result<PlannedRun, PlanError> {
     if candidates.is_empty() {
@@ -60,10 +63,11 @@ pub fn plan(
         }
     }
     let groups = pairs_needed(&members, protocol)?;
+    let any_asymmetric = metrics.iter().any(|metric| !metric.is_symmetric());
     let mut pairs: Vec<(i64, i64)> = groups
         .iter()
         .flat_map(|group| group.pairs.iter())
-        .filter(|pair| !pair.is_self_pair())
+        .filter(|pair| !pair.is_self_pair() && pair.taken_by(!any_asymmetric))
         .map(|pair| (pair.first, pair.second))
         .collect();
     pairs.sort_unstable();
@@ -139,6 +143,7 @@ mod tests {
     fn members_without_score_or_group_are_left_out_with_the_reason() {
         let protocol = Protocol::AllPairs {
             group_by: GroupBy::Metadata("seed".into()),
+            ordered: false,
         };
         let candidates = vec![
             candidate(1, 0, Some(0.5), json!({"seed": 1})),
@@ -146,7 +151,7 @@ mod tests {
             candidate(3, 0, Some(0.7), json!({})),
             candidate(4, 1, Some(0.9), json!({"seed": 1})),
         ];
-        let plan = plan(&protocol, "acc", candidates).unwrap();
+        let plan = plan(&protocol, "acc", &[], candidates).unwrap();
         let ids: Vec<i64> = plan.members.iter().map(|member| member.id).collect();
         assert_eq!(ids, [1, 4]);
         assert_eq!(plan.members[0].group_key, json!({"metadata": "1"}));
@@ -164,17 +169,38 @@ mod tests {
     }
 
     #[test]
+    fn mirrored_pairs_are_queued_only_for_an_asymmetric_metric() {
+        let protocol = Protocol::AllPairs {
+            group_by: GroupBy::None,
+            ordered: true,
+        };
+        let candidates = || {
+            vec![
+                candidate(1, 0, Some(0.5), json!({})),
+                candidate(2, 0, Some(0.7), json!({})),
+            ]
+        };
+        let cka: Metric = "cka".parse().unwrap();
+        let pwcca: Metric = "pwcca".parse().unwrap();
+        let symmetric = plan(&protocol, "acc", &[cka], candidates()).unwrap();
+        assert_eq!(symmetric.pairs, [(1, 2)]);
+        let mixed = plan(&protocol, "acc", &[cka, pwcca], candidates()).unwrap();
+        assert_eq!(mixed.pairs, [(1, 2), (2, 1)]);
+    }
+
+    #[test]
     fn an_empty_or_scoreless_selection_is_refused() {
         let protocol = Protocol::AllPairs {
             group_by: GroupBy::None,
+            ordered: false,
         };
         assert_eq!(
-            plan(&protocol, "acc", Vec::new()).unwrap_err(),
+            plan(&protocol, "acc", &[], Vec::new()).unwrap_err(),
             PlanError::NothingSelected
         );
         let scoreless = vec![candidate(1, 0, None, json!({}))];
         assert_eq!(
-            plan(&protocol, "acc", scoreless).unwrap_err(),
+            plan(&protocol, "acc", &[], scoreless).unwrap_err(),
             PlanError::NoScore
         );
     }

@@ -1,4 +1,5 @@
-//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols").
+//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols";
+//! PROTOCOLS "Correlation" adds Pearson r and the mirrored pairs of `ordered`).
 
 use std::collections::BTreeMap;
 
@@ -6,9 +7,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{Group, GroupKey, Pair};
+use crate::metrics::Metric;
 use crate::stats::{
     BootstrapOptions, ConfidenceInterval, Undefined, bad_frac, kendall_tau_b, mean_over_groups,
-    mean_spearman_interval, round_to_decimals, spearman,
+    mean_spearman_interval, pearson, round_to_decimals, spearman,
 };
 
 /// x and y are rounded to this many decimals before ranking, so that values equal up to rounding
@@ -33,20 +35,35 @@ pub struct ScatterRow {
     pub second: i64,
 }
 
-/// Spearman ρ and Kendall τ-b with their one-sided p-values. They need the same input (3+ pairs,
-/// neither variable constant), so they are defined together or not at all.
+/// What results are computed for: a metric, which says whether it takes mirrored pairs.
+pub trait ResultKey: Ord + Clone {
+    /// d(a, b) = d(b, a), so the mirror of a pair repeats its x.
+    fn is_symmetric(&self) -> bool;
+}
+
+impl ResultKey for Metric {
+    fn is_symmetric(&self) -> bool {
+        Metric::is_symmetric(*self)
+    }
+}
+
+/// Spearman ρ, Kendall τ-b and Pearson r with their one-sided p-values. They need the same input
+/// (3+ pairs, neither variable constant), so they are defined together or not at all.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 pub struct Correlations {
     pub spearman: f64,
     pub spearman_p: f64,
     pub kendall: f64,
     pub kendall_p: f64,
+    pub pearson: f64,
+    pub pearson_p: f64,
 }
 
 /// The statistics of one group, or their means over groups; an undefined one carries the reason
 /// why, as the client reads it.
 ///
-/// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `bad_frac` (each `null` when
+/// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `pearson`, `pearson_p`,
+/// `bad_frac` (each `null` when
 /// undefined), followed by `correlation_reason` and `bad_frac_reason` only when those are `null`;
 /// stored results read back from that form.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,11 +76,14 @@ impl Statistics {
     fn of(pairs: &[(f64, f64)]) -> Statistics {
         let correlations = spearman(pairs).and_then(|rho| {
             let tau = kendall_tau_b(pairs)?;
+            let r = pearson(pairs)?;
             Ok(Correlations {
                 spearman: rho.coefficient,
                 spearman_p: rho.one_sided_p(),
                 kendall: tau.coefficient,
                 kendall_p: tau.one_sided_p(),
+                pearson: r.coefficient,
+                pearson_p: r.one_sided_p(),
             })
         });
         Statistics {
@@ -95,6 +115,8 @@ impl Statistics {
                 spearman_p: mean_of(|c| c.spearman_p)?,
                 kendall: mean_of(|c| c.kendall)?,
                 kendall_p: mean_of(|c| c.kendall_p)?,
+                pearson: mean_of(|c| c.pearson)?,
+                pearson_p: mean_of(|c| c.pearson_p)?,
             })
         });
         let bad_frac = mean_over_groups(
@@ -117,6 +139,8 @@ impl Serialize for Statistics {
         map.serialize_entry("spearman_p", &correlations.map(|c| c.spearman_p))?;
         map.serialize_entry("kendall", &correlations.map(|c| c.kendall))?;
         map.serialize_entry("kendall_p", &correlations.map(|c| c.kendall_p))?;
+        map.serialize_entry("pearson", &correlations.map(|c| c.pearson))?;
+        map.serialize_entry("pearson_p", &correlations.map(|c| c.pearson_p))?;
         map.serialize_entry("bad_frac", &self.bad_frac.as_ref().ok())?;
         if let Err(reason) = &self.correlations {
             map.serialize_entry("correlation_reason", reason)?;
@@ -137,28 +161,26 @@ impl<'de> Deserialize<'de> for Statistics {
             spearman_p: Option<f64>,
             kendall: Option<f64>,
             kendall_p: Option<f64>,
+            pearson: Option<f64>,
+            pearson_p: Option<f64>,
             bad_frac: Option<f64>,
             correlation_reason: Option<String>,
             bad_frac_reason: Option<String>,
         }
         let stored = Stored::deserialize(deserializer)?;
         let unexplained = || "undefined".to_owned();
-        let correlations = match (
-            stored.spearman,
-            stored.spearman_p,
-            stored.kendall,
-            stored.kendall_p,
-        ) {
-            (Some(spearman), Some(spearman_p), Some(kendall), Some(kendall_p)) => {
-                Ok(Correlations {
-                    spearman,
-                    spearman_p,
-                    kendall,
-                    kendall_p,
-                })
-            }
-            _ => Err(stored.correlation_reason.unwrap_or_else(unexplained)),
+        let defined = || {
+            Some(Correlations {
+                spearman: stored.spearman?,
+                spearman_p: stored.spearman_p?,
+                kendall: stored.kendall?,
+                kendall_p: stored.kendall_p?,
+                pearson: stored.pearson?,
+                pearson_p: stored.pearson_p?,
+            })
         };
+        let correlations =
+            defined().ok_or_else(|| stored.correlation_reason.unwrap_or_else(unexplained));
         let bad_frac = stored
             .bad_frac
             .ok_or_else(|| stored.bad_frac_reason.unwrap_or_else(unexplained));
@@ -258,7 +280,7 @@ pub fn results<K, F>(
     bootstrap: Option<&BootstrapOptions>,
 ) -> BTreeMap<K, MetricResult>
 where
-    K: Ord + Clone,
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     metrics
@@ -275,6 +297,7 @@ where
 /// The rows behind one metric's statistics in one group, in the group's pair order.
 pub fn scatter_rows<K, F>(group: &Group, metric: &K, distance: F) -> Vec<ScatterRow>
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     observe(group, metric, &distance).rows
@@ -287,6 +310,7 @@ fn metric_result<K, F>(
     bootstrap: Option<&BootstrapOptions>,
 ) -> MetricResult
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     let observed: Vec<Observed> = groups
@@ -343,6 +367,7 @@ impl Observed {
 
 fn observe<K, F>(group: &Group, metric: &K, distance: &F) -> Observed
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     let mut observed = Observed {
@@ -350,7 +375,8 @@ where
         n_refused: 0,
         n_missing: 0,
     };
-    for pair in &group.pairs {
+    let symmetric = metric.is_symmetric();
+    for pair in group.pairs.iter().filter(|pair| pair.taken_by(symmetric)) {
         match pair_distance(pair, metric, distance) {
             Some(DistanceOutcome::Value(x)) => observed.rows.push(ScatterRow {
                 x: round_to_decimals(x, ROUNDING_DECIMALS),
@@ -385,6 +411,13 @@ mod tests {
     use super::*;
     use crate::benchmark::{CompareTo, GroupBy, Protocol, Representation, pairs_needed};
     use crate::stats::mean_spearman;
+
+    /// Test metrics named by text; "asym" stands for one that is not symmetric.
+    impl ResultKey for &str {
+        fn is_symmetric(&self) -> bool {
+            *self != "asym"
+        }
+    }
 
     fn representation(id: i64, layer: i64, score: f64) -> Representation {
         Representation {
@@ -478,6 +511,7 @@ mod tests {
             &selection,
             &Protocol::AllPairs {
                 group_by: GroupBy::None,
+                ordered: false,
             },
         )
         .unwrap();
@@ -549,6 +583,8 @@ mod tests {
             "spearman_p",
             "kendall",
             "kendall_p",
+            "pearson",
+            "pearson_p",
             "bad_frac",
             "ci",
             "n_groups",
@@ -565,12 +601,56 @@ mod tests {
             json!({
                 "group": 1, "reference": 6,
                 "spearman": null, "spearman_p": null, "kendall": null, "kendall_p": null,
-                "bad_frac": 0.0,
+                "pearson": null, "pearson_p": null, "bad_frac": 0.0,
                 "correlation_reason": Undefined::TooFewPairs { pairs: 2 }.to_string(),
                 "n_pairs": 2, "n_refused": 0, "n_missing": 0
             })
         );
         assert_eq!(cka["groups"][0]["spearman"], json!(1.0));
+    }
+
+    #[test]
+    fn pearson_sits_beside_spearman_and_kendall_and_stored_results_read_back() {
+        let got = results(&reference_groups(), &["cka"], distance, None);
+        let layer_0 = got["cka"].groups[0]
+            .statistics
+            .correlations
+            .clone()
+            .unwrap();
+        // x and y grow together, linearly in x but not in y: ranks agree fully, values less.
+        assert_eq!(
+            layer_0.pearson_p,
+            pearson(&observe(&reference_groups()[0], &"cka", &distance).sample())
+                .unwrap()
+                .one_sided_p()
+        );
+        assert!(layer_0.pearson > 0.9 && layer_0.pearson < 1.0);
+        let json = serde_json::to_value(&got).unwrap();
+        let back: BTreeMap<String, MetricResult> = serde_json::from_value(json).unwrap();
+        assert_eq!(back["cka"], got["cka"]);
+    }
+
+    #[test]
+    fn ordered_pairs_count_twice_only_for_asymmetric_metrics() {
+        let selection = [
+            representation(1, 0, 0.9),
+            representation(2, 0, 0.7),
+            representation(3, 0, 0.4),
+            representation(4, 0, 0.2),
+        ];
+        let protocol = Protocol::AllPairs {
+            group_by: GroupBy::None,
+            ordered: true,
+        };
+        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let lookup = |_: &&str, first: i64, second: i64| {
+            Some(DistanceOutcome::Value((first * 10 + second) as f64))
+        };
+        let got = results(&groups, &["cka", "asym"], lookup, None);
+        assert_eq!((got["cka"].n_pairs, got["asym"].n_pairs), (6, 12));
+        let rows = scatter_rows(&groups[0], &"asym", lookup);
+        assert_eq!((rows[1].first, rows[1].second, rows[1].x), (2, 1, 21.0));
+        assert_eq!(rows[0].y, rows[1].y);
     }
 
     #[test]

@@ -91,7 +91,8 @@ async fn plan_and_commit(
     let protocol = decode_protocol(planning.definition().id, &planning.definition().protocol)?;
     let candidates = planning.candidates().await?;
     let score = planning.definition().score_name.clone();
-    let plan = match planning::plan(&protocol, &score, candidates) {
+    let metrics = planning.definition().metrics.clone();
+    let plan = match planning::plan(&protocol, &score, &metrics, candidates) {
         Ok(plan) => plan,
         Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
         Err(PlanError::NoScore) => {
@@ -132,8 +133,9 @@ pub struct PairRows {
 /// distances known so far (and stored when they turn out complete).
 pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let benchmark = benchmarks::get(db, id).await?;
-    if let Some(stored) = benchmarks::stored_results(db, id).await? {
-        let metrics = serde_json::from_value(stored)
+    let stored = benchmarks::stored_results(db, id).await?;
+    if let Some(metrics) = stored.and_then(current_format) {
+        let metrics = serde_json::from_value(metrics)
             .map_err(|error| BenchmarkError::Internal(format!("stored results: {error}")))?;
         return Ok(Results {
             benchmark: id,
@@ -165,8 +167,9 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
     let partial = metrics.values().any(|result| result.partial);
     if !partial {
-        let stored = serde_json::to_value(&metrics)
+        let serialised = serde_json::to_value(&metrics)
             .map_err(|error| BenchmarkError::Internal(format!("serialising results: {error}")))?;
+        let stored = serde_json::json!({"format": RESULTS_FORMAT, "metrics": serialised});
         benchmarks::store_results(db, id, run_at, &stored).await?;
     }
     Ok(Results {
@@ -175,6 +178,16 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         partial,
         metrics,
     })
+}
+
+/// The shape of stored results; those of another shape (an older service's, holding fewer
+/// statistics) are computed again on their next read and stored anew.
+const RESULTS_FORMAT: u32 = 2;
+
+/// The metrics of stored results when they have the current shape.
+fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {
+    let format = stored.get("format")?.as_u64()?;
+    (format == u64::from(RESULTS_FORMAT)).then(|| stored["metrics"].take())
 }
 
 /// The pairs behind `metric` in the group labelled `group` (optional when there is one group).
