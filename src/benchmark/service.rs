@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::leaderboard::{Leaderboard, Published, rank};
-use super::{DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, pairs_needed};
+use super::leaderboard::{Leaderboard, Published, Statistic, rank};
+use super::{
+    Comparison, DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, Table, pairs_needed,
+};
 use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
 use crate::store::StoreError;
@@ -49,6 +51,9 @@ pub struct Results {
     /// Some distances are not computed yet: the figures may still move.
     pub partial: bool,
     pub metrics: BTreeMap<Metric, MetricResult>,
+    /// With a bootstrap, every ordered pair of distinct metrics compared on shared resamples;
+    /// empty without one.
+    pub comparisons: Vec<Comparison<Metric>>,
 }
 
 /// The points behind one metric's statistics in one group, for scatter plots.
@@ -65,14 +70,17 @@ pub struct PairRows {
 /// distances known so far (and stored when they turn out complete).
 pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let benchmark = benchmarks::get(db, id).await?;
-    if let Some(stored) = benchmarks::stored_results(db, id).await? {
-        let metrics = serde_json::from_value(stored)
-            .map_err(|error| BenchmarkError::Internal(format!("stored results: {error}")))?;
+    // Results stored before comparisons existed do not decode: they are computed again.
+    let stored = benchmarks::stored_results(db, id)
+        .await?
+        .and_then(|stored| serde_json::from_value::<Table<Metric>>(stored).ok());
+    if let Some(table) = stored {
         return Ok(Results {
             benchmark: id,
             status: benchmark.status,
             partial: false,
-            metrics,
+            metrics: table.metrics,
+            comparisons: table.comparisons,
         });
     }
     let run = Run::load(db, id).await?;
@@ -84,7 +92,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         .transpose()
         .map_err(|error| BenchmarkError::Internal(format!("stored bootstrap options: {error}")))?;
     let run_at = run.snapshot.run_at;
-    let metrics = tokio::task::spawn_blocking(move || {
+    let table = tokio::task::spawn_blocking(move || {
         let lookup =
             |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
         super::results(
@@ -96,9 +104,9 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     })
     .await
     .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
-    let partial = metrics.values().any(|result| result.partial);
+    let partial = table.metrics.values().any(|result| result.partial);
     if !partial {
-        let stored = serde_json::to_value(&metrics)
+        let stored = serde_json::to_value(&table)
             .map_err(|error| BenchmarkError::Internal(format!("serialising results: {error}")))?;
         benchmarks::store_results(db, id, run_at, &stored).await?;
     }
@@ -106,7 +114,8 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         benchmark: id,
         status: benchmark.status,
         partial,
-        metrics,
+        metrics: table.metrics,
+        comparisons: table.comparisons,
     })
 }
 
@@ -164,7 +173,9 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
             name,
             status: results.status,
             partial: results.partial,
+            statistic: Statistic::Spearman,
             values,
+            comparisons: results.comparisons,
         });
     }
     Ok(rank(columns))
