@@ -138,7 +138,7 @@ fn check_protocol(
             Err(_) => DistanceOutcome::Refused,
         })
     };
-    let got = results(&groups, metrics, distance, None);
+    let got = results(&groups, metrics, distance, None).metrics;
     metrics
         .iter()
         .map(|metric| {

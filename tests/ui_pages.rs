@@ -293,7 +293,10 @@ async fn pages_and_csv_downloads_agree_with_the_api() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("metric,benchmark_id,benchmark,spearman,rank,mean_spearman,mean_rank")
+        Some(
+            "metric,benchmark_id,benchmark,spearman,rank,mean_spearman,mean_rank,statistic,value,\
+             tied_with_leader"
+        )
     );
     for (line, row) in lines.zip(board["rows"].as_array().unwrap()) {
         let fields: Vec<&str> = line.split(',').collect();

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::leaderboard::{Leaderboard, Published, rank};
+use super::leaderboard::{Leaderboard, Published, Statistic, rank};
 use super::planning::{self, PlanError};
 use super::{
-    DistanceOutcome, Group, GroupKey, MetricResult, Protocol, ProtocolError, ScatterRow,
-    pairs_needed,
+    Comparison, DistanceOutcome, Group, GroupKey, MetricResult, Protocol, ProtocolError,
+    ScatterRow, Table, pairs_needed,
 };
 use crate::metrics::Metric;
 use crate::stats::BootstrapOptions;
@@ -117,6 +117,9 @@ pub struct Results {
     /// Some distances are not computed yet: the figures may still move.
     pub partial: bool,
     pub metrics: BTreeMap<Metric, MetricResult>,
+    /// With a bootstrap, every ordered pair of distinct metrics compared on shared resamples;
+    /// empty without one.
+    pub comparisons: Vec<Comparison<Metric>>,
 }
 
 /// The points behind one metric's statistics in one group, for scatter plots.
@@ -134,14 +137,15 @@ pub struct PairRows {
 pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let benchmark = benchmarks::get(db, id).await?;
     let stored = benchmarks::stored_results(db, id).await?;
-    if let Some(metrics) = stored.and_then(current_format) {
-        let metrics = serde_json::from_value(metrics)
+    if let Some(table) = stored.and_then(current_format) {
+        let table: Table<Metric> = serde_json::from_value(table)
             .map_err(|error| BenchmarkError::Internal(format!("stored results: {error}")))?;
         return Ok(Results {
             benchmark: id,
             status: benchmark.status,
             partial: false,
-            metrics,
+            metrics: table.metrics,
+            comparisons: table.comparisons,
         });
     }
     let run = Run::load(db, id).await?;
@@ -153,7 +157,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         .transpose()
         .map_err(|error| BenchmarkError::Internal(format!("stored bootstrap options: {error}")))?;
     let run_at = run.snapshot.run_at;
-    let metrics = tokio::task::spawn_blocking(move || {
+    let table = tokio::task::spawn_blocking(move || {
         let lookup =
             |metric: &Metric, first: i64, second: i64| run.distance(*metric, first, second);
         super::results(
@@ -165,18 +169,19 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     })
     .await
     .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
-    let partial = metrics.values().any(|result| result.partial);
+    let partial = table.metrics.values().any(|result| result.partial);
     if !partial {
-        let serialised = serde_json::to_value(&metrics)
+        let serialised = serde_json::to_value(&table)
             .map_err(|error| BenchmarkError::Internal(format!("serialising results: {error}")))?;
-        let stored = serde_json::json!({"format": RESULTS_FORMAT, "metrics": serialised});
+        let stored = serde_json::json!({"format": RESULTS_FORMAT, "table": serialised});
         benchmarks::store_results(db, id, run_at, &stored).await?;
     }
     Ok(Results {
         benchmark: id,
         status: benchmark.status,
         partial,
-        metrics,
+        metrics: table.metrics,
+        comparisons: table.comparisons,
     })
 }
 
@@ -187,7 +192,7 @@ const RESULTS_FORMAT: u32 = 2;
 /// The metrics of stored results when they have the current shape.
 fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {
     let format = stored.get("format")?.as_u64()?;
-    (format == u64::from(RESULTS_FORMAT)).then(|| stored["metrics"].take())
+    (format == u64::from(RESULTS_FORMAT)).then(|| stored["table"].take())
 }
 
 /// The pairs behind `metric` in the group labelled `group` (optional when there is one group).
@@ -244,7 +249,9 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
             name,
             status: results.status,
             partial: results.partial,
+            statistic: Statistic::Spearman,
             values,
+            comparisons: results.comparisons,
         });
     }
     Ok(rank(columns))
