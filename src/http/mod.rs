@@ -16,12 +16,14 @@ mod leaderboard;
 mod metrics;
 pub use health::OPENAPI_YAML;
 pub mod models;
+mod outputs;
 pub mod pagination;
 mod prometheus;
 mod rate_limit;
 pub mod representations;
 pub mod scores;
 mod tokens;
+mod upload;
 mod validate;
 
 use std::future::Future;
@@ -180,6 +182,7 @@ fn api_routes() -> Routes {
         .merge(health::router())
         .merge(datasets::router())
         .merge(models::router())
+        .merge(outputs::router())
         .merge(representations::router())
         .merge(scores::router())
         .merge(comparisons::router())

@@ -133,3 +133,13 @@ pub fn row_count_mismatch(name: &str, expected: i64, got: i64) -> StoreError {
         ),
     )
 }
+
+/// Refuses a matrix of `rows` rows for a dataset whose row count is fixed at another.
+pub fn check_row_count(name: &str, expected: Option<i64>, rows: usize) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != rows as i64 => {
+            Err(row_count_mismatch(name, expected, rows as i64))
+        }
+        _ => Ok(()),
+    }
+}

@@ -9,6 +9,7 @@ pub mod distances;
 mod error;
 pub mod jobs;
 pub mod models;
+pub mod outputs;
 pub mod representations;
 pub mod scores;
 pub mod sessions;

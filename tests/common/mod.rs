@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "blobs",
     "blob_chunks",
     "representations",
+    "model_outputs",
     "scores",
     "distances",
     "jobs",
@@ -310,6 +311,17 @@ impl TestApp {
     pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> Response {
         self.client
             .post(self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Puts raw bytes as an upload body.
+    pub async fn put_bytes(&self, path: &str, body: Vec<u8>) -> Response {
+        self.client
+            .put(self.url(path))
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()
