@@ -716,7 +716,7 @@ mod tests {
     #[test]
     fn pearson_sits_beside_spearman_and_kendall_and_stored_results_read_back() {
         let got = results(&reference_groups(), &["cka"], distance, None);
-        let layer_0 = got["cka"].groups[0]
+        let layer_0 = got.metrics["cka"].groups[0]
             .statistics
             .correlations
             .clone()
@@ -729,9 +729,9 @@ mod tests {
                 .one_sided_p()
         );
         assert!(layer_0.pearson > 0.9 && layer_0.pearson < 1.0);
-        let json = serde_json::to_value(&got).unwrap();
+        let json = serde_json::to_value(&got.metrics).unwrap();
         let back: BTreeMap<String, MetricResult> = serde_json::from_value(json).unwrap();
-        assert_eq!(back["cka"], got["cka"]);
+        assert_eq!(back["cka"], got.metrics["cka"]);
     }
 
     #[test]
@@ -751,7 +751,10 @@ mod tests {
             Some(DistanceOutcome::Value((first * 10 + second) as f64))
         };
         let got = results(&groups, &["cka", "asym"], lookup, None);
-        assert_eq!((got["cka"].n_pairs, got["asym"].n_pairs), (6, 12));
+        assert_eq!(
+            (got.metrics["cka"].n_pairs, got.metrics["asym"].n_pairs),
+            (6, 12)
+        );
         let rows = scatter_rows(&groups[0], &"asym", lookup);
         assert_eq!((rows[1].first, rows[1].second, rows[1].x), (2, 1, 21.0));
         assert_eq!(rows[0].y, rows[1].y);

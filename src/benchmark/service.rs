@@ -187,7 +187,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
 
 /// The shape of stored results; those of another shape (an older service's, holding fewer
 /// statistics) are computed again on their next read and stored anew.
-const RESULTS_FORMAT: u32 = 2;
+const RESULTS_FORMAT: u32 = 3;
 
 /// The metrics of stored results when they have the current shape.
 fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {

@@ -119,6 +119,9 @@ impl Measure {
     }
 }
 
+/// RBF kernels by their `sigma_frac`, with the refusal of a bandwidth that does not apply.
+type KernelsBySigma = Vec<(f64, Result<Arc<RbfKernel>, MetricError>)>;
+
 /// The N-class parts of one prepared representation, each computed on first need and kept.
 #[derive(Default)]
 pub(super) struct Parts {
@@ -127,7 +130,7 @@ pub(super) struct Parts {
     /// [`Distances::new`] refuses only what [`super::Prepared::new`] refused already.
     distances: OnceLock<Result<Distances, MetricError>>,
     uniformities: Mutex<Vec<(f64, Arc<Uniformity>)>>,
-    kernels: Mutex<Vec<(f64, Result<Arc<RbfKernel>, MetricError>)>>,
+    kernels: Mutex<KernelsBySigma>,
     /// Bytes of the parts above, kept apart so that a byte-bounded cache can read them while a
     /// part is being computed under its lock.
     held: AtomicUsize,
