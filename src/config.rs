@@ -17,6 +17,11 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 3000;
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 500;
 
+/// An on/off setting takes its value explicitly (`--public-read true`), like its environment
+/// variable does, so that a flag can also turn off what the environment turned on.
+const SWITCH: clap::ArgAction = clap::ArgAction::Set;
+const SWITCH_VALUES: &str = "true|false";
+
 #[derive(Clone, Debug, clap::Args)]
 pub struct DatabaseConfig {
     /// PostgreSQL connection URL.
@@ -70,13 +75,7 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
 
     /// Let GET requests (and /metrics) in without a token; writes still need one.
-    #[arg(
-        long,
-        env = "SIMBENCH_PUBLIC_READ",
-        default_value_t = false,
-        action = clap::ArgAction::Set,
-        value_name = "true|false"
-    )]
+    #[arg(long, env = "SIMBENCH_PUBLIC_READ", default_value_t = false, action = SWITCH, value_name = SWITCH_VALUES)]
     pub public_read: bool,
 
     /// Requests per minute and per token (per client address for requests without a token);
@@ -106,13 +105,7 @@ pub struct HttpConfig {
 
     /// Mark the dashboard's session cookie Secure: set it when the service is reached over
     /// https (directly or behind a proxy), so that browsers never send the cookie in clear.
-    #[arg(
-        long,
-        env = "SIMBENCH_SECURE_COOKIES",
-        default_value_t = false,
-        action = clap::ArgAction::Set,
-        value_name = "true|false"
-    )]
+    #[arg(long, env = "SIMBENCH_SECURE_COOKIES", default_value_t = false, action = SWITCH, value_name = SWITCH_VALUES)]
     pub secure_cookies: bool,
 }
 
@@ -315,12 +308,6 @@ pub struct WorkerProcessConfig {
     pub bind: Option<SocketAddr>,
 
     /// Let /metrics be scraped without a token, as `simbench serve` does.
-    #[arg(
-        long,
-        env = "SIMBENCH_PUBLIC_READ",
-        default_value_t = false,
-        action = clap::ArgAction::Set,
-        value_name = "true|false"
-    )]
+    #[arg(long, env = "SIMBENCH_PUBLIC_READ", default_value_t = false, action = SWITCH, value_name = SWITCH_VALUES)]
     pub public_read: bool,
 }

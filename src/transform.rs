@@ -3,8 +3,16 @@
 
 use ndarray::{Array2, Axis, s};
 use ndarray_linalg::SVD;
+use serde::{Deserialize, Serialize};
 
 use crate::matrix::CanonicalMatrix;
+
+/// The `transform` of a derived representation: its source's top `pca_keep` principal components.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcaKeep {
+    pub pca_keep: usize,
+}
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TransformError {

@@ -35,7 +35,8 @@ async fn app_with_data() -> (TestApp, i64) {
 async fn app_with_config(config: HttpConfig) -> (TestApp, i64) {
     let app = TestApp::spawn_with(config).await;
     let model = app.create_model("m").await;
-    app.upload(model, "d", 0, npy_f32(10, 4, 1)).await;
+    app.upload_representation(model, "d", 0, npy_f32(10, 4, 1))
+        .await;
     (app, model)
 }
 

@@ -512,7 +512,8 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
     )
     .await;
     let outsider = app.create_model("outsider").await;
-    app.upload(outsider, "d", 0, npy_f32(40, 6, 99)).await;
+    app.upload_representation(outsider, "d", 0, npy_f32(40, 6, 99))
+        .await;
     let state = expect_status(
         app.get(&format!("/v1/benchmarks/{id}")).await,
         StatusCode::OK,
@@ -769,4 +770,199 @@ async fn the_leaderboard_ranks_metrics_across_published_benchmarks() {
         "not_found",
     )
     .await;
+}
+
+#[tokio::test]
+async fn ordered_all_pairs_takes_both_orders_for_asymmetric_metrics_with_pearson_beside() {
+    let app = TestApp::spawn_with_workers(1).await;
+    let study = small_study(&app, 3).await;
+    let page = expect_status(app.get("/v1/models").await, StatusCode::OK).await;
+    for (model, score) in page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([0.5, 0.6, 0.9])
+    {
+        put_score(
+            &app,
+            &format!("/v1/models/{}/scores/ood", model["id"]),
+            score,
+        )
+        .await;
+    }
+    let protocol = json!({"kind": "all_pairs", "group_by": "none", "ordered": true});
+    let created = create_benchmark(
+        &app,
+        json!({"name": "ordered", "dataset": "d", "score": "ood", "protocol": protocol,
+               "metrics": ["cka", "pwcca"]}),
+    )
+    .await;
+    assert_eq!(created["protocol"], protocol);
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(wait_for_benchmark(&app, id).await["status"], "done");
+    let results = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/results")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let unordered = 9 * 8 / 2;
+    assert_eq!(results["metrics"]["cka"]["n_pairs"], unordered);
+    assert_eq!(results["metrics"]["pwcca"]["n_pairs"], 2 * unordered);
+    for metric in ["cka", "pwcca"] {
+        let pairs = expect_status(
+            app.get(&format!("/v1/benchmarks/{id}/pairs?metric={metric}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let points: Vec<(f64, f64)> = pairs["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| (row["x"].as_f64().unwrap(), row["y"].as_f64().unwrap()))
+            .collect();
+        let want = simbench::stats::pearson(&points).unwrap();
+        let group = &results["metrics"][metric]["groups"][0];
+        close(&group["pearson"], &json!(want.coefficient), 1e-12, metric);
+        close(
+            &group["pearson_p"],
+            &json!(want.one_sided_p()),
+            1e-12,
+            metric,
+        );
+        close(
+            &results["metrics"][metric]["pearson"],
+            &json!(want.coefficient),
+            1e-12,
+            metric,
+        );
+        assert!(results["metrics"][metric]["kendall"].is_f64());
+    }
+    let pwcca = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/pairs?metric=pwcca"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = pwcca["rows"].as_array().unwrap();
+    let (a, b) = (study[0][0], study[1][0]);
+    let x_of = |first: i64, second: i64| {
+        rows.iter()
+            .find(|row| row["first"] == first && row["second"] == second)
+            .unwrap()["x"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_ne!(x_of(a, b), x_of(b, a), "pwcca is not symmetric");
+}
+
+#[tokio::test]
+async fn bootstrapped_benchmarks_compare_metrics_and_the_leaderboard_marks_ties() {
+    let app = TestApp::spawn_with_workers(2).await;
+    let study = small_study(&app, 4).await;
+    for (model, layers) in study.iter().enumerate() {
+        for (layer, id) in layers.iter().enumerate() {
+            let score = 0.4 + 0.15 * layer as f64 + 0.02 * model as f64;
+            put_score(
+                &app,
+                &format!("/v1/representations/{id}/scores/probe"),
+                score,
+            )
+            .await;
+        }
+    }
+    // procrustes_angular is a decreasing function of the same nuclear norm as procrustes, so the
+    // two order every pair alike: the same ρ in every shared resample.
+    let metrics = ["cka", "procrustes", "procrustes_angular", "rsa"];
+    let benchmark = create_benchmark(&app, json!({"name": "compared", "dataset": "d", "score": "probe", "protocol": {"kind": "all_pairs", "group_by": "none"}, "metrics": metrics, "bootstrap": {"resamples": 300, "seed": 7}})).await;
+    let id = benchmark["id"].as_i64().unwrap();
+    wait_for_benchmark(&app, id).await;
+    let results = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/results")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let comparisons = results["comparisons"].as_array().unwrap();
+    assert_eq!(
+        comparisons.len(),
+        4 * 3,
+        "every ordered pair of distinct metrics"
+    );
+    let find = |a: &str, b: &str| {
+        comparisons
+            .iter()
+            .find(|comparison| comparison["a"] == a && comparison["b"] == b)
+            .unwrap_or_else(|| panic!("{a} against {b}: {results}"))
+    };
+    let value = |metric: &str| results["metrics"][metric]["spearman"].as_f64().unwrap();
+    for a in metrics {
+        for b in metrics.iter().filter(|b| **b != a) {
+            let (forward, backward) = (find(a, b), find(b, a));
+            let delta = forward["delta"].as_f64().unwrap();
+            assert!((delta - (value(a) - value(b))).abs() < 1e-12, "{a} - {b}");
+            assert_eq!(backward["delta"].as_f64().unwrap(), -delta);
+            let bounds = |comparison: &Value| {
+                let ci = comparison["ci"].as_array().unwrap();
+                (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap())
+            };
+            let ((lower, upper), (back_lower, back_upper)) = (bounds(forward), bounds(backward));
+            assert!(lower <= upper, "{forward}");
+            // Percentile interpolation is antisymmetric up to round-off.
+            assert!(
+                (lower + back_upper).abs() < 1e-12 && (upper + back_lower).abs() < 1e-12,
+                "{a} against {b}: {forward} {backward}"
+            );
+            let p = forward["probability_not_better"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p), "{forward}");
+        }
+    }
+    let twins = find("procrustes", "procrustes_angular");
+    assert_eq!(twins["delta"], json!(0.0));
+    assert_eq!(twins["ci"], json!([0.0, 0.0]));
+    assert_eq!(twins["probability_not_better"], json!(1.0));
+    let stored = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/results")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        stored, results,
+        "complete results are stored with their comparisons"
+    );
+
+    let published = app
+        .client
+        .post(app.url(&format!("/v1/benchmarks/{id}/publish")))
+        .send()
+        .await
+        .unwrap();
+    expect_status(published, StatusCode::OK).await;
+    let board = expect_status(app.get("/v1/leaderboard").await, StatusCode::OK).await;
+    let column = &board["benchmarks"][0];
+    assert_eq!(column["statistic"], "spearman");
+    let best = metrics
+        .into_iter()
+        .max_by(|a, b| value(a).total_cmp(&value(b)).then(b.cmp(a)))
+        .unwrap();
+    assert_eq!(column["leader"], best, "{board}");
+    for row in board["rows"].as_array().unwrap() {
+        let metric = row["metric"].as_str().unwrap();
+        let cell = &row["cells"][0];
+        assert_eq!(cell["value"], results["metrics"][metric]["spearman"]);
+        let tied = metric != best && {
+            let ci = find(metric, best)["ci"].as_array().unwrap().clone();
+            ci[0].as_f64().unwrap() <= 0.0 && 0.0 <= ci[1].as_f64().unwrap()
+        };
+        assert_eq!(cell["tied_with_leader"], tied, "{metric}: {board}");
+    }
+    let twin_rows: Vec<&Value> = board["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["metric"].as_str().unwrap().starts_with("procrustes"))
+        .collect();
+    assert_eq!(
+        twin_rows[0]["cells"][0]["rank"],
+        twin_rows[1]["cells"][0]["rank"]
+    );
 }

@@ -13,9 +13,9 @@ async fn representations(app: &TestApp, count: usize) -> Vec<i64> {
     let mut ids = Vec::new();
     for layer in 0..count {
         let created = app
-            .upload(model, "d", layer as i32, npy_f32(60, 6, layer as u64 + 1))
+            .upload_representation(model, "d", layer, npy_f32(60, 6, layer as u64 + 1))
             .await;
-        ids.push(created["id"].as_i64().unwrap());
+        ids.push(created.id);
     }
     ids
 }

@@ -144,11 +144,14 @@ async fn deleting_a_model_with_representations_needs_cascade() {
     let app = TestApp::spawn().await;
     let model = app.create_model("m").await;
     let keeper = app.create_model("keeper").await;
-    let representation = app.upload(model, "d", 0, npy_f32(10, 3, 1)).await;
-    app.upload(keeper, "d", 0, npy_f32(10, 3, 2)).await;
+    let representation = app
+        .upload_representation(model, "d", 0, npy_f32(10, 3, 1))
+        .await;
+    app.upload_representation(keeper, "d", 0, npy_f32(10, 3, 2))
+        .await;
     let put = app
         .put_json(
-            &format!("/v1/representations/{}/scores/probe", representation["id"]),
+            &format!("/v1/representations/{}/scores/probe", representation.id),
             &json!({"value": 0.8}),
         )
         .await;

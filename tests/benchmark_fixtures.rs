@@ -101,6 +101,7 @@ fn cases() -> [(&'static str, Protocol, bool); 3] {
             "all_pairs_nonderived",
             Protocol::AllPairs {
                 group_by: GroupBy::Layer,
+                ordered: false,
             },
             false,
         ),
@@ -137,7 +138,7 @@ fn check_protocol(
             Err(_) => DistanceOutcome::Refused,
         })
     };
-    let got = results(&groups, metrics, distance, None);
+    let got = results(&groups, metrics, distance, None).metrics;
     metrics
         .iter()
         .map(|metric| {

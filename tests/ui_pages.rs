@@ -293,7 +293,10 @@ async fn pages_and_csv_downloads_agree_with_the_api() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("metric,benchmark_id,benchmark,spearman,rank,mean_spearman,mean_rank")
+        Some(
+            "metric,benchmark_id,benchmark,spearman,rank,mean_spearman,mean_rank,statistic,value,\
+             tied_with_leader"
+        )
     );
     for (line, row) in lines.zip(board["rows"].as_array().unwrap()) {
         let fields: Vec<&str> = line.split(',').collect();
@@ -412,6 +415,16 @@ async fn public_read_pages_need_no_log_in_but_show_no_write_control() {
     let browser = Browser::new(&app);
     let page = browser.get("/ui/jobs").await;
     assert_eq!(page.status(), StatusCode::OK);
+    let server_timing = page
+        .headers()
+        .get(simbench::ui::SERVER_TIMING)
+        .and_then(|value| value.to_str().ok())
+        .and_then(simbench::ui::server_timing_millis);
+    assert!(
+        server_timing.is_some_and(f64::is_finite),
+        "pages say how long the server took over them: {:?}",
+        page.headers().get(simbench::ui::SERVER_TIMING)
+    );
     assert!(page.text().await.unwrap().contains("public view"));
     let refused = browser
         .post_form("/ui/jobs/1/retry", &[("csrf", "x")], None)

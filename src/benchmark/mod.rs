@@ -1,18 +1,32 @@
 //! Benchmarks (DESIGN "Benchmark protocols"). The pure part: which pairs a benchmark needs
-//! (`protocol`), its correlation table once distances are known (`results`) and the ranking of
-//! metrics across benchmarks (`leaderboard`). The `service` ties them to the store: results of a
-//! run, the pairs behind a group, the leaderboard. No SQL and no HTTP here.
+//! (`protocol`), what a run takes and leaves out (`planning`), its correlation table once
+//! distances are known (`results`) and the ranking of metrics across benchmarks (`leaderboard`).
+//! The `service` ties them to the store: creating and re-running benchmarks, results of a run,
+//! the pairs behind a group, the leaderboard. No SQL and no HTTP here.
 
+mod figure;
 pub mod leaderboard;
+mod monotonicity;
+mod planning;
 mod protocol;
 mod results;
+mod separation;
 pub mod service;
 
+pub use figure::{Counted, Totals};
+pub use monotonicity::{
+    LayerMember, ModelResult, ModelStack, Monotonicity, MonotonicityFigures, MonotonicityLeftOut,
+    MonotonicityResult, model_stacks, monotonicity_result,
+};
 pub use protocol::{
     CompareTo, EmptyGroupBy, Group, GroupBy, GroupKey, Pair, Protocol, ProtocolError,
     Representation, pairs_needed,
 };
 pub use results::{
-    Correlations, DistanceOutcome, GroupResult, Interval, MetricResult, ROUNDING_DECIMALS,
-    ScatterRow, Statistics, results, scatter_rows,
+    Comparison, Correlations, DistanceOutcome, GroupResult, Interval, MetricResult,
+    ROUNDING_DECIMALS, ScatterRow, Statistics, Table, results, scatter_rows,
+};
+pub use separation::{
+    ClassKey, ClassResult, Separation, SeparationError, SeparationGroup, SeparationGroupResult,
+    SeparationLeftOut, SeparationResult, separation_groups, separation_result,
 };

@@ -1,5 +1,5 @@
 //! Protocols → the pairs a benchmark needs (DESIGN "Benchmark protocols": `reference` and
-//! `all_pairs`, `group_by`, `compare_to`).
+//! `all_pairs`, `group_by`, `compare_to`; PROTOCOLS "Correlation": `ordered`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +11,9 @@ use crate::stats::compare_values;
 /// A benchmark protocol, as a client writes it:
 /// `{"kind": "reference", "group_by": "layer", "compare_to": "same_group"}` or
 /// `{"kind": "all_pairs", "group_by": "none"}`. `compare_to` exists only for `reference`
-/// (`all_pairs` pairs within groups by definition) and defaults to `same_group`.
+/// (`all_pairs` pairs within groups by definition) and defaults to `same_group`; `ordered` only
+/// for `all_pairs`, false unless given (and then not written back, so stored protocols of
+/// before read and print as they were).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Protocol {
@@ -23,14 +25,19 @@ pub enum Protocol {
         #[serde(default)]
         compare_to: CompareTo,
     },
-    /// Every unordered pair of representations within each group.
-    AllPairs { group_by: GroupBy },
+    /// Every unordered pair of representations within each group; with `ordered`, both orders
+    /// of each pair for the metrics that are not symmetric (ReSi's test).
+    AllPairs {
+        group_by: GroupBy,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ordered: bool,
+    },
 }
 
 impl Protocol {
     pub fn group_by(&self) -> &GroupBy {
         match self {
-            Protocol::Reference { group_by, .. } | Protocol::AllPairs { group_by } => group_by,
+            Protocol::Reference { group_by, .. } | Protocol::AllPairs { group_by, .. } => group_by,
         }
     }
 }
@@ -176,9 +183,17 @@ pub struct Pair {
     pub second: i64,
     /// |f(first) − f(second)|, not yet rounded.
     pub functional_difference: f64,
+    /// The other order of the pair before it (`all_pairs` with `ordered`): only metrics that are
+    /// not symmetric take it, since for the others it repeats the same x.
+    pub mirrored: bool,
 }
 
 impl Pair {
+    /// Whether a metric of this symmetry takes the pair.
+    pub fn taken_by(&self, symmetric_metric: bool) -> bool {
+        !(self.mirrored && symmetric_metric)
+    }
+
     /// A representation against itself (the `reference` protocol's "itself included"): its
     /// distance is 0 by definition, so it needs no comparison job.
     pub fn is_self_pair(&self) -> bool {
@@ -193,7 +208,8 @@ pub struct Group {
     /// The reference representation (`reference` protocol only).
     pub reference: Option<i64>,
     /// For `reference`: (reference, other) for each other representation by ascending id.
-    /// For `all_pairs`: (i, j) with i < j, ascending by i then j.
+    /// For `all_pairs`: (i, j) with i < j, ascending by i then j; with `ordered`, each followed
+    /// by its mirror (j, i).
     pub pairs: Vec<Pair>,
 }
 
@@ -242,14 +258,20 @@ pub fn pairs_needed(
                     pairs: others.iter().map(|other| pair(reference, other)).collect(),
                 })
             }
-            Protocol::AllPairs { .. } => Ok(Group {
+            Protocol::AllPairs { ordered, .. } => Ok(Group {
                 key: key.clone(),
                 reference: None,
                 pairs: members
                     .iter()
                     .enumerate()
                     .flat_map(|(i, first)| {
-                        members[i + 1..].iter().map(|second| pair(first, second))
+                        members[i + 1..].iter().flat_map(move |second| {
+                            let mirror = ordered.then(|| Pair {
+                                mirrored: true,
+                                ..pair(second, first)
+                            });
+                            std::iter::once(pair(first, second)).chain(mirror)
+                        })
                     })
                     .collect(),
             }),
@@ -293,6 +315,7 @@ fn pair(first: &Representation, second: &Representation) -> Pair {
         first: first.id,
         second: second.id,
         functional_difference: (first.score - second.score).abs(),
+        mirrored: false,
     }
 }
 
@@ -341,7 +364,8 @@ mod tests {
         assert_eq!(
             parse(r#"{"kind": "all_pairs", "group_by": "pretrain_seed"}"#).unwrap(),
             Protocol::AllPairs {
-                group_by: GroupBy::Metadata("pretrain_seed".into())
+                group_by: GroupBy::Metadata("pretrain_seed".into()),
+                ordered: false,
             }
         );
         assert!(
@@ -351,12 +375,19 @@ mod tests {
         assert!(parse(r#"{"kind": "nearest", "group_by": "layer"}"#).is_err());
         let protocol = Protocol::AllPairs {
             group_by: GroupBy::Metadata("seed".into()),
+            ordered: false,
         };
         let json = serde_json::to_value(&protocol).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"kind": "all_pairs", "group_by": "seed"})
         );
+        let ordered = parse(r#"{"kind": "all_pairs", "group_by": "seed", "ordered": true}"#);
+        assert_eq!(
+            serde_json::to_value(ordered.unwrap()).unwrap(),
+            serde_json::json!({"kind": "all_pairs", "group_by": "seed", "ordered": true})
+        );
+        assert!(parse(r#"{"kind": "reference", "group_by": "layer", "ordered": true}"#).is_err());
     }
 
     #[test]
@@ -431,11 +462,48 @@ mod tests {
         ];
         let protocol = Protocol::AllPairs {
             group_by: GroupBy::Layer,
+            ordered: false,
         };
         let groups = pairs_needed(&selection, &protocol).unwrap();
         assert_eq!(groups[0].reference, None);
         assert_eq!(ids(&groups[0]), vec![(4, 6), (4, 9), (6, 9)]);
         assert!(groups[1].pairs.is_empty());
+    }
+
+    #[test]
+    fn ordered_all_pairs_follows_each_pair_with_its_mirror_for_asymmetric_metrics() {
+        let selection = [
+            representation(3, 0, false, 0.5),
+            representation(1, 0, false, 0.8),
+            representation(2, 0, false, 0.9),
+        ];
+        let protocol = Protocol::AllPairs {
+            group_by: GroupBy::Layer,
+            ordered: true,
+        };
+        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let group = &groups[0];
+        assert_eq!(
+            ids(group),
+            vec![(1, 2), (2, 1), (1, 3), (3, 1), (2, 3), (3, 2)]
+        );
+        let mirrored: Vec<bool> = group.pairs.iter().map(|pair| pair.mirrored).collect();
+        assert_eq!(mirrored, [false, true, false, true, false, true]);
+        assert_eq!(
+            group.pairs[2].functional_difference,
+            group.pairs[3].functional_difference
+        );
+        let symmetric = group
+            .pairs
+            .iter()
+            .filter(|pair| pair.taken_by(true))
+            .count();
+        let asymmetric = group
+            .pairs
+            .iter()
+            .filter(|pair| pair.taken_by(false))
+            .count();
+        assert_eq!((symmetric, asymmetric), (3, 6));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols").
+//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols";
+//! PROTOCOLS "Correlation" adds Pearson r and the mirrored pairs of `ordered`).
 
 use std::collections::BTreeMap;
 
@@ -6,9 +7,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{Group, GroupKey, Pair};
+use crate::metrics::{Metric, MetricId};
 use crate::stats::{
-    BootstrapOptions, ConfidenceInterval, Undefined, bad_frac, kendall_tau_b, mean_over_groups,
-    mean_spearman_interval, round_to_decimals, spearman,
+    BootstrapDraws, BootstrapOptions, ConfidenceInterval, SharedResamples, Undefined, bad_frac,
+    compare_metrics, kendall_tau_b, mean_over_groups, pearson, round_to_decimals, spearman,
 };
 
 /// x and y are rounded to this many decimals before ranking, so that values equal up to rounding
@@ -33,20 +35,43 @@ pub struct ScatterRow {
     pub second: i64,
 }
 
-/// Spearman ρ and Kendall τ-b with their one-sided p-values. They need the same input (3+ pairs,
-/// neither variable constant), so they are defined together or not at all.
+/// What results are computed for: a metric, which says whether it takes mirrored pairs.
+pub trait ResultKey: Ord + Clone {
+    /// d(a, b) = d(b, a), so the mirror of a pair repeats its x.
+    fn is_symmetric(&self) -> bool;
+}
+
+impl ResultKey for Metric {
+    fn is_symmetric(&self) -> bool {
+        Metric::is_symmetric(*self)
+    }
+}
+
+/// A client's metric counts as symmetric: mirrored pairs matter only to `ordered` benchmarks,
+/// which refuse client metrics.
+impl ResultKey for MetricId {
+    fn is_symmetric(&self) -> bool {
+        self.built_in().is_none_or(Metric::is_symmetric)
+    }
+}
+
+/// Spearman ρ, Kendall τ-b and Pearson r with their one-sided p-values. They need the same input
+/// (3+ pairs, neither variable constant), so they are defined together or not at all.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 pub struct Correlations {
     pub spearman: f64,
     pub spearman_p: f64,
     pub kendall: f64,
     pub kendall_p: f64,
+    pub pearson: f64,
+    pub pearson_p: f64,
 }
 
 /// The statistics of one group, or their means over groups; an undefined one carries the reason
 /// why, as the client reads it.
 ///
-/// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `bad_frac` (each `null` when
+/// Serialises as `spearman`, `spearman_p`, `kendall`, `kendall_p`, `pearson`, `pearson_p`,
+/// `bad_frac` (each `null` when
 /// undefined), followed by `correlation_reason` and `bad_frac_reason` only when those are `null`;
 /// stored results read back from that form.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,11 +84,14 @@ impl Statistics {
     fn of(pairs: &[(f64, f64)]) -> Statistics {
         let correlations = spearman(pairs).and_then(|rho| {
             let tau = kendall_tau_b(pairs)?;
+            let r = pearson(pairs)?;
             Ok(Correlations {
                 spearman: rho.coefficient,
                 spearman_p: rho.one_sided_p(),
                 kendall: tau.coefficient,
                 kendall_p: tau.one_sided_p(),
+                pearson: r.coefficient,
+                pearson_p: r.one_sided_p(),
             })
         });
         Statistics {
@@ -95,6 +123,8 @@ impl Statistics {
                 spearman_p: mean_of(|c| c.spearman_p)?,
                 kendall: mean_of(|c| c.kendall)?,
                 kendall_p: mean_of(|c| c.kendall_p)?,
+                pearson: mean_of(|c| c.pearson)?,
+                pearson_p: mean_of(|c| c.pearson_p)?,
             })
         });
         let bad_frac = mean_over_groups(
@@ -117,6 +147,8 @@ impl Serialize for Statistics {
         map.serialize_entry("spearman_p", &correlations.map(|c| c.spearman_p))?;
         map.serialize_entry("kendall", &correlations.map(|c| c.kendall))?;
         map.serialize_entry("kendall_p", &correlations.map(|c| c.kendall_p))?;
+        map.serialize_entry("pearson", &correlations.map(|c| c.pearson))?;
+        map.serialize_entry("pearson_p", &correlations.map(|c| c.pearson_p))?;
         map.serialize_entry("bad_frac", &self.bad_frac.as_ref().ok())?;
         if let Err(reason) = &self.correlations {
             map.serialize_entry("correlation_reason", reason)?;
@@ -137,28 +169,26 @@ impl<'de> Deserialize<'de> for Statistics {
             spearman_p: Option<f64>,
             kendall: Option<f64>,
             kendall_p: Option<f64>,
+            pearson: Option<f64>,
+            pearson_p: Option<f64>,
             bad_frac: Option<f64>,
             correlation_reason: Option<String>,
             bad_frac_reason: Option<String>,
         }
         let stored = Stored::deserialize(deserializer)?;
         let unexplained = || "undefined".to_owned();
-        let correlations = match (
-            stored.spearman,
-            stored.spearman_p,
-            stored.kendall,
-            stored.kendall_p,
-        ) {
-            (Some(spearman), Some(spearman_p), Some(kendall), Some(kendall_p)) => {
-                Ok(Correlations {
-                    spearman,
-                    spearman_p,
-                    kendall,
-                    kendall_p,
-                })
-            }
-            _ => Err(stored.correlation_reason.unwrap_or_else(unexplained)),
+        let defined = || {
+            Some(Correlations {
+                spearman: stored.spearman?,
+                spearman_p: stored.spearman_p?,
+                kendall: stored.kendall?,
+                kendall_p: stored.kendall_p?,
+                pearson: stored.pearson?,
+                pearson_p: stored.pearson_p?,
+            })
         };
+        let correlations =
+            defined().ok_or_else(|| stored.correlation_reason.unwrap_or_else(unexplained));
         let bad_frac = stored
             .bad_frac
             .ok_or_else(|| stored.bad_frac_reason.unwrap_or_else(unexplained));
@@ -242,6 +272,45 @@ pub struct MetricResult {
     pub groups: Vec<GroupResult>,
 }
 
+/// One metric against another on the benchmark's shared bootstrap resamples (PROTOCOLS "Metric
+/// against metric"): Δ = value(a) − value(b), its percentile interval at the bootstrap's level
+/// and P(Δ* ≤ 0), or `null`s with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison<K> {
+    pub a: K,
+    pub b: K,
+    pub delta: Option<f64>,
+    /// `[lower, upper]`.
+    pub ci: Option<[f64; 2]>,
+    pub probability_not_better: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl<K: PartialEq> Comparison<K> {
+    /// Whether the data cannot tell `a` from `b`: Δ's interval contains 0.
+    pub fn is_tie(&self) -> bool {
+        self.ci
+            .is_some_and(|[lower, upper]| lower <= 0.0 && 0.0 <= upper)
+    }
+}
+
+/// Why two metrics have no comparison although both were bootstrapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the two metrics do not have distances for the same pairs (some refused or not computed \
+     yet), so their resamples differ"
+)]
+struct DifferentPairs;
+
+/// A benchmark's correlation table: each metric's result and, with a bootstrap, every ordered
+/// pair of distinct metrics compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table<K: Ord> {
+    pub metrics: BTreeMap<K, MetricResult>,
+    pub comparisons: Vec<Comparison<K>>,
+}
+
 /// The results of a benchmark for each metric, from its groups (see
 /// [`pairs_needed`](super::pairs_needed)) and a distance lookup
 /// `(metric, first, second) -> Option<DistanceOutcome>` (`None`: not computed yet).
@@ -249,32 +318,81 @@ pub struct MetricResult {
 /// Per group, x = d(first, second) and y = |f(first) − f(second)| are rounded to
 /// [`ROUNDING_DECIMALS`] decimals, then Spearman, Kendall (one-sided p-values) and bad_frac are
 /// computed on the pairs that have a distance. Self pairs have x = 0 without a lookup: a metric
-/// is 0 for identical representations. `bootstrap` adds a confidence interval for the mean ρ;
-/// every metric resamples with the same seed, so their intervals share their random draws.
+/// is 0 for identical representations. `bootstrap` adds a confidence interval for the mean ρ and
+/// the comparisons of metrics: the resampled indices depend only on the seed and the group
+/// sizes, so metrics with distances for the same pairs see the same resampled pairs.
 pub fn results<K, F>(
     groups: &[Group],
     metrics: &[K],
     distance: F,
     bootstrap: Option<&BootstrapOptions>,
-) -> BTreeMap<K, MetricResult>
+) -> Table<K>
 where
-    K: Ord + Clone,
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
-    metrics
+    let computed: Vec<(K, MetricResult, Option<Resampled>)> = metrics
         .iter()
         .map(|metric| {
-            (
-                metric.clone(),
-                metric_result(groups, metric, &distance, bootstrap),
-            )
+            let (result, resampled) = metric_result(groups, metric, &distance, bootstrap);
+            (metric.clone(), result, resampled)
         })
-        .collect()
+        .collect();
+    let mut comparisons = Vec::new();
+    for (a, _, first) in &computed {
+        for (b, _, second) in &computed {
+            if let (false, Some(first), Some(second)) = (a == b, first, second) {
+                comparisons.push(compare(a, b, first, second));
+            }
+        }
+    }
+    Table {
+        metrics: computed
+            .into_iter()
+            .map(|(metric, result, _)| (metric, result))
+            .collect(),
+        comparisons,
+    }
+}
+
+/// A metric's bootstrap draws and the pairs (first, second) of each group they resampled.
+struct Resampled {
+    draws: BootstrapDraws,
+    pairs: Vec<Vec<(i64, i64)>>,
+}
+
+fn compare<K: Clone>(a: &K, b: &K, first: &Resampled, second: &Resampled) -> Comparison<K> {
+    let outcome = if first.pairs == second.pairs {
+        compare_metrics(&first.draws, &second.draws)
+            .map_err(|error| error.to_string())
+            .and_then(|outcome| outcome.map_err(|reason| reason.to_string()))
+    } else {
+        Err(DifferentPairs.to_string())
+    };
+    match outcome {
+        Ok(comparison) => Comparison {
+            a: a.clone(),
+            b: b.clone(),
+            delta: Some(comparison.difference),
+            ci: Some([comparison.interval.lower, comparison.interval.upper]),
+            probability_not_better: Some(comparison.probability_not_better),
+            reason: None,
+        },
+        Err(reason) => Comparison {
+            a: a.clone(),
+            b: b.clone(),
+            delta: None,
+            ci: None,
+            probability_not_better: None,
+            reason: Some(reason),
+        },
+    }
 }
 
 /// The rows behind one metric's statistics in one group, in the group's pair order.
 pub fn scatter_rows<K, F>(group: &Group, metric: &K, distance: F) -> Vec<ScatterRow>
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     observe(group, metric, &distance).rows
@@ -285,8 +403,9 @@ fn metric_result<K, F>(
     metric: &K,
     distance: &F,
     bootstrap: Option<&BootstrapOptions>,
-) -> MetricResult
+) -> (MetricResult, Option<Resampled>)
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     let observed: Vec<Observed> = groups
@@ -307,16 +426,31 @@ where
             n_missing: observed.n_missing,
         })
         .collect();
-    let ci = match bootstrap {
+    let resampled = bootstrap.map(|options| {
+        let shared = SharedResamples::new(samples.iter().map(Vec::len).collect(), *options);
+        Resampled {
+            draws: shared
+                .mean_spearman_draws(&samples)
+                .expect("the resamples were drawn for these groups"),
+            pairs: observed
+                .iter()
+                .map(|observed| {
+                    let rows = observed.rows.iter();
+                    rows.map(|row| (row.first, row.second)).collect()
+                })
+                .collect(),
+        }
+    });
+    let ci = match &resampled {
         None => Interval::NotRequested,
-        Some(options) => match mean_spearman_interval(&samples, options) {
+        Some(resampled) => match resampled.draws.interval() {
             Ok(interval) => Interval::Estimated(interval),
             Err(reason) => Interval::Undefined(reason.to_string()),
         },
     };
     let total = |count: fn(&GroupResult) -> usize| group_results.iter().map(count).sum::<usize>();
     let n_missing = total(|group| group.n_missing);
-    MetricResult {
+    let result = MetricResult {
         statistics: Statistics::mean(&group_results),
         ci,
         n_groups: group_results.len(),
@@ -325,7 +459,8 @@ where
         n_missing,
         partial: n_missing > 0,
         groups: group_results,
-    }
+    };
+    (result, resampled)
 }
 
 /// A group's pairs under one metric: the rows with a distance, and what was left out.
@@ -343,6 +478,7 @@ impl Observed {
 
 fn observe<K, F>(group: &Group, metric: &K, distance: &F) -> Observed
 where
+    K: ResultKey,
     F: Fn(&K, i64, i64) -> Option<DistanceOutcome>,
 {
     let mut observed = Observed {
@@ -350,7 +486,8 @@ where
         n_refused: 0,
         n_missing: 0,
     };
-    for pair in &group.pairs {
+    let symmetric = metric.is_symmetric();
+    for pair in group.pairs.iter().filter(|pair| pair.taken_by(symmetric)) {
         match pair_distance(pair, metric, distance) {
             Some(DistanceOutcome::Value(x)) => observed.rows.push(ScatterRow {
                 x: round_to_decimals(x, ROUNDING_DECIMALS),
@@ -384,7 +521,14 @@ mod tests {
 
     use super::*;
     use crate::benchmark::{CompareTo, GroupBy, Protocol, Representation, pairs_needed};
-    use crate::stats::mean_spearman;
+    use crate::stats::{mean_spearman, mean_spearman_interval};
+
+    /// Test metrics named by text; "asym" stands for one that is not symmetric.
+    impl ResultKey for &str {
+        fn is_symmetric(&self) -> bool {
+            *self != "asym"
+        }
+    }
 
     fn representation(id: i64, layer: i64, score: f64) -> Representation {
         Representation {
@@ -422,7 +566,7 @@ mod tests {
 
     #[test]
     fn statistics_per_group_and_means_over_defined_groups() {
-        let got = results(&reference_groups(), &["cka"], distance, None);
+        let got = results(&reference_groups(), &["cka"], distance, None).metrics;
         let cka = &got["cka"];
         assert_eq!(cka.n_groups, 2);
         assert_eq!(
@@ -454,7 +598,7 @@ mod tests {
             3 => None,
             _ => distance(metric, first, second),
         };
-        let cka = &results(&reference_groups(), &["cka"], lookup, None)["cka"];
+        let cka = &results(&reference_groups(), &["cka"], lookup, None).metrics["cka"];
         let layer_0 = &cka.groups[0];
         assert_eq!(
             (layer_0.n_pairs, layer_0.n_refused, layer_0.n_missing),
@@ -478,6 +622,7 @@ mod tests {
             &selection,
             &Protocol::AllPairs {
                 group_by: GroupBy::None,
+                ordered: false,
             },
         )
         .unwrap();
@@ -516,8 +661,9 @@ mod tests {
         let first = results(&groups, &["cka"], distance, Some(&options));
         let again = results(&groups, &["cka"], distance, Some(&options));
         assert_eq!(first, again);
-        let Interval::Estimated(interval) = first["cka"].ci else {
-            panic!("an interval: {:?}", first["cka"].ci);
+        assert!(first.comparisons.is_empty(), "one metric has no other");
+        let Interval::Estimated(interval) = first.metrics["cka"].ci else {
+            panic!("an interval: {:?}", first.metrics["cka"].ci);
         };
         let samples: Vec<Vec<(f64, f64)>> = groups
             .iter()
@@ -535,7 +681,7 @@ mod tests {
     #[test]
     fn serialises_to_the_documented_json_shape() {
         let options = BootstrapOptions::default();
-        let got = results(&reference_groups(), &["cka"], distance, Some(&options));
+        let got = results(&reference_groups(), &["cka"], distance, Some(&options)).metrics;
         let json = serde_json::to_value(&got).unwrap();
         let cka = &json["cka"];
         let keys: BTreeSet<&str> = cka
@@ -549,6 +695,8 @@ mod tests {
             "spearman_p",
             "kendall",
             "kendall_p",
+            "pearson",
+            "pearson_p",
             "bad_frac",
             "ci",
             "n_groups",
@@ -565,12 +713,59 @@ mod tests {
             json!({
                 "group": 1, "reference": 6,
                 "spearman": null, "spearman_p": null, "kendall": null, "kendall_p": null,
-                "bad_frac": 0.0,
+                "pearson": null, "pearson_p": null, "bad_frac": 0.0,
                 "correlation_reason": Undefined::TooFewPairs { pairs: 2 }.to_string(),
                 "n_pairs": 2, "n_refused": 0, "n_missing": 0
             })
         );
         assert_eq!(cka["groups"][0]["spearman"], json!(1.0));
+    }
+
+    #[test]
+    fn pearson_sits_beside_spearman_and_kendall_and_stored_results_read_back() {
+        let got = results(&reference_groups(), &["cka"], distance, None);
+        let layer_0 = got.metrics["cka"].groups[0]
+            .statistics
+            .correlations
+            .clone()
+            .unwrap();
+        // x and y grow together, linearly in x but not in y: ranks agree fully, values less.
+        assert_eq!(
+            layer_0.pearson_p,
+            pearson(&observe(&reference_groups()[0], &"cka", &distance).sample())
+                .unwrap()
+                .one_sided_p()
+        );
+        assert!(layer_0.pearson > 0.9 && layer_0.pearson < 1.0);
+        let json = serde_json::to_value(&got.metrics).unwrap();
+        let back: BTreeMap<String, MetricResult> = serde_json::from_value(json).unwrap();
+        assert_eq!(back["cka"], got.metrics["cka"]);
+    }
+
+    #[test]
+    fn ordered_pairs_count_twice_only_for_asymmetric_metrics() {
+        let selection = [
+            representation(1, 0, 0.9),
+            representation(2, 0, 0.7),
+            representation(3, 0, 0.4),
+            representation(4, 0, 0.2),
+        ];
+        let protocol = Protocol::AllPairs {
+            group_by: GroupBy::None,
+            ordered: true,
+        };
+        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let lookup = |_: &&str, first: i64, second: i64| {
+            Some(DistanceOutcome::Value((first * 10 + second) as f64))
+        };
+        let got = results(&groups, &["cka", "asym"], lookup, None);
+        assert_eq!(
+            (got.metrics["cka"].n_pairs, got.metrics["asym"].n_pairs),
+            (6, 12)
+        );
+        let rows = scatter_rows(&groups[0], &"asym", lookup);
+        assert_eq!((rows[1].first, rows[1].second, rows[1].x), (2, 1, 21.0));
+        assert_eq!(rows[0].y, rows[1].y);
     }
 
     #[test]
@@ -582,7 +777,8 @@ mod tests {
             &["cka"],
             constant,
             Some(&BootstrapOptions::default()),
-        );
+        )
+        .metrics;
         let json = serde_json::to_value(&got).unwrap();
         assert_eq!(json["cka"]["spearman"], json!(null));
         assert_eq!(
@@ -593,6 +789,74 @@ mod tests {
         assert_eq!(
             json["cka"]["ci_reason"],
             json!(Undefined::NoDefinedGroup.to_string())
+        );
+    }
+
+    /// `cka` as [`distance`], `doubled` twice it (the same order, so the same ρ in every draw),
+    /// `scrambled` an order of its own, `refusing` like `cka` but refusing one pair.
+    fn four_metrics(metric: &&str, first: i64, second: i64) -> Option<DistanceOutcome> {
+        let Some(DistanceOutcome::Value(x)) = distance(&"cka", first, second) else {
+            unreachable!("the test distance always has a value");
+        };
+        let value = match *metric {
+            "cka" => x,
+            "doubled" => 2.0 * x,
+            "scrambled" => ((first * 7 + second * 3) % 5) as f64,
+            "refusing" if second == 4 => return Some(DistanceOutcome::Refused),
+            "refusing" => x,
+            other => unreachable!("no metric {other}"),
+        };
+        Some(DistanceOutcome::Value(value))
+    }
+
+    #[test]
+    fn metrics_are_compared_on_shared_resamples() {
+        let metrics = ["cka", "doubled", "scrambled", "refusing"];
+        let options = BootstrapOptions::new(300, 0.95, 4).unwrap();
+        let table = results(&reference_groups(), &metrics, four_metrics, Some(&options));
+        assert_eq!(
+            table.comparisons.len(),
+            4 * 3,
+            "every ordered pair of distinct metrics"
+        );
+        let find = |a: &str, b: &str| {
+            table
+                .comparisons
+                .iter()
+                .find(|comparison| comparison.a == a && comparison.b == b)
+                .unwrap_or_else(|| panic!("{a} against {b}"))
+        };
+        let same_order = find("cka", "doubled");
+        assert_eq!(same_order.delta, Some(0.0));
+        assert_eq!(same_order.ci, Some([0.0, 0.0]));
+        assert_eq!(same_order.probability_not_better, Some(1.0));
+        assert!(same_order.is_tie());
+
+        let ahead = find("cka", "scrambled");
+        let behind = find("scrambled", "cka");
+        let value = |metric: &str| {
+            let result = &table.metrics[metric];
+            result.statistics.correlations.clone().unwrap().spearman
+        };
+        assert_eq!(ahead.delta, Some(value("cka") - value("scrambled")));
+        assert_eq!(behind.delta.map(|delta| -delta), ahead.delta);
+        let ([lower, upper], [back_lower, back_upper]) = (ahead.ci.unwrap(), behind.ci.unwrap());
+        assert_eq!((lower, upper), (-back_upper, -back_lower));
+        let (p, q) = (
+            ahead.probability_not_better.unwrap(),
+            behind.probability_not_better.unwrap(),
+        );
+        assert!((0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&q));
+
+        // `refusing` lacks a pair the others have: no shared resamples, and it says so.
+        let apart = find("cka", "refusing");
+        assert_eq!((apart.delta, apart.ci), (None, None));
+        assert_eq!(apart.reason, Some(DifferentPairs.to_string()));
+        let json = serde_json::to_value(same_order).unwrap();
+        assert_eq!(
+            json,
+            json!({"a": "cka", "b": "doubled", "delta": 0.0, "ci": [0.0, 0.0],
+                   "probability_not_better": 1.0})
         );
     }
 }

@@ -1,18 +1,23 @@
-//! The results service: a benchmark's correlation table from the distances known so far, the
-//! points behind one group, and the team's leaderboard. It reads through `store` and computes
-//! off the async runtime; HTTP and pages call it and only serialise.
+//! The benchmark service: creating and re-running benchmarks (planned by `planning`, written by
+//! `store`), a benchmark's correlation table from the distances known so far, the points behind
+//! one group, and the team's leaderboard. It reads through `store` and computes off the async
+//! runtime; HTTP and pages call it and only serialise.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::leaderboard::{Leaderboard, Published, rank};
-use super::{DistanceOutcome, Group, GroupKey, MetricResult, ScatterRow, pairs_needed};
+use super::leaderboard::{Leaderboard, Published, Statistic, rank};
+use super::planning::{self, PlanError};
+use super::{
+    Comparison, DistanceOutcome, Group, GroupKey, MetricResult, Protocol, ProtocolError,
+    ScatterRow, Table, pairs_needed,
+};
 use crate::metrics::{ExternalName, MetricId};
 use crate::stats::BootstrapOptions;
 use crate::store::StoreError;
-use crate::store::benchmarks::{self, RunSnapshot};
+use crate::store::benchmarks::{self, Benchmark, RunPlanning, RunSnapshot};
 use crate::store::distances::{self, Outcome};
 use crate::store::external_metrics;
 use crate::store::jobs::{distance_key, stored_order};
@@ -23,6 +28,19 @@ use crate::store::status::BenchmarkStatus;
 pub enum BenchmarkError {
     #[error(transparent)]
     Store(#[from] StoreError),
+
+    #[error("the selection holds no representation of this dataset")]
+    NothingSelected,
+
+    #[error(
+        "no selected representation has a score named {score:?} (on itself or its model); scores of this dataset: {}",
+        if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+    )]
+    UnknownScore { score: String, known: Vec<String> },
+
+    /// The selected representations do not form the protocol's groups.
+    #[error(transparent)]
+    InvalidSelection(ProtocolError),
 
     /// The stored run no longer forms valid groups (its data changed under it).
     #[error("the benchmark's run no longer holds together ({0}); run it again")]
@@ -42,6 +60,56 @@ pub enum BenchmarkError {
     Internal(String),
 }
 
+/// Creates a benchmark and runs it: snapshots its selection and queues the missing distances.
+/// `created_by` names the token asking, recorded on the benchmark and its comparison. The
+/// definition's protocol is a serialised [`Protocol`].
+pub async fn create(
+    db: &PgPool,
+    definition: &benchmarks::Definition,
+    created_by: Option<&str>,
+) -> Result<Benchmark, BenchmarkError> {
+    let planning = benchmarks::begin_create(db, definition, created_by).await?;
+    let id = plan_and_commit(planning, created_by).await?;
+    Ok(benchmarks::get(db, id).await?)
+}
+
+/// Runs a benchmark again on the data as it is now; `run_by` names the token asking, recorded
+/// on the run's comparison.
+pub async fn rerun(
+    db: &PgPool,
+    id: i64,
+    run_by: Option<&str>,
+) -> Result<Benchmark, BenchmarkError> {
+    let planning = benchmarks::begin_rerun(db, id).await?;
+    plan_and_commit(planning, run_by).await?;
+    Ok(benchmarks::get(db, id).await?)
+}
+
+async fn plan_and_commit(
+    mut planning: RunPlanning,
+    run_by: Option<&str>,
+) -> Result<i64, BenchmarkError> {
+    let protocol = decode_protocol(planning.definition().id, &planning.definition().protocol)?;
+    let candidates = planning.candidates().await?;
+    let score = planning.definition().score_name.clone();
+    let metrics = planning.definition().metrics.clone();
+    let plan = match planning::plan(&protocol, &score, &metrics, candidates) {
+        Ok(plan) => plan,
+        Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
+        Err(PlanError::NoScore) => {
+            let known = planning.dataset_score_names().await?;
+            return Err(BenchmarkError::UnknownScore { score, known });
+        }
+        Err(PlanError::Protocol(error)) => return Err(BenchmarkError::InvalidSelection(error)),
+    };
+    Ok(planning.commit(&plan, run_by).await?)
+}
+
+fn decode_protocol(id: i64, stored: &serde_json::Value) -> Result<Protocol, BenchmarkError> {
+    serde_json::from_value(stored.clone())
+        .map_err(|error| BenchmarkError::Internal(format!("benchmark {id} protocol: {error}")))
+}
+
 /// A benchmark's correlation table.
 #[derive(Clone, Debug, Serialize)]
 pub struct Results {
@@ -50,6 +118,9 @@ pub struct Results {
     /// Some distances are not computed yet: the figures may still move.
     pub partial: bool,
     pub metrics: BTreeMap<MetricId, MetricResult>,
+    /// With a bootstrap, every ordered pair of distinct metrics compared on shared resamples;
+    /// empty without one.
+    pub comparisons: Vec<Comparison<MetricId>>,
 }
 
 /// The points behind one metric's statistics in one group, for scatter plots.
@@ -66,14 +137,16 @@ pub struct PairRows {
 /// distances known so far (and stored when they turn out complete).
 pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let benchmark = benchmarks::get(db, id).await?;
-    if let Some(stored) = benchmarks::stored_results(db, id).await? {
-        let metrics = serde_json::from_value(stored)
+    let stored = benchmarks::stored_results(db, id).await?;
+    if let Some(table) = stored.and_then(current_format) {
+        let table: Table<MetricId> = serde_json::from_value(table)
             .map_err(|error| BenchmarkError::Internal(format!("stored results: {error}")))?;
         return Ok(Results {
             benchmark: id,
             status: benchmark.status,
             partial: false,
-            metrics,
+            metrics: table.metrics,
+            comparisons: table.comparisons,
         });
     }
     let run = Run::load(db, id).await?;
@@ -85,7 +158,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         .transpose()
         .map_err(|error| BenchmarkError::Internal(format!("stored bootstrap options: {error}")))?;
     let run_at = run.snapshot.run_at;
-    let metrics = tokio::task::spawn_blocking(move || {
+    let table = tokio::task::spawn_blocking(move || {
         let lookup =
             |metric: &MetricId, first: i64, second: i64| run.distance(*metric, first, second);
         super::results(
@@ -97,18 +170,30 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     })
     .await
     .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
-    let partial = metrics.values().any(|result| result.partial);
+    let partial = table.metrics.values().any(|result| result.partial);
     if !partial {
-        let stored = serde_json::to_value(&metrics)
+        let serialised = serde_json::to_value(&table)
             .map_err(|error| BenchmarkError::Internal(format!("serialising results: {error}")))?;
+        let stored = serde_json::json!({"format": RESULTS_FORMAT, "table": serialised});
         benchmarks::store_results(db, id, run_at, &stored).await?;
     }
     Ok(Results {
         benchmark: id,
         status: benchmark.status,
         partial,
-        metrics,
+        metrics: table.metrics,
+        comparisons: table.comparisons,
     })
+}
+
+/// The shape of stored results; those of another shape (an older service's, holding fewer
+/// statistics) are computed again on their next read and stored anew.
+const RESULTS_FORMAT: u32 = 3;
+
+/// The metrics of stored results when they have the current shape.
+fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {
+    let format = stored.get("format")?.as_u64()?;
+    (format == u64::from(RESULTS_FORMAT)).then(|| stored["table"].take())
 }
 
 /// The pairs behind `metric` in the group labelled `group` (optional when there is one group).
@@ -214,7 +299,9 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
             name,
             status: results.status,
             partial: results.partial,
+            statistic: Statistic::Spearman,
             values,
+            comparisons: results.comparisons,
         });
     }
     Ok(rank(columns))
@@ -232,7 +319,13 @@ struct Run {
 impl Run {
     async fn load(db: &PgPool, id: i64) -> Result<Run, BenchmarkError> {
         let snapshot = benchmarks::snapshot(db, id).await?;
-        let groups = pairs_needed(&snapshot.members, &snapshot.protocol)
+        let protocol = decode_protocol(id, &snapshot.protocol)?;
+        let members = planning::representations(&snapshot.members).ok_or_else(|| {
+            BenchmarkError::Internal(format!(
+                "benchmark {id}: a stored group key does not decode"
+            ))
+        })?;
+        let groups = pairs_needed(&members, &protocol)
             .map_err(|error| BenchmarkError::RunBroken(error.to_string()))?;
         let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
         let distances = distances::among(db, &snapshot.metrics, &ids).await?;

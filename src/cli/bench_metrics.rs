@@ -9,10 +9,9 @@ use ndarray::{Array2, linalg::general_mat_mul};
 use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
 use serde::Serialize;
 
-use crate::metrics::kernel::{self, Distances, RbfKernel, Uniformity};
-use crate::metrics::neighbourhood::{self, Neighbourhoods};
 use crate::metrics::{
-    Metric, MetricKind, Prepared, blas_core, blas_threads, compare, linalg, set_blas_threads,
+    CostClass, Metric, MetricKind, Prepared, blas_core, blas_threads, compare, linalg,
+    set_blas_threads,
 };
 use crate::synthetic::{SignalSpec, related_pair};
 use crate::transform::pca_keep;
@@ -23,23 +22,21 @@ pub const TRIO_FIGURE: &str = "trio: cka + pwcca + procrustes, one call";
 /// The figure of every G- and R-class measure of README, Measures, asked for in one call.
 const MEASURES_FIGURE: &str = "G- and R-class measures, one call";
 
+/// The measures of README, Measures, beyond the paper's ten, of the cost classes `classes`, at
+/// their default parameters.
+fn measures_beyond_the_paper(classes: &[CostClass]) -> Vec<Metric> {
+    MetricKind::ALL
+        .into_iter()
+        .map(Metric::of)
+        .filter(|metric| {
+            !Metric::PAPER.contains(metric) && classes.contains(&metric.kind().cost_class())
+        })
+        .collect()
+}
+
 /// The G- and R-class measures of README, Measures, with gulp at its default and at one λ > 0.
 fn gram_and_row_measures() -> Vec<Metric> {
-    let mut measures: Vec<Metric> = [
-        MetricKind::HardCorrMatch,
-        MetricKind::SoftCorrMatch,
-        MetricKind::EigenspaceOverlap,
-        MetricKind::Gulp,
-        MetricKind::LinearRegression,
-        MetricKind::AlignedCosine,
-        MetricKind::ProcrustesSizeShape,
-        MetricKind::PermutationProcrustes,
-        MetricKind::MagnitudeDiff,
-        MetricKind::ConcentricityDiff,
-    ]
-    .into_iter()
-    .map(Metric::of)
-    .collect();
+    let mut measures = measures_beyond_the_paper(&[CostClass::Gram, CostClass::Rows]);
     measures.push(
         Metric::of(MetricKind::Gulp)
             .with_param("lambda", 0.01)
@@ -401,21 +398,11 @@ fn print_table(report: &Report) {
          median of the GEMMs timed just before that figure's runs\n",
         report.gemm_seconds
     );
-    let section = |title: &str, figures: &[Figure]| {
-        println!("{title:<52} {:>10} {:>8}", "seconds", "x GEMM");
-        for figure in figures {
-            println!(
-                "  {:<50} {:>10.4} {:>8.2}",
-                figure.name, figure.seconds, figure.ratio_to_gemm
-            );
-        }
-        println!();
-    };
-    section(
+    print_section(
         "per pair (prepared representations cached)",
         &report.per_pair,
     );
-    section("preparation, once per representation", &report.preparation);
+    print_section("preparation, once per representation", &report.preparation);
     println!("memory per prepared representation");
     for memory in &report.memory_bytes {
         println!(
@@ -425,19 +412,19 @@ fn print_table(report: &Report) {
         );
     }
     println!();
-    section("building blocks (d x d)", &report.kernels);
+    print_section("building blocks (d x d)", &report.kernels);
 }
 
-/// The k, t and sigma_frac of the N-class figures: the measures' defaults.
-const N_CLASS_K: usize = 10;
-const N_CLASS_T: f64 = 2.0;
-const N_CLASS_SIGMA_FRAC: f64 = 1.0;
-
-/// One N-class measure on the prepared pair.
-type MeasureOnPair<'a> = dyn Fn() -> Result<f64, crate::metrics::MetricError> + 'a;
-
-/// One per-representation part prepared from scratch.
-type Preparation<'a> = dyn Fn() -> anyhow::Result<()> + 'a;
+fn print_section(title: &str, figures: &[Figure]) {
+    println!("{title:<52} {:>10} {:>8}", "seconds", "x GEMM");
+    for figure in figures {
+        println!(
+            "  {:<50} {:>10.4} {:>8.2}",
+            figure.name, figure.seconds, figure.ratio_to_gemm
+        );
+    }
+    println!();
+}
 
 #[derive(Debug, Serialize)]
 struct NClassReport {
@@ -450,16 +437,20 @@ struct NClassReport {
     gemm_seconds: f64,
     /// Seconds per pair, both representations prepared.
     per_pair: Vec<Figure>,
-    /// Seconds to prepare one representation.
+    /// Seconds to prepare one representation from its rows, eager part included.
     preparation: Vec<Figure>,
-    /// Memory of each preparation: the estimate the engine budgets with, and the peak measured.
+    /// Memory of each preparation.
     preparation_memory: Vec<PeakMemory>,
 }
 
 #[derive(Debug, Serialize)]
 struct PeakMemory {
     name: String,
-    estimated_bytes: usize,
+    /// The largest cost the engine budgets for these measures on a pair of the representation
+    /// with itself (`Metric::memory_bytes`, both sides and the pair's own work).
+    pair_estimate_bytes: u64,
+    /// Bytes the prepared representation holds beyond its eager part afterwards.
+    held_bytes: usize,
     /// Growth of the process's peak resident set during one preparation (Linux `VmHWM`, reset
     /// through `/proc/self/clear_refs` first); `None` where the kernel offers neither.
     measured_peak_bytes: Option<usize>,
@@ -491,16 +482,14 @@ fn measured_peak(work: impl FnOnce()) -> Option<usize> {
     }
 }
 
-/// `bench-metrics --n-class`: each N-class measure per pair on prepared representations, and
-/// each per-representation part (neighbour lists at k = 10, distances, the RBF kernel, u(X)),
+/// `bench-metrics --n-class`: through the engine (`Prepared`, `compare`), each N-class measure
+/// of README, Measures, per pair on prepared representations, all of them in one call, and each
+/// per-representation part (kNN lists, distances, u(X), the RBF kernel) prepared from the rows,
 /// with its memory, against one n x d x d GEMM.
 fn run_n_class(args: BenchMetricsArgs) -> anyhow::Result<()> {
     ensure!(args.repeats > 0, "--repeats must be at least 1");
     ensure!(args.d >= 1, "--d must be at least 1");
-    ensure!(
-        args.n > N_CLASS_K,
-        "--n must exceed k = {N_CLASS_K} neighbours"
-    );
+    let measures = measures_beyond_the_paper(&[CostClass::Neighbourhood]);
     if let Some(threads) = args.blas_threads {
         set_blas_threads(threads);
     }
@@ -514,123 +503,68 @@ fn run_n_class(args: BenchMetricsArgs) -> anyhow::Result<()> {
         all_gemm_seconds: Vec::new(),
     };
 
-    let lists_x = Neighbourhoods::new(x.view(), N_CLASS_K).context("neighbour lists of X")?;
-    let lists_y = Neighbourhoods::new(y.view(), N_CLASS_K).context("neighbour lists of Y")?;
-    let distances_x = Distances::new(x.view()).context("distances of X")?;
-    let distances_y = Distances::new(y.view()).context("distances of Y")?;
-    let rbf_x = RbfKernel::new(&distances_x, N_CLASS_SIGMA_FRAC).context("RBF kernel of X")?;
-    let rbf_y = RbfKernel::new(&distances_y, N_CLASS_SIGMA_FRAC).context("RBF kernel of Y")?;
-    let uniformity_x = Uniformity::new(&distances_x, N_CLASS_T).context("u(X)")?;
-    let uniformity_y = Uniformity::new(&distances_y, N_CLASS_T).context("u(Y)")?;
-
-    let k = N_CLASS_K;
-    let measures: [(&str, &MeasureOnPair); 8] = [
-        ("jaccard_knn", &|| {
-            neighbourhood::jaccard_knn(&lists_x, &lists_y, k)
-        }),
-        ("rank_similarity", &|| {
-            neighbourhood::rank_similarity(&lists_x, &lists_y, k)
-        }),
-        ("second_order_cosine", &|| {
-            neighbourhood::second_order_cosine(&lists_x, &lists_y, k)
-        }),
-        ("cknna", &|| neighbourhood::cknna(&lists_x, &lists_y, k)),
-        ("distance_correlation", &|| {
-            kernel::distance_correlation(&distances_x, &distances_y)
-        }),
-        ("rsm_norm_diff", &|| {
-            kernel::rsm_norm_diff(&distances_x, &distances_y)
-        }),
-        ("uniformity_diff", &|| {
-            kernel::uniformity_diff(&uniformity_x, &uniformity_y)
-        }),
-        ("rbf_cka", &|| kernel::rbf_cka(&rbf_x, &rbf_y)),
-    ];
-    for (name, measure) in &measures {
-        measure().with_context(|| format!("{name} refused the generated pair"))?;
-    }
-    let mut per_pair: Vec<Figure> = measures
-        .iter()
-        .map(|(name, measure)| {
-            stopwatch.figure(name, || {
-                std::hint::black_box(measure()).ok();
-            })
-        })
-        .collect();
-    per_pair.push(stopwatch.figure("all eight, one pair", || {
-        for (_, measure) in &measures {
-            std::hint::black_box(measure()).ok();
-        }
-    }));
-    drop((lists_y, distances_y, rbf_y));
-
-    let prepare_all = |x: &Array2<f64>| -> anyhow::Result<()> {
-        let lists = Neighbourhoods::new(x.view(), N_CLASS_K)?;
-        let distances = Distances::new(x.view())?;
-        let kernel = RbfKernel::new(&distances, N_CLASS_SIGMA_FRAC)?;
-        let uniformity = Uniformity::new(&distances, N_CLASS_T)?;
-        std::hint::black_box((lists, distances, kernel, uniformity));
-        Ok(())
-    };
-    let parts: [(String, usize, &Preparation); 5] = [
-        (
-            format!("neighbour lists, k = {N_CLASS_K}"),
-            Neighbourhoods::memory_bytes(n, d, N_CLASS_K),
-            &|| {
-                std::hint::black_box(Neighbourhoods::new(x.view(), N_CLASS_K)?);
-                Ok(())
-            },
-        ),
-        (
-            "distances".to_owned(),
-            Distances::memory_bytes(n, d),
-            &|| {
-                std::hint::black_box(Distances::new(x.view())?);
-                Ok(())
-            },
-        ),
-        (
-            format!("RBF kernel, sigma_frac = {N_CLASS_SIGMA_FRAC}, from the distances"),
-            RbfKernel::memory_bytes(n),
-            &|| {
-                std::hint::black_box(RbfKernel::new(&distances_x, N_CLASS_SIGMA_FRAC)?);
-                Ok(())
-            },
-        ),
-        (
-            format!("u(X), t = {N_CLASS_T}, from the distances"),
-            Uniformity::memory_bytes(),
-            &|| {
-                std::hint::black_box(Uniformity::new(&distances_x, N_CLASS_T)?);
-                Ok(())
-            },
-        ),
-        (
-            "all N-class parts, from the rows".to_owned(),
-            Neighbourhoods::memory_bytes(n, d, N_CLASS_K)
-                + Distances::memory_bytes(n, d)
-                + RbfKernel::memory_bytes(n)
-                + Uniformity::memory_bytes(),
-            &|| prepare_all(&x),
-        ),
-    ];
     let mut preparation = Vec::new();
     let mut preparation_memory = Vec::new();
-    for (name, estimated_bytes, prepare) in &parts {
-        let mut failure = None;
-        let measured_peak_bytes = measured_peak(|| failure = prepare().err());
-        if let Some(error) = failure {
-            return Err(error.context(format!("preparing {name}")));
-        }
-        preparation.push(stopwatch.figure(name, || {
-            prepare().ok();
-        }));
+    let of = |kind| vec![Metric::of(kind)];
+    for (name, metrics) in [
+        (
+            "kNN lists, k = 10 (jaccard_knn, rank_similarity, ...)",
+            of(MetricKind::JaccardKnn),
+        ),
+        (
+            "distances (distance_correlation, rsm_norm_diff)",
+            of(MetricKind::DistanceCorrelation),
+        ),
+        (
+            "distances and u(X), t = 2 (uniformity_diff)",
+            of(MetricKind::UniformityDiff),
+        ),
+        (
+            "distances and the RBF kernel (rbf_cka)",
+            of(MetricKind::RbfCka),
+        ),
+        ("all N-class parts", measures.clone()),
+    ] {
+        let mut held_bytes = 0;
+        let mut prepare = |input: Array2<f64>| {
+            let prepared = Prepared::new(input).expect("X is a valid representation");
+            let eager = prepared.memory_bytes();
+            prepared.prepare_for(&metrics);
+            held_bytes = prepared.memory_bytes() - eager;
+        };
+        let input = x.clone();
+        let measured_peak_bytes = measured_peak(|| prepare(input));
+        preparation.push(stopwatch.figure_with_input(name, || x.clone(), &mut prepare));
         preparation_memory.push(PeakMemory {
-            name: name.clone(),
-            estimated_bytes: *estimated_bytes,
+            name: name.to_owned(),
+            pair_estimate_bytes: metrics
+                .iter()
+                .map(|metric| metric.memory_bytes(n, d, d))
+                .max()
+                .unwrap_or(0),
+            held_bytes,
             measured_peak_bytes,
         });
     }
+
+    let a = Prepared::new(x.clone()).context("preparing X")?;
+    let b = Prepared::new(y.clone()).context("preparing Y")?;
+    a.prepare_for(&measures);
+    b.prepare_for(&measures);
+    for (metric, outcome) in compare(&a, &b, &measures) {
+        outcome.with_context(|| format!("{metric} refused the generated pair"))?;
+    }
+    let mut per_pair: Vec<Figure> = measures
+        .iter()
+        .map(|&metric| {
+            stopwatch.figure(&metric.name(), || {
+                std::hint::black_box(compare(&a, &b, &[metric]));
+            })
+        })
+        .collect();
+    per_pair.push(stopwatch.figure("all eight, one call", || {
+        std::hint::black_box(compare(&a, &b, &measures));
+    }));
 
     let report = NClassReport {
         n,
@@ -662,33 +596,25 @@ fn print_n_class_table(report: &NClassReport) {
         "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s\n",
         report.gemm_seconds
     );
-    let section = |title: &str, figures: &[Figure]| {
-        println!("{title:<52} {:>10} {:>8}", "seconds", "x GEMM");
-        for figure in figures {
-            println!(
-                "  {:<50} {:>10.4} {:>8.2}",
-                figure.name, figure.seconds, figure.ratio_to_gemm
-            );
-        }
-        println!();
-    };
-    section("per pair (prepared representations)", &report.per_pair);
-    section("preparation, once per representation", &report.preparation);
-    println!(
-        "{:<52} {:>10} {:>10}",
-        "memory of each preparation", "estimate", "peak"
+    print_section("per pair (prepared representations)", &report.per_pair);
+    print_section(
+        "preparation from the rows, once per representation",
+        &report.preparation,
     );
-    let mebibytes = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "{:<52} {:>12} {:>10} {:>10}",
+        "memory of each preparation", "pair budget", "held", "peak"
+    );
+    let mebibytes = |bytes: f64| format!("{:.1} MiB", bytes / (1024.0 * 1024.0));
     for memory in &report.preparation_memory {
         let peak = memory
             .measured_peak_bytes
-            .map_or("n/a".to_owned(), |bytes| {
-                format!("{:.1} MiB", mebibytes(bytes))
-            });
+            .map_or("n/a".to_owned(), |bytes| mebibytes(bytes as f64));
         println!(
-            "  {:<50} {:>6.1} MiB {:>10}",
+            "  {:<50} {:>12} {:>10} {:>10}",
             memory.name,
-            mebibytes(memory.estimated_bytes),
+            mebibytes(memory.pair_estimate_bytes as f64),
+            mebibytes(memory.held_bytes as f64),
             peak
         );
     }

@@ -9,9 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::bench_metrics::TRIO_FIGURE;
-use super::server_process::{ServerProcess, ServiceBenchArgs};
-use crate::config::cores;
-use crate::matrix::{CanonicalMatrix, Dtype};
+use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape};
 use crate::metrics::Metric;
 use crate::synthetic::{SignalSpec, drifting_layers};
 
@@ -35,10 +33,8 @@ pub struct BenchQueueArgs {
 
 #[derive(Debug, Serialize)]
 struct Report {
-    representations: usize,
-    n: usize,
-    d: usize,
-    workers: usize,
+    #[serde(flatten)]
+    shape: StudyShape,
     pairs: usize,
     /// From the comparison request to its last distance, uploads excluded.
     service_seconds: f64,
@@ -50,15 +46,8 @@ struct Report {
 }
 
 pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
-    let workers = args.service.workers.unwrap_or_else(cores);
-    let server = ServerProcess::start(
-        &args.service.database,
-        &[
-            ("SIMBENCH_WORKERS", workers.to_string()),
-            ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
-        ],
-    )
-    .await?;
+    let workers = args.service.worker_count();
+    let server = ServerProcess::start_computing(&args.service).await?;
     let measured = time_all_pairs(&server, &args).await;
     server.stop().await;
     let (pairs, service_seconds) = measured?;
@@ -67,10 +56,12 @@ pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
     let service_pairs_per_second = pairs as f64 / service_seconds;
     let compute_pairs_per_second = 1.0 / compute_seconds_per_pair;
     let report = Report {
-        representations: args.representations,
-        n: args.n,
-        d: args.d,
-        workers,
+        shape: StudyShape {
+            representations: args.representations,
+            n: args.n,
+            d: args.d,
+            workers,
+        },
         pairs,
         service_seconds,
         service_pairs_per_second,
@@ -83,8 +74,8 @@ pub async fn run(args: BenchQueueArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "all {} pairs of {} representations ({} x {} float32), trio cka + pwcca + procrustes, {} workers:",
-        report.pairs, report.representations, report.n, report.d, report.workers
+        "all {} pairs of {}, trio cka + pwcca + procrustes:",
+        report.pairs, report.shape
     );
     println!(
         "  through the service  {:8.2} s   {:6.2} pairs/s",
@@ -115,15 +106,8 @@ async fn time_all_pairs(
             break;
         }
         let model = server.create_model(&format!("network-{index}")).await?;
-        for (layer, activations) in drifting_layers(&spec, layers, 0.3, seed).iter().enumerate() {
-            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
-            ids.push(
-                server
-                    .api
-                    .upload(model, &server.run_name, layer, npy)
-                    .await?,
-            );
-        }
+        let activations = drifting_layers(&spec, layers, 0.3, seed);
+        ids.extend(server.upload_layers(model, &activations).await?);
     }
     // Each unordered pair once, as bench-metrics times it: `all_pairs` would also ask for the
     // reverse order of the asymmetric pwcca.
@@ -133,15 +117,11 @@ async fn time_all_pairs(
         .flat_map(|(index, &first)| ids[index + 1..].iter().map(move |&second| [first, second]))
         .collect();
     let started = Instant::now();
-    let metrics: Vec<String> = Metric::PAPER_TRIO
-        .iter()
-        .map(|metric| metric.name())
-        .collect();
     let comparison: Value = server
         .api
         .post_json(
             "/v1/comparisons",
-            Some(&json!({"pairs": pairs, "metrics": metrics})),
+            &json!({"pairs": pairs, "metrics": Metric::PAPER_TRIO}),
         )
         .await?;
     let id = comparison["id"]

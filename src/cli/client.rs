@@ -1,33 +1,39 @@
-//! The calls of the simbench HTTP API that the demo and the service benchmarks make. Answers are
-//! untrusted: a failed call reports the service's problem+json `detail`, and bodies are parsed
-//! into typed structs (or `serde_json::Value`) so a missing field is an error, never a panic.
+//! The calls of the simbench HTTP API that the demo, `simbench upload`, the service benchmarks
+//! and the tests make. Requests and answers use the handlers' and the store's own types (re-exported
+//! here), so client and server cannot drift apart. Answers are untrusted: a failed call reports
+//! the service's problem+json `detail`, and a body that does not parse is an error, never a panic.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::http::datasets::NewDataset;
+pub use crate::http::models::NewModel;
+pub use crate::http::pagination::ListResponse;
+pub use crate::http::representations::{DeriveRequest, UploadParams};
+pub use crate::http::scores::{ScoreBatch, ScoreItem};
+pub use crate::store::ScoreTarget;
+pub use crate::store::datasets::Dataset;
+pub use crate::store::models::Model;
+pub use crate::store::representations::Representation;
+use crate::transform::PcaKeep;
 
 /// How often a rate-limited request (429) is tried again before the client gives up.
 const RATE_LIMIT_RETRIES: usize = 20;
 /// The wait after a 429 that carries no usable Retry-After.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// A functionality score to set: on a representation or, for all its representations, a model.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ScoreTarget {
-    Representation(i64),
-    Model(i64),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Score {
-    pub target: ScoreTarget,
-    pub name: String,
-    pub value: f64,
+/// The caller's bearer token, from SIMBENCH_TOKEN: commands read it there rather than from a flag,
+/// so that it stays out of process lists.
+pub fn token_from_environment() -> Option<String> {
+    std::env::var("SIMBENCH_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty())
 }
 
 /// A derived principal-component copy of a representation.
@@ -93,27 +99,6 @@ pub struct Cell {
     pub spearman: Option<f64>,
 }
 
-#[derive(Deserialize)]
-struct Created {
-    id: i64,
-}
-
-#[derive(Deserialize)]
-struct CopyList {
-    items: Vec<CopyItem>,
-}
-
-#[derive(Deserialize)]
-struct CopyItem {
-    id: i64,
-    transform: Option<Transform>,
-}
-
-#[derive(Deserialize)]
-struct Transform {
-    pca_keep: usize,
-}
-
 /// The service at one base URL, with the caller's bearer token when there is one.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -160,18 +145,14 @@ impl Client {
             .await
     }
 
-    /// `POST path` with a JSON body (none when `body` is `None`), its JSON answer.
+    /// `POST path` with a JSON body, its JSON answer.
     pub async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,
-        body: Option<&Value>,
+        body: &impl Serialize,
     ) -> anyhow::Result<T> {
         self.send_json(&format!("POST {path}"), || {
-            let request = self.http.post(self.url(path));
-            match body {
-                Some(body) => request.json(body),
-                None => request,
-            }
+            self.http.post(self.url(path)).json(body)
         })
         .await
     }
@@ -199,58 +180,42 @@ impl Client {
         Ok(())
     }
 
-    pub async fn create_dataset(
-        &self,
-        name: &str,
-        n_rows: usize,
-        description: &str,
-    ) -> anyhow::Result<i64> {
-        let body = json!({"name": name, "n_rows": n_rows, "description": description});
-        let created: Created = self
-            .send_json("POST /v1/datasets", || {
-                self.http.post(self.url("/v1/datasets")).json(&body)
-            })
-            .await?;
-        Ok(created.id)
+    pub async fn create_dataset(&self, new: &NewDataset) -> anyhow::Result<Dataset> {
+        self.post_json("/v1/datasets", new).await
     }
 
-    pub async fn create_model(
-        &self,
-        name: &str,
-        metadata: &Value,
-        tags: &[&str],
-    ) -> anyhow::Result<i64> {
-        let body = json!({"name": name, "metadata": metadata, "tags": tags});
-        let created: Created = self
-            .send_json("POST /v1/models", || {
-                self.http.post(self.url("/v1/models")).json(&body)
-            })
-            .await?;
-        Ok(created.id)
+    pub async fn create_model(&self, new: &NewModel) -> anyhow::Result<Model> {
+        self.post_json("/v1/models", new).await
     }
 
-    /// Uploads a `.npy` body as (model, dataset, layer); returns the representation's id.
+    /// The path (with its query) that uploads a representation of `model` as `params` says.
+    pub fn upload_path(model: i64, params: &UploadParams) -> anyhow::Result<String> {
+        let query = serde_urlencoded::to_string(params).context("encoding the upload's query")?;
+        Ok(format!("/v1/models/{model}/representations?{query}"))
+    }
+
+    /// Uploads a `.npy` body as (model, dataset, layer); returns the stored representation.
     pub async fn upload(
         &self,
         model: i64,
         dataset: &str,
         layer: usize,
         npy: Vec<u8>,
-    ) -> anyhow::Result<i64> {
-        let query =
-            serde_urlencoded::to_string([("dataset", dataset), ("layer", &layer.to_string())])
-                .context("encoding the upload's query")?;
-        let path = format!("/v1/models/{model}/representations?{query}");
+    ) -> anyhow::Result<Representation> {
+        let params = UploadParams {
+            dataset: dataset.to_owned(),
+            layer: i32::try_from(layer).context("a layer number fits in 32 bits")?,
+            ..UploadParams::default()
+        };
+        let path = Client::upload_path(model, &params)?;
         let npy = bytes::Bytes::from(npy);
-        let created: Created = self
-            .send_json("POST /v1/models/{id}/representations", || {
-                self.http
-                    .post(self.url(&path))
-                    .header("content-type", "application/x-npy")
-                    .body(npy.clone())
-            })
-            .await?;
-        Ok(created.id)
+        self.send_json("POST /v1/models/{id}/representations", || {
+            self.http
+                .post(self.url(&path))
+                .header("content-type", "application/x-npy")
+                .body(npy.clone())
+        })
+        .await
     }
 
     /// Asks the service for copies of a representation keeping its top-k principal components.
@@ -259,57 +224,48 @@ impl Client {
         representation: i64,
         pca_keep: &[usize],
     ) -> anyhow::Result<Vec<PcaCopy>> {
-        let body = json!({"pca_keep": pca_keep});
+        let body = DeriveRequest {
+            pca_keep: pca_keep.to_vec(),
+        };
         let path = format!("/v1/representations/{representation}/derived");
-        let list: CopyList = self
+        let list: ListResponse<Representation> = self
             .send_json("POST /v1/representations/{id}/derived", || {
                 self.http.post(self.url(&path)).json(&body)
             })
             .await?;
         list.items
             .into_iter()
-            .map(|item| match item.transform {
-                Some(transform) => Ok(PcaCopy {
-                    id: item.id,
-                    pca_keep: transform.pca_keep,
-                }),
-                None => bail!(
-                    "the service listed representation {} as a copy of {representation} without its transform",
-                    item.id
-                ),
+            .map(|item| {
+                let transform = item
+                    .transform
+                    .and_then(|transform| serde_json::from_value::<PcaKeep>(transform).ok());
+                match transform {
+                    Some(transform) => Ok(PcaCopy {
+                        id: item.id,
+                        pca_keep: transform.pca_keep,
+                    }),
+                    None => bail!(
+                        "the service listed representation {} as a copy of {representation} without its transform",
+                        item.id
+                    ),
+                }
             })
             .collect()
     }
 
     /// Sets scores in batches (the service takes up to 10 000 per request, all or none).
-    pub async fn set_scores(&self, scores: &[Score]) -> anyhow::Result<()> {
+    pub async fn set_scores(&self, scores: &[ScoreItem]) -> anyhow::Result<()> {
         for batch in scores.chunks(5_000) {
-            let items: Vec<Value> = batch
-                .iter()
-                .map(|score| match score.target {
-                    ScoreTarget::Representation(id) => {
-                        json!({"representation": id, "name": score.name, "value": score.value})
-                    }
-                    ScoreTarget::Model(id) => {
-                        json!({"model": id, "name": score.name, "value": score.value})
-                    }
-                })
-                .collect();
-            let body = json!({"scores": items});
-            let _: Value = self
-                .send_json("POST /v1/scores", || {
-                    self.http.post(self.url("/v1/scores")).json(&body)
-                })
-                .await?;
+            let body = ScoreBatch {
+                scores: batch.to_vec(),
+            };
+            let _: ListResponse<Value> = self.post_json("/v1/scores", &body).await?;
         }
         Ok(())
     }
 
     pub async fn create_benchmark(&self, definition: &Value) -> anyhow::Result<Benchmark> {
-        self.send_json("POST /v1/benchmarks", || {
-            self.http.post(self.url("/v1/benchmarks")).json(definition)
-        })
-        .await
+        self.post_json("/v1/benchmarks", definition).await
     }
 
     pub async fn benchmark(&self, id: i64) -> anyhow::Result<Benchmark> {

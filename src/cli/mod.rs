@@ -4,8 +4,9 @@ mod bench_benchmark;
 mod bench_metrics;
 mod bench_queue;
 mod bench_stats;
+mod bench_ui;
 mod bench_upload;
-mod client;
+pub mod client;
 mod compare;
 pub mod demo;
 mod progress;
@@ -60,6 +61,8 @@ pub enum Command {
     BenchQueue(bench_queue::BenchQueueArgs),
     /// Measure a paper-sized benchmark from creation to results, and query latencies.
     BenchBenchmark(bench_benchmark::BenchBenchmarkArgs),
+    /// Time every dashboard page on the bench-benchmark study: server time and size.
+    BenchUi(bench_ui::BenchUiArgs),
     /// Time the permutation p-values of many groups, random and exact.
     BenchStats(bench_stats::BenchStatsArgs),
     /// Run the paper's four subtasks on a synthetic study against a running service and print
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
         Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
         Command::BenchStats(args) => bench_stats::run(args),
+        Command::BenchUi(args) => block_on(bench_ui::run(args)),
         Command::Demo(args) => block_on(async move { demo::run(&args).await.map(|_| ()) }),
         Command::Upload(args) => block_on(upload::run(args)),
         Command::Token(command) => block_on(token::run(command)),

@@ -6,13 +6,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ndarray::Array2;
+use serde::Serialize;
 use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor};
 
-use super::client::Client;
+use super::client::{Client, NewModel};
 use crate::access::{self, Scope};
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, cores};
+use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::store::{self, tokens::NewToken};
 
 /// What every benchmark that runs its own `simbench serve` takes: the PostgreSQL server to make
@@ -31,10 +34,41 @@ pub struct ServiceBenchArgs {
     pub json: bool,
 }
 
+impl ServiceBenchArgs {
+    /// Workers the service runs: as given, or one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(cores)
+    }
+}
+
+/// What a service benchmark ran on, the head of its report.
+#[derive(Debug, Serialize)]
+pub struct StudyShape {
+    pub representations: usize,
+    /// Rows (examples) per representation.
+    pub n: usize,
+    /// Columns (features) per representation.
+    pub d: usize,
+    /// Workers of the service.
+    pub workers: usize,
+}
+
+impl std::fmt::Display for StudyShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} representations ({} x {} float32), {} workers",
+            self.representations, self.n, self.d, self.workers
+        )
+    }
+}
+
 pub struct ServerProcess {
     child: Child,
     /// Sends a write token of the scratch database with every request.
     pub api: Client,
+    /// That write token, for what logs in with it (the dashboard's session).
+    pub token: String,
     /// A name unique to this run, for the dataset and models it creates.
     pub run_name: String,
     scratch: ScratchDatabase,
@@ -121,6 +155,7 @@ impl ServerProcess {
         let server = ServerProcess {
             child,
             api: Client::new(&format!("http://127.0.0.1:{port}"), Some(&token))?,
+            token,
             run_name: format!("bench-{:08x}", rand::random::<u32>()),
             scratch,
         };
@@ -140,6 +175,19 @@ impl ServerProcess {
         bail!("`simbench serve` did not become ready within 30 s")
     }
 
+    /// Starts the service with the benchmark's workers and a representation cache that holds a
+    /// whole study, so that a throughput figure measures computing, not re-reading matrices.
+    pub async fn start_computing(service: &ServiceBenchArgs) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start(
+            &service.database,
+            &[
+                ("SIMBENCH_WORKERS", service.worker_count().to_string()),
+                ("SIMBENCH_CACHE_BYTES", (8u64 << 30).to_string()),
+            ],
+        )
+        .await
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -147,9 +195,27 @@ impl ServerProcess {
     /// Registers a model named after this run; returns its id.
     pub async fn create_model(&self, suffix: &str) -> anyhow::Result<i64> {
         let name = format!("{}-{suffix}", self.run_name);
-        self.api
-            .create_model(&name, &json!({}), &["benchmark"])
-            .await
+        let new = NewModel {
+            name,
+            metadata: json!({}),
+            tags: vec!["benchmark".to_owned()],
+        };
+        Ok(self.api.create_model(&new).await?.id)
+    }
+
+    /// Uploads the activations of a model's layers, as float32, to this run's dataset; returns
+    /// the representation ids in layer order.
+    pub async fn upload_layers(
+        &self,
+        model: i64,
+        layers: &[Array2<f64>],
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut ids = Vec::with_capacity(layers.len());
+        for (layer, activations) in layers.iter().enumerate() {
+            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, activations).to_npy();
+            ids.push(self.api.upload(model, &self.run_name, layer, npy).await?.id);
+        }
+        Ok(ids)
     }
 
     /// Resident memory now, in bytes.

@@ -18,7 +18,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::io::ReaderStream;
 
-use super::client::{Client, Score, ScoreTarget};
+use super::client::{
+    Client, ListResponse, Model, NewModel, Representation, ScoreItem, ScoreTarget, UploadParams,
+    token_from_environment,
+};
 use super::progress::ProgressBar;
 
 /// The safetensors format caps its header at 100 MB; anything near that is not activations.
@@ -69,12 +72,6 @@ pub struct UploadArgs {
     /// Bearer token, from SIMBENCH_TOKEN (not a flag, so that it stays out of process lists).
     #[arg(skip = token_from_environment())]
     pub token: Option<String>,
-}
-
-fn token_from_environment() -> Option<String> {
-    std::env::var("SIMBENCH_TOKEN")
-        .ok()
-        .filter(|token| !token.trim().is_empty())
 }
 
 fn parse_metadata(text: &str) -> Result<Value, String> {
@@ -379,46 +376,36 @@ pub fn read_scores(path: &Path) -> anyhow::Result<Vec<ScoreRow>> {
     Ok(rows)
 }
 
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: i64,
-}
-
 /// The model's id, registering it when missing; an existing model must agree with the
 /// metadata and tags given.
 async fn model_id(client: &Client, args: &UploadArgs) -> anyhow::Result<i64> {
     let query = serde_urlencoded::to_string([("name", args.model.as_str())])
         .context("encoding the model's name")?;
-    let page: Page = client.get_json(&format!("/v1/models?{query}")).await?;
+    let page: ListResponse<Model> = client.get_json(&format!("/v1/models?{query}")).await?;
     let existing = page
         .items
         .into_iter()
-        .find(|model| model["name"] == args.model.as_str());
+        .find(|model| model.name == args.model);
     let Some(model) = existing else {
-        let tags: Vec<&str> = args.tags.iter().map(String::as_str).collect();
-        let metadata = args.metadata.clone().unwrap_or_else(|| json!({}));
-        return client.create_model(&args.model, &metadata, &tags).await;
+        let new = NewModel {
+            name: args.model.clone(),
+            metadata: args.metadata.clone().unwrap_or_else(|| json!({})),
+            tags: args.tags.clone(),
+        };
+        return Ok(client.create_model(&new).await?.id);
     };
     if let Some(metadata) = &args.metadata
-        && &model["metadata"] != metadata
+        && &model.metadata != metadata
     {
         bail!(
             "model {:?} exists with metadata {}, not {metadata}; nothing was uploaded (use another name, or PATCH /v1/models/{})",
             args.model,
-            model["metadata"],
-            model["id"]
+            model.metadata,
+            model.id
         );
     }
     if !args.tags.is_empty() {
-        let mut held: Vec<&str> = model["tags"]
-            .as_array()
-            .map(|tags| tags.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let mut held: Vec<&str> = model.tags.iter().map(String::as_str).collect();
         let mut asked: Vec<&str> = args.tags.iter().map(String::as_str).collect();
         held.sort_unstable();
         asked.sort_unstable();
@@ -429,9 +416,7 @@ async fn model_id(client: &Client, args: &UploadArgs) -> anyhow::Result<i64> {
             );
         }
     }
-    model["id"]
-        .as_i64()
-        .context("the service listed a model without an id")
+    Ok(model.id)
 }
 
 /// Sends one layer; returns its representation's id.
@@ -441,15 +426,14 @@ async fn upload(
     args: &UploadArgs,
     layer: &LayerFile,
 ) -> anyhow::Result<i64> {
-    let mut query = vec![
-        ("dataset", args.dataset.clone()),
-        ("layer", layer.layer.to_string()),
-    ];
-    if args.replace {
-        query.push(("replace", "true".to_owned()));
-    }
-    let query = serde_urlencoded::to_string(&query).context("encoding the upload's query")?;
-    let url = client.url(&format!("/v1/models/{model}/representations?{query}"));
+    let params = UploadParams {
+        dataset: args.dataset.clone(),
+        layer: i32::try_from(layer.layer)
+            .with_context(|| format!("layer {} does not fit in 32 bits", layer.layer))?,
+        replace: args.replace,
+        ..UploadParams::default()
+    };
+    let url = client.url(&Client::upload_path(model, &params)?);
     let (content_type, prefix, start, len) = match &layer.source {
         Source::Npy => {
             let len = std::fs::metadata(&layer.path)
@@ -461,7 +445,7 @@ async fn upload(
             header, start, len, ..
         } => ("application/octet-stream", header.clone(), *start, *len),
     };
-    let created: Created = client
+    let created: Representation = client
         .send_json("POST /v1/models/{id}/representations", || {
             client
                 .http()
@@ -524,11 +508,7 @@ async fn set_scores(
                 ScoreTarget::Representation(id)
             }
         };
-        scores.push(Score {
-            target,
-            name: row.name.clone(),
-            value: row.value,
-        });
+        scores.push(ScoreItem::new(target, row.name.clone(), row.value));
     }
     client.set_scores(&scores).await
 }
@@ -546,10 +526,10 @@ async fn stored_representation(
         ("derived", "false".to_owned()),
     ])
     .context("encoding the query")?;
-    let page: Page = client
+    let page: ListResponse<Representation> = client
         .get_json(&format!("/v1/representations?{query}"))
         .await?;
-    Ok(page.items.first().and_then(|item| item["id"].as_i64()))
+    Ok(page.items.first().map(|representation| representation.id))
 }
 
 #[cfg(test)]

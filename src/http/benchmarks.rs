@@ -55,6 +55,18 @@ async fn create(
     validate::name("benchmark", &request.name)?;
     validate::score_name(&request.score)?;
     let metrics = parse_metric_ids(&request.metrics)?;
+    // Whether the mirrored pairs of an `ordered` run are needed depends on each metric's
+    // symmetry; a client's metric declares it only in its registration, which planning does not
+    // read, so the two are not combined.
+    if let (Protocol::AllPairs { ordered: true, .. }, Some(external)) = (
+        &request.protocol,
+        metrics.iter().find(|metric| metric.external().is_some()),
+    ) {
+        return Err(ApiError::unprocessable(
+            "ordered_external_metric",
+            format!("an ordered all_pairs benchmark takes built-in metrics only, not {external}"),
+        ));
+    }
     let bootstrap = request
         .bootstrap
         .map(|value| {
@@ -69,11 +81,11 @@ async fn create(
         dataset: request.dataset,
         selection: request.select,
         score: request.score,
-        protocol: request.protocol,
+        protocol: json!(request.protocol),
         metrics,
         bootstrap,
     };
-    let benchmark = benchmarks::create(&ctx.db, &definition, caller.token_name()).await?;
+    let benchmark = service::create(&ctx.db, &definition, caller.token_name()).await?;
     let location = format!("/v1/benchmarks/{}", benchmark.id);
     Ok((
         StatusCode::CREATED,
@@ -123,11 +135,8 @@ async fn run(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    benchmarks::rerun(&ctx.db, id, caller.token_name()).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(benchmarks::get(&ctx.db, id).await?),
-    ))
+    let benchmark = service::rerun(&ctx.db, id, caller.token_name()).await?;
+    Ok((StatusCode::ACCEPTED, Json(benchmark)))
 }
 
 async fn publish(

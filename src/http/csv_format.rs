@@ -77,6 +77,9 @@ pub(crate) fn leaderboard(board: &Leaderboard) -> Result<String, ApiError> {
         "rank",
         "mean_spearman",
         "mean_rank",
+        "statistic",
+        "value",
+        "tied_with_leader",
     ])?;
     for row in &board.rows {
         for (cell, column) in row.cells.iter().zip(&board.benchmarks) {
@@ -88,6 +91,9 @@ pub(crate) fn leaderboard(board: &Leaderboard) -> Result<String, ApiError> {
                 number(cell.rank),
                 number(row.mean_spearman),
                 number(row.mean_rank),
+                column.statistic.name().to_owned(),
+                number(cell.value),
+                cell.tied_with_leader.to_string(),
             ])?;
         }
     }

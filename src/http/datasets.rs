@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::extract::{Json, Path, Query};
@@ -19,12 +19,13 @@ pub(super) fn router() -> Routes {
         .route(Method::GET, "/v1/datasets/{id}", get)
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/datasets`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewDataset {
-    name: String,
-    n_rows: Option<i64>,
-    description: Option<String>,
+pub struct NewDataset {
+    pub name: String,
+    pub n_rows: Option<i64>,
+    pub description: Option<String>,
 }
 
 async fn create(

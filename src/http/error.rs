@@ -294,6 +294,10 @@ impl From<BenchmarkError> for ApiError {
         let detail = error.to_string();
         match error {
             BenchmarkError::Store(error) => error.into(),
+            BenchmarkError::NothingSelected | BenchmarkError::InvalidSelection(_) => {
+                ApiError::unprocessable("invalid_selection", detail)
+            }
+            BenchmarkError::UnknownScore { .. } => ApiError::unprocessable("unknown_score", detail),
             BenchmarkError::RunBroken(_) => ApiError::conflict("benchmark_stale", detail),
             BenchmarkError::MetricNotInBenchmark { .. } => {
                 ApiError::unprocessable("unknown_metric", detail)

@@ -6,7 +6,7 @@ mod auth;
 pub(crate) mod benchmarks;
 mod comparisons;
 pub(crate) mod csv_format;
-mod datasets;
+pub mod datasets;
 pub(crate) mod distances;
 pub mod error;
 mod extract;
@@ -15,13 +15,15 @@ mod jobs;
 mod leaderboard;
 mod metrics;
 pub use health::OPENAPI_YAML;
-mod models;
-mod pagination;
+pub mod models;
+mod outputs;
+pub mod pagination;
 mod prometheus;
 mod rate_limit;
-mod representations;
-mod scores;
+pub mod representations;
+pub mod scores;
 mod tokens;
+mod upload;
 mod validate;
 
 use std::future::Future;
@@ -180,6 +182,7 @@ fn api_routes() -> Routes {
         .merge(health::router())
         .merge(datasets::router())
         .merge(models::router())
+        .merge(outputs::router())
         .merge(representations::router())
         .merge(scores::router())
         .merge(comparisons::router())

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
@@ -22,14 +22,15 @@ pub(super) fn router() -> Routes {
         .route(Method::DELETE, "/v1/models/{id}", delete)
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/models`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewModel {
-    name: String,
+pub struct NewModel {
+    pub name: String,
     #[serde(default = "empty_object")]
-    metadata: Value,
+    pub metadata: Value,
     #[serde(default)]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
 }
 
 fn empty_object() -> Value {

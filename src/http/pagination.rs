@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
 use crate::store::{Page, PageRequest};
@@ -12,7 +12,7 @@ pub const MAX_LIMIT: i64 = 1000;
 const CURSOR_PREFIX: &str = "after:";
 
 /// One page of a list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ListResponse<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::extract::{Json, Path};
@@ -96,20 +96,39 @@ async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/scores`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScoreBatch {
-    scores: Vec<ScoreItem>,
+pub struct ScoreBatch {
+    pub scores: Vec<ScoreItem>,
 }
 
 /// One score of a batch: exactly one of `representation` and `model` names its target.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScoreItem {
-    representation: Option<i64>,
-    model: Option<i64>,
-    name: String,
-    value: f64,
+pub struct ScoreItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representation: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<i64>,
+    pub name: String,
+    pub value: f64,
+}
+
+impl ScoreItem {
+    /// The score `name` = `value` of one target, in the batch's form.
+    pub fn new(target: ScoreTarget, name: impl Into<String>, value: f64) -> ScoreItem {
+        let (representation, model) = match target {
+            ScoreTarget::Representation(id) => (Some(id), None),
+            ScoreTarget::Model(id) => (None, Some(id)),
+        };
+        ScoreItem {
+            representation,
+            model,
+            name: name.into(),
+            value,
+        }
+    }
 }
 
 /// `POST /v1/scores`: sets many scores at once, all or none.

@@ -2,6 +2,7 @@
 //! memory each needs (README, Measures).
 
 use super::id::{CostClass, Metric, ParamRange, ParamSpec};
+use super::nclass::Measure;
 
 /// A metric without its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +27,14 @@ pub enum MetricKind {
     PermutationProcrustes,
     MagnitudeDiff,
     ConcentricityDiff,
+    DistanceCorrelation,
+    JaccardKnn,
+    RankSimilarity,
+    SecondOrderCosine,
+    RsmNormDiff,
+    UniformityDiff,
+    Cknna,
+    RbfCka,
 }
 
 const GULP_PARAMS: [ParamSpec; 1] = [ParamSpec {
@@ -34,9 +43,28 @@ const GULP_PARAMS: [ParamSpec; 1] = [ParamSpec {
     range: ParamRange::NonNegative,
 }];
 
+/// The neighbours k of the kNN-list measures (docs/MEASURES.md, Measures).
+const NEIGHBOURHOOD_PARAMS: [ParamSpec; 1] = [ParamSpec {
+    name: "k",
+    default: 10.0,
+    range: ParamRange::Count,
+}];
+
+const UNIFORMITY_PARAMS: [ParamSpec; 1] = [ParamSpec {
+    name: "t",
+    default: 2.0,
+    range: ParamRange::Positive,
+}];
+
+const RBF_CKA_PARAMS: [ParamSpec; 1] = [ParamSpec {
+    name: "sigma_frac",
+    default: 1.0,
+    range: ParamRange::Positive,
+}];
+
 impl MetricKind {
     /// Every kind, in the order of README's Measures tables (and of `Ord`).
-    pub const ALL: [MetricKind; 20] = [
+    pub const ALL: [MetricKind; 28] = [
         MetricKind::Cka,
         MetricKind::CkaDebiased,
         MetricKind::CcaMean,
@@ -57,6 +85,14 @@ impl MetricKind {
         MetricKind::PermutationProcrustes,
         MetricKind::MagnitudeDiff,
         MetricKind::ConcentricityDiff,
+        MetricKind::DistanceCorrelation,
+        MetricKind::JaccardKnn,
+        MetricKind::RankSimilarity,
+        MetricKind::SecondOrderCosine,
+        MetricKind::RsmNormDiff,
+        MetricKind::UniformityDiff,
+        MetricKind::Cknna,
+        MetricKind::RbfCka,
     ];
 
     /// The name in the API, the database and on the command line.
@@ -82,6 +118,14 @@ impl MetricKind {
             MetricKind::PermutationProcrustes => "permutation_procrustes",
             MetricKind::MagnitudeDiff => "magnitude_diff",
             MetricKind::ConcentricityDiff => "concentricity_diff",
+            MetricKind::DistanceCorrelation => "distance_correlation",
+            MetricKind::JaccardKnn => "jaccard_knn",
+            MetricKind::RankSimilarity => "rank_similarity",
+            MetricKind::SecondOrderCosine => "second_order_cosine",
+            MetricKind::RsmNormDiff => "rsm_norm_diff",
+            MetricKind::UniformityDiff => "uniformity_diff",
+            MetricKind::Cknna => "cknna",
+            MetricKind::RbfCka => "rbf_cka",
         }
     }
 
@@ -89,18 +133,36 @@ impl MetricKind {
     pub const fn params(self) -> &'static [ParamSpec] {
         match self {
             MetricKind::Gulp => &GULP_PARAMS,
+            MetricKind::JaccardKnn
+            | MetricKind::RankSimilarity
+            | MetricKind::SecondOrderCosine
+            | MetricKind::Cknna => &NEIGHBOURHOOD_PARAMS,
+            MetricKind::UniformityDiff => &UNIFORMITY_PARAMS,
+            MetricKind::RbfCka => &RBF_CKA_PARAMS,
             _ => &[],
         }
     }
 
     /// Whether d(X, Y) = d(Y, X) for every input.
     pub const fn is_symmetric(self) -> bool {
-        !matches!(self, MetricKind::Pwcca | MetricKind::LinearRegression)
+        !matches!(
+            self,
+            MetricKind::Pwcca | MetricKind::LinearRegression | MetricKind::Cknna
+        )
     }
 
     pub const fn cost_class(self) -> CostClass {
         match self {
-            MetricKind::Rsa | MetricKind::MutualKnn => CostClass::Neighbourhood,
+            MetricKind::Rsa
+            | MetricKind::MutualKnn
+            | MetricKind::DistanceCorrelation
+            | MetricKind::JaccardKnn
+            | MetricKind::RankSimilarity
+            | MetricKind::SecondOrderCosine
+            | MetricKind::RsmNormDiff
+            | MetricKind::UniformityDiff
+            | MetricKind::Cknna
+            | MetricKind::RbfCka => CostClass::Neighbourhood,
             MetricKind::MagnitudeDiff | MetricKind::ConcentricityDiff => CostClass::Rows,
             _ => CostClass::Gram,
         }
@@ -143,18 +205,73 @@ impl MetricKind {
             MetricKind::ConcentricityDiff => {
                 "difference of the mean cosines of rows with their mean row"
             }
+            MetricKind::DistanceCorrelation => {
+                "1 - distance correlation of the Euclidean distances between raw rows"
+            }
+            MetricKind::JaccardKnn => "1 - mean Jaccard index of the k-nearest-neighbour lists (k)",
+            MetricKind::RankSimilarity => {
+                "1 - mean rank-weighted overlap of the k-nearest-neighbour lists (k)"
+            }
+            MetricKind::SecondOrderCosine => {
+                "1 - mean cosine of the cosine-distance profiles over both kNN lists (k)"
+            }
+            MetricKind::RsmNormDiff => "spectral norm of the difference of the distance matrices",
+            MetricKind::UniformityDiff => {
+                "difference of the log mean Gaussian potentials of all pairs of rows (t)"
+            }
+            MetricKind::Cknna => {
+                "1 - CKA of the cosine kernels restricted to mutual k nearest neighbours (k; X first)"
+            }
+            MetricKind::RbfCka => "1 - CKA of RBF kernels, sigma a fraction of the median distance",
         }
     }
 
-    /// Bytes the kind allocates for one pair of n x d1 and n x d2 representations, the lazily
+    /// Bytes the kind allocates at its default parameters for one pair of n x d1 and n x d2
+    /// representations (see [`Metric::memory_bytes`]).
+    pub fn memory_bytes(self, n: usize, d1: usize, d2: usize) -> u64 {
+        Metric::of(self).memory_bytes(n, d1, d2)
+    }
+}
+
+impl Metric {
+    /// The ten metrics of the paper's code (README, Measures: "The paper's ten").
+    pub const PAPER: [Metric; 10] = [
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::CkaDebiased),
+        Metric::of(MetricKind::CcaMean),
+        Metric::of(MetricKind::CcaMeanSq),
+        Metric::of(MetricKind::Pwcca),
+        Metric::of(MetricKind::Svcca),
+        Metric::of(MetricKind::Procrustes),
+        Metric::of(MetricKind::ProcrustesAngular),
+        Metric::of(MetricKind::Rsa),
+        Metric::of(MetricKind::MutualKnn),
+    ];
+
+    /// The three metrics the paper benchmarks.
+    pub const PAPER_TRIO: [Metric; 3] = [
+        Metric::of(MetricKind::Cka),
+        Metric::of(MetricKind::Pwcca),
+        Metric::of(MetricKind::Procrustes),
+    ];
+
+    /// Every kind at its default parameters.
+    pub fn defaults() -> Vec<Metric> {
+        MetricKind::ALL.into_iter().map(Metric::of).collect()
+    }
+
+    /// Bytes the metric allocates for one pair of n x d1 and n x d2 representations, the lazily
     /// prepared parts of both sides included and the eager ones ([`super::Prepared::eager_bytes`])
     /// not: known before anything is allocated (README, Measures: "Memory").
     pub fn memory_bytes(self, n: usize, d1: usize, d2: usize) -> u64 {
+        if let Some(measure) = Measure::of(self) {
+            return measure.memory_bytes(n, d1, d2);
+        }
         let (n, d1, d2) = (n as u64, d1 as u64, d2 as u64);
         let wide = d1.max(d2);
         let cross = d1 * d2;
         let squares = d1 * d1 + d2 * d2;
-        let words = match self {
+        let words = match self.kind() {
             MetricKind::Cka
             | MetricKind::CkaDebiased
             | MetricKind::MagnitudeDiff
@@ -188,40 +305,15 @@ impl MetricKind {
             }
             // Unit rows on each side; the raw cross product, its SVD and the weighted product.
             MetricKind::AlignedCosine => n * (d1 + d2) + 6 * cross + 2 * wide * wide,
+            MetricKind::DistanceCorrelation
+            | MetricKind::JaccardKnn
+            | MetricKind::RankSimilarity
+            | MetricKind::SecondOrderCosine
+            | MetricKind::RsmNormDiff
+            | MetricKind::UniformityDiff
+            | MetricKind::Cknna
+            | MetricKind::RbfCka => unreachable!("an N-class measure's cost is its Measure's"),
         };
         8 * words
-    }
-}
-
-impl Metric {
-    /// The ten metrics of the paper's code (README, Measures: "The paper's ten").
-    pub const PAPER: [Metric; 10] = [
-        Metric::of(MetricKind::Cka),
-        Metric::of(MetricKind::CkaDebiased),
-        Metric::of(MetricKind::CcaMean),
-        Metric::of(MetricKind::CcaMeanSq),
-        Metric::of(MetricKind::Pwcca),
-        Metric::of(MetricKind::Svcca),
-        Metric::of(MetricKind::Procrustes),
-        Metric::of(MetricKind::ProcrustesAngular),
-        Metric::of(MetricKind::Rsa),
-        Metric::of(MetricKind::MutualKnn),
-    ];
-
-    /// The three metrics the paper benchmarks.
-    pub const PAPER_TRIO: [Metric; 3] = [
-        Metric::of(MetricKind::Cka),
-        Metric::of(MetricKind::Pwcca),
-        Metric::of(MetricKind::Procrustes),
-    ];
-
-    /// Every kind at its default parameters.
-    pub fn defaults() -> Vec<Metric> {
-        MetricKind::ALL.into_iter().map(Metric::of).collect()
-    }
-
-    /// Bytes the metric allocates for one pair (see [`MetricKind::memory_bytes`]).
-    pub fn memory_bytes(self, n: usize, d1: usize, d2: usize) -> u64 {
-        self.kind().memory_bytes(n, d1, d2)
     }
 }

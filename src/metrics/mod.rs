@@ -17,6 +17,7 @@ mod kind;
 mod knn;
 pub mod linalg;
 mod matching;
+mod nclass;
 pub mod neighbourhood;
 mod procrustes;
 mod rows;
@@ -98,7 +99,9 @@ impl MemoryBudget {
 /// norms of P(X) and of the raw rows, and c(X) (`concentricity_diff`). Lazy, on the first metric
 /// that needs it: the eigendecompositions of S (CCA family, svcca; gulp, linear_regression) and of
 /// the raw Gram matrix (eigenspace_overlap), the raw rows at unit norm (aligned_cosine), the ranks
-/// of the RDM (rsa), the neighbour lists (mutual_knn).
+/// of the RDM (rsa), the neighbour lists (mutual_knn), and the N-class parts of docs/MEASURES.md
+/// (kNN lists at the largest k asked for, the n x n distances, u(X) per t, the RBF kernel per
+/// sigma_frac).
 pub struct Prepared {
     /// P(X), n x d, row-major.
     normalised: Array2<f64>,
@@ -120,6 +123,7 @@ pub struct Prepared {
     unit_rows: OnceLock<Array2<f64>>,
     rdm_ranks: OnceLock<Result<rsa::RdmRanks, MetricError>>,
     neighbours: OnceLock<Result<knn::Neighbours, MetricError>>,
+    n_class: nclass::Parts,
 }
 
 impl Prepared {
@@ -192,6 +196,7 @@ impl Prepared {
             unit_rows: OnceLock::new(),
             rdm_ranks: OnceLock::new(),
             neighbours: OnceLock::new(),
+            n_class: nclass::Parts::default(),
         })
     }
 
@@ -220,8 +225,15 @@ impl Prepared {
     /// with itself exceeds `budget` ([`compare_within`] refuses them).
     pub fn prepare_within(&self, metrics: &[Metric], budget: MemoryBudget) {
         let (n, d) = (self.n_rows(), self.n_cols());
-        for metric in metrics {
-            if budget.check(*metric, n, d, d).is_err() {
+        let admitted: Vec<Metric> = metrics
+            .iter()
+            .copied()
+            .filter(|metric| budget.check(*metric, n, d, d).is_ok())
+            .collect();
+        let lists_k = lists_neighbours(&admitted, n);
+        for metric in admitted {
+            if let Some(measure) = nclass::Measure::of(metric) {
+                self.n_class.prepare(measure, lists_k, self);
                 continue;
             }
             match metric.kind() {
@@ -255,7 +267,15 @@ impl Prepared {
                 | MetricKind::ProcrustesSizeShape
                 | MetricKind::PermutationProcrustes
                 | MetricKind::MagnitudeDiff
-                | MetricKind::ConcentricityDiff => {}
+                | MetricKind::ConcentricityDiff
+                | MetricKind::DistanceCorrelation
+                | MetricKind::JaccardKnn
+                | MetricKind::RankSimilarity
+                | MetricKind::SecondOrderCosine
+                | MetricKind::RsmNormDiff
+                | MetricKind::UniformityDiff
+                | MetricKind::Cknna
+                | MetricKind::RbfCka => {}
             }
         }
     }
@@ -279,7 +299,8 @@ impl Prepared {
             + held(&self.raw_basis, subspace::Eigenbasis::memory_bytes)
             + self.unit_rows.get().map_or(0, |rows| 8 * rows.len())
             + held(&self.rdm_ranks, rsa::RdmRanks::memory_bytes)
-            + held(&self.neighbours, knn::Neighbours::memory_bytes);
+            + held(&self.neighbours, knn::Neighbours::memory_bytes)
+            + self.n_class.held_bytes();
         std::mem::size_of::<Prepared>() + eager + lazy
     }
 
@@ -319,15 +340,25 @@ impl Prepared {
             .map_err(Clone::clone)
     }
 
+    /// The raw rows rebuilt from P(X): X̃·c + 1x̄ᵀ, all-zero rows exactly zero again. Equal input
+    /// rows stay equal (each entry goes through the same operations).
+    fn raw_rows(&self) -> Array2<f64> {
+        let mut rows = &self.normalised * self.centred_norm + &self.column_means;
+        for (mut row, norm) in rows.axis_iter_mut(Axis(0)).zip(&self.raw_row_norms) {
+            if *norm == 0.0 {
+                row.fill(0.0);
+            }
+        }
+        rows
+    }
+
     /// The raw rows scaled to unit norm, all-zero rows left zero.
     fn unit_rows(&self) -> &Array2<f64> {
         self.unit_rows.get_or_init(|| {
-            let mut rows = &self.normalised * self.centred_norm + &self.column_means;
+            let mut rows = self.raw_rows();
             for (mut row, norm) in rows.axis_iter_mut(Axis(0)).zip(&self.raw_row_norms) {
                 if *norm > 0.0 {
                     row /= *norm;
-                } else {
-                    row.fill(0.0);
                 }
             }
             rows
@@ -419,6 +450,7 @@ pub fn compare_timed(
     let pair = Pair {
         x,
         y,
+        lists_k: lists_neighbours(&admitted, n),
         with_pwcca: admitted
             .iter()
             .any(|metric| metric.kind() == MetricKind::Pwcca),
@@ -443,10 +475,23 @@ pub fn compare_timed(
         .collect()
 }
 
+/// The neighbours at which one call's kNN lists are computed: the largest k of `metrics` that
+/// n rows admit (a larger k is refused), so that every smaller k reads a prefix of them.
+fn lists_neighbours(metrics: &[Metric], n: usize) -> usize {
+    metrics
+        .iter()
+        .filter_map(|metric| nclass::Measure::of(*metric)?.neighbours())
+        .filter(|&k| k < n)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Per-pair intermediate results, each computed on first use.
 struct Pair<'a> {
     x: &'a Prepared,
     y: &'a Prepared,
+    /// See [`lists_neighbours`].
+    lists_k: usize,
     with_pwcca: bool,
     /// The call needs both the nuclear norm and the canonical decomposition, which
     /// [`Pair::decompose_side_by_side`] may then compute at once.
@@ -467,6 +512,9 @@ impl Pair<'_> {
                 x_rows: x.n_rows(),
                 y_rows: y.n_rows(),
             });
+        }
+        if let Some(measure) = nclass::Measure::of(metric) {
+            return nclass::value(measure, x, y, self.lists_k);
         }
         match metric.kind() {
             MetricKind::Cka => Ok(cka::cka(self.cross_sq_norm(), x.gram_norm, y.gram_norm)),
@@ -547,6 +595,14 @@ impl Pair<'_> {
             MetricKind::ConcentricityDiff => {
                 Ok((x.concentricity.clone()? - y.concentricity.clone()?).abs())
             }
+            MetricKind::DistanceCorrelation
+            | MetricKind::JaccardKnn
+            | MetricKind::RankSimilarity
+            | MetricKind::SecondOrderCosine
+            | MetricKind::RsmNormDiff
+            | MetricKind::UniformityDiff
+            | MetricKind::Cknna
+            | MetricKind::RbfCka => unreachable!("the N-class measures are valued above"),
         }
     }
 

@@ -137,7 +137,7 @@ impl Neighbourhoods {
     }
 
     /// Row i's first k neighbours as (index, rank 1..=k, similarity), sorted by index.
-    fn by_index(&self, row: usize, k: usize, into: &mut Vec<(u32, usize, f64)>) {
+    fn by_index(&self, row: usize, k: usize, into: &mut Vec<Entry>) {
         into.clear();
         into.extend(
             self.neighbours(row, k)
@@ -225,11 +225,7 @@ fn check_pair(x: &Neighbourhoods, y: &Neighbourhoods, k: usize) -> Result<(), Me
 
 /// Calls `shared` for every neighbour of row i in both lists with (rank in X, rank in Y), and
 /// returns how many there were. Both lists sorted by index.
-fn merge_shared(
-    x: &[(u32, usize, f64)],
-    y: &[(u32, usize, f64)],
-    mut shared: impl FnMut(usize, usize),
-) -> usize {
+fn merge_shared(x: &[Entry], y: &[Entry], mut shared: impl FnMut(usize, usize)) -> usize {
     let (mut a, mut b, mut count) = (0, 0, 0);
     while a < x.len() && b < y.len() {
         match x[a].0.cmp(&y[b].0) {
@@ -246,8 +242,17 @@ fn merge_shared(
     count
 }
 
-/// `jaccard_knn` (docs/MEASURES.md, Measures): 1 - (1/n)Σᵢ |Nˣ(i) ∩ Nʸ(i)| / |Nˣ(i) ∪ Nʸ(i)|.
-pub fn jaccard_knn(x: &Neighbourhoods, y: &Neighbourhoods, k: usize) -> Result<f64, MetricError> {
+/// One entry of a row's list sorted by index: (neighbour, rank 1..=k, similarity).
+type Entry = (u32, usize, f64);
+
+/// 1 - the mean over rows i of `similarity(i, X's list, Y's list)`, both lists of row i at k
+/// neighbours sorted by index: the frame of every list measure below.
+fn one_minus_mean_over_rows(
+    x: &Neighbourhoods,
+    y: &Neighbourhoods,
+    k: usize,
+    mut similarity: impl FnMut(usize, &[Entry], &[Entry]) -> Result<f64, MetricError>,
+) -> Result<f64, MetricError> {
     check_pair(x, y, k)?;
     let n = x.n_rows();
     let (mut row_x, mut row_y) = (Vec::with_capacity(k), Vec::with_capacity(k));
@@ -255,10 +260,17 @@ pub fn jaccard_knn(x: &Neighbourhoods, y: &Neighbourhoods, k: usize) -> Result<f
     for i in 0..n {
         x.by_index(i, k, &mut row_x);
         y.by_index(i, k, &mut row_y);
-        let shared = merge_shared(&row_x, &row_y, |_, _| ());
-        total += shared as f64 / (2 * k - shared) as f64;
+        total += similarity(i, &row_x, &row_y)?;
     }
     Ok(1.0 - total / n as f64)
+}
+
+/// `jaccard_knn` (docs/MEASURES.md, Measures): 1 - (1/n)Σᵢ |Nˣ(i) ∩ Nʸ(i)| / |Nˣ(i) ∪ Nʸ(i)|.
+pub fn jaccard_knn(x: &Neighbourhoods, y: &Neighbourhoods, k: usize) -> Result<f64, MetricError> {
+    one_minus_mean_over_rows(x, y, k, |_, row_x, row_y| {
+        let shared = merge_shared(row_x, row_y, |_, _| ());
+        Ok(shared as f64 / (2 * k - shared) as f64)
+    })
 }
 
 /// Bytes [`jaccard_knn`] allocates beyond its inputs.
@@ -273,28 +285,23 @@ pub fn rank_similarity(
     y: &Neighbourhoods,
     k: usize,
 ) -> Result<f64, MetricError> {
-    check_pair(x, y, k)?;
-    let n = x.n_rows();
     let harmonic: Vec<f64> = std::iter::once(0.0)
         .chain((1..=k).scan(0.0, |sum, m| {
             *sum += 1.0 / m as f64;
             Some(*sum)
         }))
         .collect();
-    let (mut row_x, mut row_y) = (Vec::with_capacity(k), Vec::with_capacity(k));
-    let mut total = 0.0;
-    for i in 0..n {
-        x.by_index(i, k, &mut row_x);
-        y.by_index(i, k, &mut row_y);
+    one_minus_mean_over_rows(x, y, k, |_, row_x, row_y| {
         let mut sum = 0.0;
-        let shared = merge_shared(&row_x, &row_y, |rank_x, rank_y| {
+        let shared = merge_shared(row_x, row_y, |rank_x, rank_y| {
             sum += 2.0 / ((1 + rank_x.abs_diff(rank_y)) * (rank_x + rank_y)) as f64;
         });
-        if shared > 0 {
-            total += sum / harmonic[shared];
-        }
-    }
-    Ok(1.0 - total / n as f64)
+        Ok(if shared > 0 {
+            sum / harmonic[shared]
+        } else {
+            0.0
+        })
+    })
 }
 
 /// Bytes [`rank_similarity`] allocates beyond its inputs.
@@ -310,14 +317,8 @@ pub fn second_order_cosine(
     y: &Neighbourhoods,
     k: usize,
 ) -> Result<f64, MetricError> {
-    check_pair(x, y, k)?;
-    let n = x.n_rows();
     let distance = |similarity: f64| (1.0 - similarity).clamp(0.0, 2.0);
-    let (mut row_x, mut row_y) = (Vec::with_capacity(k), Vec::with_capacity(k));
-    let mut total = 0.0;
-    for i in 0..n {
-        x.by_index(i, k, &mut row_x);
-        y.by_index(i, k, &mut row_y);
+    one_minus_mean_over_rows(x, y, k, |i, row_x, row_y| {
         let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
         let mut add = |similarity_x: f64, similarity_y: f64| {
             let (a, b) = (distance(similarity_x), distance(similarity_y));
@@ -362,9 +363,8 @@ pub fn second_order_cosine(
                 side: "second",
             });
         }
-        total += ab / (aa.sqrt() * bb.sqrt());
-    }
-    Ok(1.0 - total / n as f64)
+        Ok(ab / (aa.sqrt() * bb.sqrt()))
+    })
 }
 
 /// Bytes [`second_order_cosine`] allocates beyond its inputs.

@@ -6,7 +6,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Undefined, compare_values, mean_over_groups, spearman};
+use super::{ResamplesOutOfRange, Undefined, compare_values, mean_over_groups, spearman};
 
 /// How to bootstrap: number of resamples, confidence level and seed. Always valid once built.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,11 +49,8 @@ impl TryFrom<BootstrapRequest> for BootstrapOptions {
 pub enum BootstrapError {
     #[error("bootstrap level must lie strictly between 0 and 1, got {0}")]
     LevelOutOfRange(f64),
-    #[error(
-        "bootstrap resamples must be between 1 and {max}, got {0}",
-        max = BootstrapOptions::MAX_RESAMPLES
-    )]
-    ResamplesOutOfRange(usize),
+    #[error(transparent)]
+    Resamples(#[from] ResamplesOutOfRange),
 }
 
 impl BootstrapOptions {
@@ -70,9 +67,7 @@ impl BootstrapOptions {
         if !(level > 0.0 && level < 1.0) {
             return Err(BootstrapError::LevelOutOfRange(level));
         }
-        if !(1..=Self::MAX_RESAMPLES).contains(&resamples) {
-            return Err(BootstrapError::ResamplesOutOfRange(resamples));
-        }
+        let resamples = ResamplesOutOfRange::check("bootstrap", resamples, Self::MAX_RESAMPLES)?;
         Ok(BootstrapOptions {
             resamples,
             level,
@@ -351,7 +346,11 @@ mod tests {
     fn options_are_validated() {
         assert_eq!(
             BootstrapOptions::new(0, 0.95, 1),
-            Err(BootstrapError::ResamplesOutOfRange(0))
+            Err(BootstrapError::Resamples(ResamplesOutOfRange {
+                procedure: "bootstrap",
+                max: 10_000,
+                got: 0
+            }))
         );
         assert_eq!(
             BootstrapOptions::new(10, 1.0, 1),

@@ -122,21 +122,14 @@ mod tests {
 
     use super::*;
     use crate::stats::distributions::normal_sf;
-
-    fn pairs(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
-        x.iter().copied().zip(y.iter().copied()).collect()
-    }
-
-    fn assert_close(got: f64, want: f64, tolerance: f64) {
-        assert!((got - want).abs() <= tolerance, "got {got}, want {want}");
-    }
+    use crate::stats::test_support::{assert_within, pairs};
 
     // Expected values: scipy.stats.kendalltau(x, y, method="asymptotic") (scipy 1.17.1).
     #[test]
     fn matches_scipy_without_ties() {
         let got = kendall_tau_b(&pairs(&[1., 2., 3., 4., 5.], &[2., 1., 4., 3., 5.])).unwrap();
-        assert_close(got.coefficient, 0.6, 1e-14);
-        assert_close(got.two_sided_p, 0.1416446902951368, 1e-12);
+        assert_within(got.coefficient, 0.6, 1e-14);
+        assert_within(got.two_sided_p, 0.1416446902951368, 1e-12);
     }
 
     #[test]
@@ -144,20 +137,20 @@ mod tests {
         let x = [0.1, 0.2, 0.2, 0.3, 0.5, 0.5, 0.5, 0.9];
         let y = [1., 3., 2., 2., 5., 4., 4., 6.];
         let got = kendall_tau_b(&pairs(&x, &y)).unwrap();
-        assert_close(got.coefficient, 0.8406728074767076, 1e-14);
-        assert_close(got.two_sided_p, 0.006236680427408707, 1e-12);
+        assert_within(got.coefficient, 0.8406728074767076, 1e-14);
+        assert_within(got.two_sided_p, 0.006236680427408707, 1e-12);
     }
 
     #[test]
     fn matches_scipy_negative_and_smallest_sample() {
         let x = [1., 2., 3., 4., 5., 6.];
         let got = kendall_tau_b(&pairs(&x, &[6., 5., 3., 4., 2., 1.])).unwrap();
-        assert_close(got.coefficient, -0.8666666666666666, 1e-14);
-        assert_close(got.two_sided_p, 0.014595034919316668, 1e-12);
-        assert_close(got.one_sided_p(), 1.0 - 0.014595034919316668 / 2.0, 1e-12);
+        assert_within(got.coefficient, -0.8666666666666666, 1e-14);
+        assert_within(got.two_sided_p, 0.014595034919316668, 1e-12);
+        assert_within(got.one_sided_p(), 1.0 - 0.014595034919316668 / 2.0, 1e-12);
         let three = kendall_tau_b(&pairs(&[1., 2., 3.], &[1., 3., 2.])).unwrap();
-        assert_close(three.coefficient, 0.33333333333333337, 1e-14);
-        assert_close(three.two_sided_p, 0.6015081344405899, 1e-12);
+        assert_within(three.coefficient, 0.33333333333333337, 1e-14);
+        assert_within(three.two_sided_p, 0.6015081344405899, 1e-12);
     }
 
     #[test]
@@ -243,8 +236,8 @@ mod tests {
                 .collect();
             let fast = kendall_tau_b(&sample).expect("the seeded sample varies in x and y");
             let (tau, p) = quadratic_reference(&sample);
-            assert_close(fast.coefficient, tau, 1e-12);
-            assert_close(fast.two_sided_p, p, 1e-12);
+            assert_within(fast.coefficient, tau, 1e-12);
+            assert_within(fast.two_sided_p, p, 1e-12);
         }
     }
 }

@@ -19,6 +19,8 @@ mod permutation;
 mod ranks;
 mod separation;
 mod spearman;
+#[cfg(test)]
+mod test_support;
 
 use serde::{Serialize, Serializer};
 
@@ -31,8 +33,7 @@ pub use kendall::kendall_tau_b;
 pub use monotonicity::{ModelMonotonicity, monotonicity};
 pub use pearson::pearson;
 pub use permutation::{
-    PermutationError, PermutationOptions, PermutationPValues, permutation_p_values,
-    permutation_p_values_by_group,
+    PermutationOptions, PermutationPValues, permutation_p_values, permutation_p_values_by_group,
 };
 pub use ranks::average_ranks;
 pub use separation::{
@@ -84,6 +85,30 @@ pub const ROUNDING_DECIMALS: i32 = 10;
 impl Serialize for Undefined {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// A resampling procedure asked for a number of resamples outside `1..=max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{procedure} resamples must be between 1 and {max}, got {got}")]
+pub struct ResamplesOutOfRange {
+    pub procedure: &'static str,
+    pub max: usize,
+    pub got: usize,
+}
+
+impl ResamplesOutOfRange {
+    /// `resamples` if it lies in `1..=max`; each procedure's cap keeps its cost bounded.
+    fn check(procedure: &'static str, resamples: usize, max: usize) -> Result<usize, Self> {
+        if (1..=max).contains(&resamples) {
+            Ok(resamples)
+        } else {
+            Err(ResamplesOutOfRange {
+                procedure,
+                max,
+                got: resamples,
+            })
+        }
     }
 }
 

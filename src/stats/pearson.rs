@@ -48,14 +48,7 @@ fn pearson_two_sided_p(r: f64, pairs: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
-        x.iter().copied().zip(y.iter().copied()).collect()
-    }
-
-    fn assert_close(got: f64, want: f64) {
-        assert!((got - want).abs() <= 1e-12, "got {got}, want {want}");
-    }
+    use crate::stats::test_support::{assert_close, pairs};
 
     // Expected values: scipy.stats.pearsonr(x, y) (scipy 1.17.1), statistic and pvalue.
     #[test]

@@ -15,7 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::pearson::standardised;
-use super::{Undefined, average_ranks, check_correlation_input, compare_values};
+use super::{
+    ResamplesOutOfRange, Undefined, average_ranks, check_correlation_input, compare_values,
+};
 
 /// How many random permutations to draw and from which seed. Always valid once built.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,20 +42,11 @@ fn default_resamples() -> usize {
 }
 
 impl TryFrom<PermutationRequest> for PermutationOptions {
-    type Error = PermutationError;
+    type Error = ResamplesOutOfRange;
 
     fn try_from(request: PermutationRequest) -> Result<Self, Self::Error> {
         PermutationOptions::new(request.resamples, request.seed)
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PermutationError {
-    #[error(
-        "permutation resamples must be between 1 and {max}, got {0}",
-        max = PermutationOptions::MAX_RESAMPLES
-    )]
-    ResamplesOutOfRange(usize),
 }
 
 impl PermutationOptions {
@@ -61,10 +54,8 @@ impl PermutationOptions {
     /// README "Grounding tests" caps R here: the smallest random p is then 2e-5.
     pub const MAX_RESAMPLES: usize = 100_000;
 
-    pub fn new(resamples: usize, seed: u64) -> Result<PermutationOptions, PermutationError> {
-        if !(1..=Self::MAX_RESAMPLES).contains(&resamples) {
-            return Err(PermutationError::ResamplesOutOfRange(resamples));
-        }
+    pub fn new(resamples: usize, seed: u64) -> Result<PermutationOptions, ResamplesOutOfRange> {
+        let resamples = ResamplesOutOfRange::check("permutation", resamples, Self::MAX_RESAMPLES)?;
         Ok(PermutationOptions { resamples, seed })
     }
 
@@ -604,7 +595,11 @@ mod tests {
     fn options_are_validated() {
         assert_eq!(
             PermutationOptions::new(0, 1),
-            Err(PermutationError::ResamplesOutOfRange(0))
+            Err(ResamplesOutOfRange {
+                procedure: "permutation",
+                max: 100_000,
+                got: 0
+            })
         );
         assert!(PermutationOptions::new(100_001, 1).is_err());
         let parsed: PermutationOptions = serde_json::from_str(r#"{"seed": 4}"#).unwrap();

@@ -47,14 +47,7 @@ fn spearman_two_sided_p(rho: f64, pairs: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
-        x.iter().copied().zip(y.iter().copied()).collect()
-    }
-
-    fn assert_close(got: f64, want: f64) {
-        assert!((got - want).abs() <= 1e-12, "got {got}, want {want}");
-    }
+    use crate::stats::test_support::{assert_close, pairs};
 
     // Expected values: scipy.stats.spearmanr(x, y) (scipy 1.17.1), statistic and pvalue.
     #[test]

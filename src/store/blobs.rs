@@ -130,11 +130,13 @@ async fn discard(tx: &mut PgConnection, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Deletes those of `ids` that no representation refers to any more.
+/// Deletes those of `ids` that no representation and no model's outputs refer to any more (the
+/// same matrix may be stored as both).
 pub async fn delete_unreferenced(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM blobs b WHERE b.id = ANY($1)
-           AND NOT EXISTS (SELECT 1 FROM representations r WHERE r.blob_id = b.id)",
+           AND NOT EXISTS (SELECT 1 FROM representations r WHERE r.blob_id = b.id)
+           AND NOT EXISTS (SELECT 1 FROM model_outputs o WHERE o.blob_id = b.id)",
     )
     .bind(ids)
     .execute(&mut *tx)

@@ -1,13 +1,13 @@
 //! Datasets: named, ordered sets of inputs that fix the row count of their representations.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
 use super::{Page, PageRequest};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Dataset {
     pub id: i64,
     pub name: String,
@@ -132,4 +132,14 @@ pub fn row_count_mismatch(name: &str, expected: i64, got: i64) -> StoreError {
             "dataset {name:?} has {expected} examples, but the matrix has {got} rows; every representation of a dataset holds one row per example, in the same order"
         ),
     )
+}
+
+/// Refuses a matrix of `rows` rows for a dataset whose row count is fixed at another.
+pub fn check_row_count(name: &str, expected: Option<i64>, rows: usize) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != rows as i64 => {
+            Err(row_count_mismatch(name, expected, rows as i64))
+        }
+        _ => Ok(()),
+    }
 }

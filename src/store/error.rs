@@ -104,6 +104,10 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
             "representation_exists",
             "this model already has a representation for this dataset and layer; pass replace=true to replace it",
         ),
+        "model_outputs_pkey" => conflict(
+            "outputs_exist",
+            "this model already has outputs for this dataset; pass replace=true to replace them",
+        ),
         "scores_representation_name_key"
         | "scores_model_name_key"
         | "distances_key"
@@ -125,16 +129,21 @@ pub fn violation(constraint: &str) -> Option<StoreError> {
         | "audit_log_pkey"
         | "ui_sessions_pkey"
         | "external_metrics_pkey" => conflict("concurrent_write", CONCURRENT_WRITE),
-        "representations_model_id_fkey" | "scores_model_id_fkey" => {
+        "representations_model_id_fkey"
+        | "scores_model_id_fkey"
+        | "model_outputs_model_id_fkey" => {
             missing("the model does not exist (it may just have been deleted)")
         }
         "scores_representation_id_fkey" | "representations_parent_id_fkey" => {
             missing("the representation does not exist (it may just have been deleted)")
         }
-        "representations_dataset_id_fkey" | "benchmarks_dataset_id_fkey" => {
+        "representations_dataset_id_fkey"
+        | "benchmarks_dataset_id_fkey"
+        | "model_outputs_dataset_id_fkey" => {
             missing("the dataset does not exist (it may just have been deleted)")
         }
         "representations_blob_id_fkey"
+        | "model_outputs_blob_id_fkey"
         | "blob_chunks_blob_id_fkey"
         | "distances_rep_a_fkey"
         | "distances_rep_b_fkey"

@@ -10,6 +10,7 @@ mod error;
 pub mod external_metrics;
 pub mod jobs;
 pub mod models;
+pub mod outputs;
 pub mod representations;
 pub mod scores;
 pub mod sessions;

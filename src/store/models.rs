@@ -1,14 +1,14 @@
 //! Models: trained networks with free-form metadata and tags.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
 use super::error::StoreError;
-use super::{Page, PageRequest, representations};
+use super::{Page, PageRequest, outputs, representations};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Model {
     pub id: i64,
     pub name: String,
@@ -143,8 +143,8 @@ pub async fn update<E: From<StoreError>>(
     Ok(get(db, id).await?)
 }
 
-/// Deletes a model. With representations it is refused unless `cascade`, which deletes them and
-/// everything computed from them.
+/// Deletes a model with its outputs. With representations it is refused unless `cascade`, which
+/// deletes them and everything computed from them.
 pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM models WHERE id = $1 FOR UPDATE")
@@ -168,6 +168,7 @@ pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), StoreErro
         ));
     }
     representations::delete_many(&mut tx, &owned).await?;
+    outputs::delete_for_model(&mut tx, id).await?;
     sqlx::query("DELETE FROM models WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

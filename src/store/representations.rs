@@ -1,14 +1,14 @@
 //! Representations: one model's activations at one layer on one dataset, stored as a blob.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use super::error::StoreError;
 use super::{Page, PageRequest, benchmarks, blobs, jobs};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Representation {
     pub id: i64,
     pub model_id: i64,
@@ -24,6 +24,7 @@ pub struct Representation {
     pub byte_len: i64,
     pub parent_id: Option<i64>,
     pub transform: Option<Value>,
+    /// Never leaves the service: 0 in a representation read back from the API.
     #[serde(skip)]
     pub blob_id: i64,
     pub created_at: DateTime<Utc>,

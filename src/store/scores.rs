@@ -110,6 +110,19 @@ pub async fn list(db: &PgPool, target: ScoreTarget) -> Result<Vec<Score>, StoreE
         .await?)
 }
 
+/// The scores set on each representation of a model (not the model's own), in one query, by
+/// representation id and name.
+pub async fn of_representations(db: &PgPool, model_id: i64) -> Result<Vec<Score>, StoreError> {
+    Ok(sqlx::query_as::<_, Score>(
+        "SELECT s.representation_id, s.model_id, s.name, s.value, s.updated_at, s.created_by
+         FROM scores s JOIN representations r ON r.id = s.representation_id
+         WHERE r.model_id = $1 ORDER BY s.representation_id, s.name",
+    )
+    .bind(model_id)
+    .fetch_all(db)
+    .await?)
+}
+
 /// Names the first missing representation or model, so a 404 says which id is wrong.
 async fn check_targets_exist(
     conn: &mut PgConnection,

@@ -4,7 +4,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use serde_json::Value;
 
 use super::charts::{Point, Scatter, full_precision};
 use super::data;
@@ -12,6 +11,8 @@ use super::error::{UiError, parse_id};
 use super::layout::{self, Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
+use crate::benchmark::service::Results;
+use crate::benchmark::{Correlations, GroupResult, Interval, MetricResult, Statistics};
 use crate::http::ApiContext;
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Benchmark, Progress};
@@ -72,7 +73,7 @@ pub(super) async fn list(
     };
     let refresh = benchmarks.iter().any(running).then_some(REFRESH_SECS);
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: "Benchmarks",
             section: Section::Benchmarks,
@@ -81,14 +82,6 @@ pub(super) async fn list(
         },
     )
     .into_response())
-}
-
-/// A group's label as the JSON of a group result holds it: a layer number or a text.
-fn group_label(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 pub(super) async fn detail(
@@ -101,7 +94,6 @@ pub(super) async fn detail(
     let params = query_pairs(query.as_deref());
     let benchmark = data::benchmark(&ctx, id).await?;
     let results = data::results(&ctx, id).await?;
-    let metrics_json = data::metrics_json(&results)?;
     if wants_csv(&params) {
         return Ok(data::csv_response(data::results_csv(&results)?));
     }
@@ -112,11 +104,12 @@ pub(super) async fn detail(
         .collect();
     let groups: Vec<String> = metrics
         .first()
-        .and_then(|metric| metrics_json[metric.name()]["groups"].as_array())
-        .map(|groups| {
-            groups
+        .and_then(|metric| results.metrics.get(metric))
+        .map(|result| {
+            result
+                .groups
                 .iter()
-                .map(|group| group_label(&group["group"]))
+                .map(|group| group.group.label())
                 .collect()
         })
         .unwrap_or_default();
@@ -134,8 +127,8 @@ pub(super) async fn detail(
     if let Some(group) = &chosen {
         for metric in &metrics {
             let pairs = data::pairs(&ctx, id, *metric, Some(group)).await?;
-            let rho = group_result(&metrics_json, &metric.name(), group)
-                .and_then(|result| result["spearman"].as_f64());
+            let rho = group_result(&results, metric, group)
+                .and_then(|result| spearman(&result.statistics));
             plots.push((
                 *metric,
                 Scatter {
@@ -179,9 +172,9 @@ pub(super) async fn detail(
             }
         }
         h2 { "Per metric" }
-        (metric_table(&metrics, &metrics_json))
+        (metric_table(&metrics, &results))
         h2 { "Per group (Spearman ρ)" }
-        (group_table(&metrics, &groups, chosen.as_deref(), id, &metrics_json))
+        (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
         @if let Some(group) = &chosen {
             h2 #scatter { "Pairs of group " (group) }
             p.lead { "Each point is a pair: x = the metric's distance, y = the difference in " code { (benchmark.score) } ". A good metric puts the points along a rising band." }
@@ -193,7 +186,7 @@ pub(super) async fn detail(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: &benchmark.name,
             section: Section::Benchmarks,
@@ -222,25 +215,66 @@ pub(super) async fn pairs_csv(
     let metric: MetricId = query_value(&params, "metric")
         .ok_or_else(|| UiError::BadRequest("name a metric with metric=".into()))?
         .parse()
-        .map_err(|error: crate::metrics::UnknownMetricId| UiError::BadRequest(error.to_string()))?;
+        .map_err(|error: crate::metrics::UnknownMetric| UiError::BadRequest(error.to_string()))?;
     let pairs = data::pairs(&ctx, id, metric, query_value(&params, "group")).await?;
     Ok(data::csv_response(data::pairs_csv(&pairs)?))
 }
 
-fn group_result<'a>(metrics: &'a Value, metric: &str, group: &str) -> Option<&'a Value> {
-    metrics[metric]["groups"]
-        .as_array()?
+fn group_result<'a>(results: &'a Results, metric: &MetricId, group: &str) -> Option<&'a GroupResult> {
+    results
+        .metrics
+        .get(metric)?
+        .groups
         .iter()
-        .find(|result| group_label(&result["group"]) == group)
+        .find(|result| result.group.label() == group)
 }
 
-/// A statistic of the results JSON, printed with `decimals` and carrying its full value.
-fn stat_cell(value: &Value, decimals: usize) -> Markup {
-    let number = value.as_f64();
+fn correlations(statistics: &Statistics) -> Option<&Correlations> {
+    statistics.correlations.as_ref().ok()
+}
+
+fn spearman(statistics: &Statistics) -> Option<f64> {
+    correlations(statistics).map(|correlations| correlations.spearman)
+}
+
+/// A statistic, printed with `decimals` and carrying its full value; a dash when it is
+/// undefined (or not a finite number, which the JSON API shows as `null` too).
+fn stat_cell(value: Option<f64>, decimals: usize) -> Markup {
+    let number = value.filter(|value| value.is_finite());
     html! { td.num data-value=[number.map(full_precision)] { (fixed(number, decimals)) } }
 }
 
-fn metric_table(metrics: &[MetricId], results: &Value) -> Markup {
+/// A count of the table, as a statistic cell without decimals.
+fn count_cell(count: Option<usize>) -> Markup {
+    stat_cell(count.map(|count| count as f64), 0)
+}
+
+/// A correlation coloured by its value.
+fn rho_cell(rho: Option<f64>) -> Markup {
+    html! {
+        @match rho.filter(|rho| rho.is_finite()) {
+            Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
+            None => { td.num { "—" } }
+        }
+    }
+}
+
+fn interval_cell(interval: Option<&Interval>) -> Markup {
+    html! {
+        td {
+            @match interval {
+                Some(Interval::Estimated(ci)) => {
+                    span data-lower=(full_precision(ci.lower)) data-upper=(full_precision(ci.upper)) {
+                        "[" (fixed(Some(ci.lower), 3)) ", " (fixed(Some(ci.upper), 3)) "]"
+                    }
+                }
+                _ => { "—" }
+            }
+        }
+    }
+}
+
+fn metric_table(metrics: &[MetricId], results: &Results) -> Markup {
     html! {
         table.metrics {
             thead { tr {
@@ -250,31 +284,20 @@ fn metric_table(metrics: &[MetricId], results: &Value) -> Markup {
             } }
             tbody {
                 @for metric in metrics {
-                    @let result = &results[metric.name()];
+                    @let result: Option<&MetricResult> = results.metrics.get(metric);
+                    @let correlations = result.and_then(|result| correlations(&result.statistics));
                     tr data-metric=(metric.name()) {
                         th { (metric.name()) }
-                        @match result["spearman"].as_f64() {
-                            Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
-                            None => { td.num { "—" } }
-                        }
-                        (stat_cell(&result["spearman_p"], 4))
-                        (stat_cell(&result["kendall"], 3))
-                        (stat_cell(&result["kendall_p"], 4))
-                        (stat_cell(&result["bad_frac"], 3))
-                        td {
-                            @match result["ci"].as_array().map(Vec::as_slice) {
-                                Some([lower, upper]) => {
-                                    span data-lower=[lower.as_f64().map(full_precision)] data-upper=[upper.as_f64().map(full_precision)] {
-                                        "[" (fixed(lower.as_f64(), 3)) ", " (fixed(upper.as_f64(), 3)) "]"
-                                    }
-                                }
-                                _ => { "—" }
-                            }
-                        }
-                        (stat_cell(&result["n_groups"], 0))
-                        (stat_cell(&result["n_pairs"], 0))
-                        (stat_cell(&result["n_refused"], 0))
-                        (stat_cell(&result["n_missing"], 0))
+                        (rho_cell(correlations.map(|c| c.spearman)))
+                        (stat_cell(correlations.map(|c| c.spearman_p), 4))
+                        (stat_cell(correlations.map(|c| c.kendall), 3))
+                        (stat_cell(correlations.map(|c| c.kendall_p), 4))
+                        (stat_cell(result.and_then(|result| result.statistics.bad_frac.as_ref().ok().copied()), 3))
+                        (interval_cell(result.map(|result| &result.ci)))
+                        (count_cell(result.map(|result| result.n_groups)))
+                        (count_cell(result.map(|result| result.n_pairs)))
+                        (count_cell(result.map(|result| result.n_refused)))
+                        (count_cell(result.map(|result| result.n_missing)))
                     }
                 }
             }
@@ -287,7 +310,7 @@ fn group_table(
     groups: &[String],
     chosen: Option<&str>,
     id: i64,
-    results: &Value,
+    results: &Results,
 ) -> Markup {
     html! {
         table.groups {
@@ -301,13 +324,10 @@ fn group_table(
                     tr.selected[chosen == Some(group.as_str())] data-group=(group) {
                         th { a href={ (page_href(id, &[("group", group)], "")) "#scatter" } { (group) } }
                         @for metric in metrics {
-                            @match group_result(results, &metric.name(), group).and_then(|result| result["spearman"].as_f64()) {
-                                Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
-                                None => { td.num { "—" } }
-                            }
+                            (rho_cell(group_result(results, metric, group).and_then(|result| spearman(&result.statistics))))
                         }
-                        @let pairs = metrics.first().and_then(|metric| group_result(results, &metric.name(), group));
-                        td.num { (pairs.and_then(|result| result["n_pairs"].as_u64()).unwrap_or(0)) }
+                        @let pairs = metrics.first().and_then(|metric| group_result(results, metric, group));
+                        td.num { (pairs.map_or(0, |result| result.n_pairs)) }
                     }
                 }
             }

@@ -203,7 +203,7 @@ pub(super) async fn page(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: "Compare",
             section: Section::Compare,

@@ -1,8 +1,6 @@
 //! Everything the pages read or change, in one place: the same functions the JSON handlers
 //! call, so that pages and API always agree.
 
-use serde_json::Value;
-
 use crate::benchmark::leaderboard::Leaderboard;
 use crate::benchmark::service::{self, PairRows, Results};
 use crate::http::ApiContext;
@@ -34,21 +32,14 @@ pub(super) use csv_format::{
     csv_response, leaderboard as leaderboard_csv, pairs as pairs_csv, results as results_csv,
 };
 
-/// The leaderboard, with each column's per-metric results as the JSON API shows them (for their
-/// confidence intervals).
-pub(super) async fn leaderboard(ctx: &ApiContext) -> Result<(Leaderboard, Vec<Value>), ApiError> {
+/// The leaderboard, with each column's results (for their confidence intervals).
+pub(super) async fn leaderboard(ctx: &ApiContext) -> Result<(Leaderboard, Vec<Results>), ApiError> {
     let board = service::leaderboard(&ctx.db).await?;
     let mut columns = Vec::with_capacity(board.benchmarks.len());
     for column in &board.benchmarks {
-        columns.push(metrics_json(&service::results(&ctx.db, column.id).await?)?);
+        columns.push(service::results(&ctx.db, column.id).await?);
     }
     Ok((board, columns))
-}
-
-/// The per-metric results as the JSON API serialises them, which the pages read by field name.
-pub(super) fn metrics_json(results: &Results) -> Result<Value, ApiError> {
-    serde_json::to_value(&results.metrics)
-        .map_err(|error| ApiError::Internal(format!("results as JSON: {error}")))
 }
 
 pub(super) async fn benchmarks(ctx: &ApiContext) -> Result<Vec<Benchmark>, ApiError> {
@@ -123,6 +114,14 @@ pub(super) async fn representations(
 
 pub(super) async fn scores(ctx: &ApiContext, target: ScoreTarget) -> Result<Vec<Score>, ApiError> {
     Ok(scores::list(&ctx.db, target).await?)
+}
+
+/// The scores set on a model's representations, by representation id and name.
+pub(super) async fn representation_scores(
+    ctx: &ApiContext,
+    model_id: i64,
+) -> Result<Vec<Score>, ApiError> {
+    Ok(scores::of_representations(&ctx.db, model_id).await?)
 }
 
 pub(super) async fn job_counts(ctx: &ApiContext) -> Result<Vec<(JobStatus, i64)>, ApiError> {

@@ -70,7 +70,7 @@ pub(super) async fn page(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: "Jobs",
             section: Section::Jobs,

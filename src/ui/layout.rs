@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::charts::diverging;
-use super::session::Viewer;
+use crate::store::sessions::Session;
 
 /// Buckets of the diverging colour classes for ρ: ρ = -1, -0.9, …, 1.
 pub(super) const RHO_BUCKETS: i32 = 20;
@@ -78,19 +78,12 @@ pub(super) struct Page<'a> {
     pub content: Markup,
 }
 
-pub(super) fn page(viewer: &Viewer, page: Page<'_>) -> Markup {
+/// A page in the frame, for the viewer with `session` (none: the public view).
+pub(super) fn page(session: Option<&Session>, page: Page<'_>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(seconds) = page.refresh_secs {
-                    meta http-equiv="refresh" content=(seconds);
-                }
-                title { (page.title) " · simbench" }
-                link rel="stylesheet" href="/ui/style.css";
-            }
+            (head(page.title, page.refresh_secs))
             body {
                 header.top {
                     a.brand href="/ui/leaderboard" { "simbench" }
@@ -100,12 +93,12 @@ pub(super) fn page(viewer: &Viewer, page: Page<'_>) -> Markup {
                         }
                     }
                     div.who {
-                        @match viewer {
-                            Viewer::Public => {
+                        @match session {
+                            None => {
                                 span { "public view" }
                                 a href="/ui/login" { "log in" }
                             }
-                            Viewer::Session(session) => {
+                            Some(session) => {
                                 span.viewer data-scope=(session.scope.name()) {
                                     (session.token_name) " · " (session.scope.name())
                                 }
@@ -128,16 +121,26 @@ pub(super) fn bare(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · simbench" }
-                link rel="stylesheet" href="/ui/style.css";
-            }
+            (head(title, None))
             body {
                 header.top { a.brand href="/ui/leaderboard" { "simbench" } }
                 main { (content) }
             }
+        }
+    }
+}
+
+/// The `head` of every page: its title, the stylesheet, and a reload while work is under way.
+fn head(title: &str, refresh_secs: Option<u32>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if let Some(seconds) = refresh_secs {
+                meta http-equiv="refresh" content=(seconds);
+            }
+            title { (title) " · simbench" }
+            link rel="stylesheet" href="/ui/style.css";
         }
     }
 }

@@ -3,13 +3,13 @@
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use serde_json::Value;
 
 use super::charts::full_precision;
 use super::data;
 use super::error::UiError;
 use super::layout::{self, Page, Section, fixed, rho_class};
 use super::session::Viewer;
+use crate::benchmark::{Interval, MetricResult};
 use crate::http::ApiContext;
 
 pub(super) async fn page(
@@ -56,7 +56,7 @@ pub(super) async fn page(
                                     Some(rho) => {
                                         td.cell.(rho_class(rho)) data-value=(full_precision(rho))
                                             data-benchmark=(cell.benchmark)
-                                            title=(interval_text(column_results, &row.metric.name(), rho)) {
+                                            title=(interval_text(column_results.metrics.get(&row.metric), rho)) {
                                             (format!("{rho:.3}"))
                                         }
                                     }
@@ -72,7 +72,7 @@ pub(super) async fn page(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: "Leaderboard",
             section: Section::Leaderboard,
@@ -84,13 +84,17 @@ pub(super) async fn page(
 }
 
 /// The hover text of a cell: the value and its bootstrap interval when one was estimated.
-fn interval_text(metrics: &Value, metric: &str, rho: f64) -> String {
-    match metrics[metric]["ci"].as_array().map(Vec::as_slice) {
-        Some([lower, upper]) => format!(
+fn interval_text(result: Option<&MetricResult>, rho: f64) -> String {
+    match result.map(|result| &result.ci) {
+        Some(Interval::Estimated(ci)) => format!(
             "ρ = {rho:.4}; 95% bootstrap interval [{:.4}, {:.4}]",
-            lower.as_f64().unwrap_or(f64::NAN),
-            upper.as_f64().unwrap_or(f64::NAN)
+            ci.lower, ci.upper
         ),
-        _ => format!("ρ = {rho:.4}; no bootstrap interval requested"),
+        Some(Interval::Undefined(reason)) => {
+            format!("ρ = {rho:.4}; no bootstrap interval: {reason}")
+        }
+        Some(Interval::NotRequested) | None => {
+            format!("ρ = {rho:.4}; no bootstrap interval requested")
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The dashboard (README, Dashboard): server-rendered pages over the same data as the JSON API,
 //! charts drawn as SVG by the server, a stylesheet embedded in the binary and no script, under a
 //! strict Content-Security-Policy. Pages check their own sessions (`session`), opened with a
-//! token at `/ui/login`; with `SIMBENCH_PUBLIC_READ=true` they need none.
+//! token at `/ui/login` (`login`); with `SIMBENCH_PUBLIC_READ=true` they need none.
 
 mod benchmarks;
 pub mod charts;
@@ -11,8 +11,11 @@ mod error;
 mod jobs;
 mod layout;
 mod leaderboard;
+mod login;
 mod models;
 mod session;
+
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
@@ -31,8 +34,8 @@ pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/leaderboard") }))
         .route("/ui/style.css", get(layout::stylesheet))
-        .route("/ui/login", get(session::login_form).post(session::login))
-        .route("/ui/logout", post(session::logout))
+        .route("/ui/login", get(login::form).post(login::login))
+        .route("/ui/logout", post(login::logout))
         .route("/ui/leaderboard", get(leaderboard::page))
         .route("/ui/benchmarks", get(benchmarks::list))
         .route("/ui/benchmarks/{id}", get(benchmarks::detail))
@@ -45,6 +48,30 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/jobs/{id}/retry", post(jobs::retry))
         .layer(middleware::from_fn(refuse_other_origins))
         .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn(server_timing))
+}
+
+/// The header that carries how long the service took over a page (`bench-ui` reads it).
+pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+/// Times the page from its session check to its last byte of markup: a page's body is rendered
+/// before the handler returns.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    if let Ok(value) = HeaderValue::from_str(&format!("page;dur={millis:.3}")) {
+        response.headers_mut().insert(SERVER_TIMING, value);
+    }
+    response
+}
+
+/// The milliseconds of a `Server-Timing` value as [`server_timing`] writes it.
+pub fn server_timing_millis(value: &str) -> Option<f64> {
+    value
+        .split(';')
+        .find_map(|parameter| parameter.trim().strip_prefix("dur="))
+        .and_then(|millis| millis.parse().ok())
 }
 
 /// Every form that changes something is a POST; one sent from a page of another site is

@@ -11,7 +11,7 @@ use super::error::{UiError, parse_id};
 use super::layout::{self, Page, Section};
 use super::session::Viewer;
 use crate::http::ApiContext;
-use crate::store::scores::ScoreTarget;
+use crate::store::scores::{Score, ScoreTarget};
 
 pub(super) async fn list(
     State(ctx): State<ApiContext>,
@@ -41,7 +41,7 @@ pub(super) async fn list(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: "Models",
             section: Section::Models,
@@ -61,11 +61,17 @@ pub(super) async fn detail(
     let model = data::model(&ctx, id).await?;
     let representations = data::representations(&ctx, id, None, None).await?;
     let model_scores = data::scores(&ctx, ScoreTarget::Model(id)).await?;
-    let mut rows = Vec::with_capacity(representations.len());
-    for representation in representations {
-        let scores = data::scores(&ctx, ScoreTarget::Representation(representation.id)).await?;
-        rows.push((representation, scores));
-    }
+    let representation_scores = data::representation_scores(&ctx, id).await?;
+    let rows: Vec<_> = representations
+        .into_iter()
+        .map(|representation| {
+            let scores: Vec<&Score> = representation_scores
+                .iter()
+                .filter(|score| score.representation_id == Some(representation.id))
+                .collect();
+            (representation, scores)
+        })
+        .collect();
     let content = html! {
         h1 { "Model " (model.name) }
         dl.definition {
@@ -113,7 +119,7 @@ pub(super) async fn detail(
         }
     };
     Ok(layout::page(
-        &viewer,
+        viewer.session(),
         Page {
             title: &model.name,
             section: Section::Models,

@@ -4,26 +4,22 @@
 //! make it send. Forms that change something must come from this origin and carry the
 //! session's CSRF token.
 
-use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
-use maud::{Markup, html};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::UiError;
-use super::layout;
-use crate::access::{PresentedToken, Scope};
+use crate::access::Scope;
 use crate::http::ApiContext;
 use crate::http::error::ApiError;
 use crate::store::audit::{self, AuditEntry};
-use crate::store::{sessions, tokens};
+use crate::store::sessions;
 
 const COOKIE: &str = "simbench_session";
 /// As long as the session lives in the database.
@@ -42,6 +38,14 @@ impl Viewer {
         match self {
             Viewer::Public => false,
             Viewer::Session(session) => session.scope.allows(Scope::Write),
+        }
+    }
+
+    /// The session behind the page, if any.
+    pub(super) fn session(&self) -> Option<&sessions::Session> {
+        match self {
+            Viewer::Public => None,
+            Viewer::Session(session) => Some(session),
         }
     }
 
@@ -140,14 +144,7 @@ pub(super) fn authorize_write<'a>(
     let Viewer::Session(session) = viewer else {
         return Err(UiError::Forbidden("log in to change anything".into()));
     };
-    let matches = submitted_csrf.is_some_and(|submitted| {
-        bool::from(submitted.as_bytes().ct_eq(session.csrf_token.as_bytes()))
-    });
-    if !matches {
-        return Err(UiError::Forbidden(
-            "the form's CSRF token is missing or stale: reload the page and try again".into(),
-        ));
-    }
+    check_csrf(session, submitted_csrf)?;
     if !session.scope.allows(Scope::Write) {
         return Err(UiError::Forbidden(format!(
             "token {} has scope {}; changing anything needs write",
@@ -155,6 +152,53 @@ pub(super) fn authorize_write<'a>(
         )));
     }
     Ok(&session.token_name)
+}
+
+/// Refuses a form that does not carry its session's CSRF token.
+pub(super) fn check_csrf(
+    session: &sessions::Session,
+    submitted_csrf: Option<&str>,
+) -> Result<(), UiError> {
+    let matches = submitted_csrf.is_some_and(|submitted| {
+        bool::from(submitted.as_bytes().ct_eq(session.csrf_token.as_bytes()))
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(UiError::Forbidden(
+            "the form's CSRF token is missing or stale: reload the page and try again".into(),
+        ))
+    }
+}
+
+/// Opens a session for the token `credential_id`; returns the `Set-Cookie` value that hands
+/// the browser its id.
+pub(super) async fn open(ctx: &ApiContext, credential_id: i64) -> Result<String, UiError> {
+    let session_id = random_hex()?;
+    sessions::create(&ctx.db, &digest(&session_id), credential_id, &random_hex()?).await?;
+    Ok(cookie(
+        ctx,
+        &session_id,
+        &format!("Max-Age={COOKIE_MAX_AGE_SECS}"),
+    ))
+}
+
+/// Ends the session the request's cookie names, if any; returns the `Set-Cookie` value that
+/// makes the browser forget it.
+pub(super) async fn close(ctx: &ApiContext, headers: &HeaderMap) -> Result<String, UiError> {
+    if let Some(id) = session_id(headers) {
+        sessions::end(&ctx.db, &digest(&id)).await?;
+    }
+    Ok(cookie(ctx, "", "Max-Age=0"))
+}
+
+fn cookie(ctx: &ApiContext, value: &str, max_age: &str) -> String {
+    let secure = if ctx.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; {max_age}{secure}")
 }
 
 /// Records a dashboard write in the audit log, as the API records its own; a failure is
@@ -177,148 +221,6 @@ pub(super) async fn audit(
     if let Err(error) = audit::record(&ctx.db, &entry).await {
         tracing::error!(%error, token = token_name, path, "could not record a page write in the audit log");
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct NextParam {
-    next: Option<String>,
-}
-
-/// Where to go after logging in: a dashboard page, never another site.
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(next) if next.starts_with("/ui/") && !next.starts_with("/ui//") => next,
-        _ => "/ui/leaderboard",
-    }
-}
-
-pub(super) async fn login_form(RawQuery(query): RawQuery) -> Markup {
-    let params: NextParam =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    login_page(safe_next(params.next.as_deref()), None)
-}
-
-fn login_page(next: &str, problem: Option<&str>) -> Markup {
-    layout::bare(
-        "Log in",
-        html! {
-            section.login {
-                h1 { "Log in to simbench" }
-                p { "Paste an API token: " code { "simbench token create --name NAME --scope read" } " makes one. "
-                    "The session lasts 12 hours and ends when the token is revoked." }
-                @if let Some(problem) = problem {
-                    p.error-detail role="alert" { (problem) }
-                }
-                form method="post" action="/ui/login" {
-                    input type="hidden" name="next" value=(next);
-                    label for="token" { "Token" }
-                    input #token type="password" name="token" autocomplete="off" required placeholder="sbk_…";
-                    button type="submit" { "Log in" }
-                }
-            }
-        },
-    )
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct LoginForm {
-    token: String,
-    next: Option<String>,
-}
-
-pub(super) async fn login(State(ctx): State<ApiContext>, body: Bytes) -> Result<Response, UiError> {
-    let form: LoginForm = parse_form(&body)?;
-    let next = safe_next(form.next.as_deref()).to_owned();
-    let refuse = |problem: &str| {
-        (StatusCode::UNAUTHORIZED, login_page(&next, Some(problem))).into_response()
-    };
-    let Some(presented) = PresentedToken::parse(form.token.trim()) else {
-        return Ok(refuse(
-            "that is not a simbench token: they read sbk_<16 hex digits>_<64 hex digits>",
-        ));
-    };
-    let credential = tokens::credential(&ctx.db, presented.public_id)
-        .await
-        .map_err(ApiError::from)?
-        .filter(|credential| presented.matches(&credential.secret_sha256));
-    let credential = match credential {
-        Some(credential) if !credential.revoked && !credential.expired => credential,
-        _ => {
-            return Ok(refuse(
-                "this token is not valid (unknown, revoked or expired)",
-            ));
-        }
-    };
-    let session_id = random_hex()?;
-    sessions::create(&ctx.db, &digest(&session_id), credential.id, &random_hex()?).await?;
-    audit(
-        &ctx,
-        &credential.name,
-        "/ui/login",
-        "/ui/login",
-        StatusCode::SEE_OTHER,
-    )
-    .await;
-    let secure = if ctx.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{COOKIE}={session_id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}{secure}"
-    );
-    Ok(with_cookie(Redirect::to(&next), &cookie))
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: Option<String>,
-}
-
-pub(super) async fn logout(
-    State(ctx): State<ApiContext>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, UiError> {
-    let form: CsrfForm = parse_form(&body)?;
-    let Viewer::Session(session) = &viewer else {
-        return Ok(Redirect::to("/ui/login").into_response());
-    };
-    let matches = form.csrf.as_deref().is_some_and(|submitted| {
-        bool::from(submitted.as_bytes().ct_eq(session.csrf_token.as_bytes()))
-    });
-    if !matches {
-        return Err(UiError::Forbidden(
-            "the form's CSRF token is missing or stale: reload the page and try again".into(),
-        ));
-    }
-    if let Some(id) = session_id(&headers) {
-        sessions::end(&ctx.db, &digest(&id)).await?;
-    }
-    audit(
-        &ctx,
-        &session.token_name,
-        "/ui/logout",
-        "/ui/logout",
-        StatusCode::SEE_OTHER,
-    )
-    .await;
-    let secure = if ctx.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
-    Ok(with_cookie(Redirect::to("/ui/login"), &cookie))
-}
-
-fn with_cookie(redirect: Redirect, cookie: &str) -> Response {
-    let mut response = redirect.into_response();
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
 }
 
 #[cfg(test)]
@@ -356,14 +258,6 @@ mod tests {
             (header::REFERER, "http://127.0.0.1:8080.evil.example/")
         ])));
         assert!(!same_origin(&headers(&[host])));
-    }
-
-    #[test]
-    fn log_in_returns_to_dashboard_pages_only() {
-        assert_eq!(safe_next(Some("/ui/jobs")), "/ui/jobs");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/ui/leaderboard");
-        assert_eq!(safe_next(Some("/ui//evil.example")), "/ui/leaderboard");
-        assert_eq!(safe_next(None), "/ui/leaderboard");
     }
 
     #[test]

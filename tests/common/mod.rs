@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions, Executor};
 use simbench::access::Scope;
 use simbench::access::bootstrap::INITIAL_ADMIN;
 use simbench::app::Application;
+use simbench::cli::client as api;
 use simbench::config::{
     AccessConfig, DEFAULT_DATABASE_URL, DatabaseConfig, HttpConfig, ServeConfig, WorkerConfig,
 };
@@ -32,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "blobs",
     "blob_chunks",
     "representations",
+    "model_outputs",
     "scores",
     "distances",
     "jobs",
@@ -46,6 +48,9 @@ pub struct TestApp {
     pub db: PgPool,
     /// Sends the admin token `token` with every request.
     pub client: Client,
+    /// The typed client of the CLI, with the same token: for tests that set up data rather than
+    /// look at the wire format.
+    pub api: api::Client,
     pub token: String,
     /// Stops the server and the in-process workers when the test ends.
     shutdown: CancellationToken,
@@ -206,6 +211,8 @@ impl TestApp {
             base_url: format!("http://{address}"),
             db,
             client: client_with(&token),
+            api: api::Client::new(&format!("http://{address}"), Some(&token))
+                .expect("the typed client"),
             token,
             shutdown,
             _data_dir: data_dir,
@@ -311,13 +318,40 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Registers a model and returns its id.
+    /// Puts raw bytes as an upload body.
+    pub async fn put_bytes(&self, path: &str, body: Vec<u8>) -> Response {
+        self.client
+            .put(self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers a model with no metadata and no tags; returns its id.
     pub async fn create_model(&self, name: &str) -> i64 {
-        let response = self
-            .post_json("/v1/models", &serde_json::json!({"name": name}))
-            .await;
-        let body = expect_status(response, StatusCode::CREATED).await;
-        body["id"].as_i64().expect("an id")
+        let new = api::NewModel {
+            name: name.to_owned(),
+            metadata: serde_json::json!({}),
+            tags: Vec::new(),
+        };
+        self.api.create_model(&new).await.expect("a model").id
+    }
+
+    /// Uploads a matrix for (model, dataset, layer) through the typed client; returns the
+    /// stored representation.
+    pub async fn upload_representation(
+        &self,
+        model: i64,
+        dataset: &str,
+        layer: usize,
+        npy: Vec<u8>,
+    ) -> api::Representation {
+        self.api
+            .upload(model, dataset, layer, npy)
+            .await
+            .expect("an upload")
     }
 
     /// Uploads a matrix for (model, dataset, layer) and returns the response body.

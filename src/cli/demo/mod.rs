@@ -11,7 +11,10 @@ use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
-use super::client::{Benchmark, Client, Leaderboard, Score, ScoreTarget};
+use super::client::{
+    Benchmark, Client, Leaderboard, NewDataset, NewModel, ScoreItem, ScoreTarget,
+    token_from_environment,
+};
 use super::progress::ProgressBar;
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::{Metric, parse_metric_list};
@@ -65,12 +68,6 @@ pub struct DemoArgs {
     /// Bearer token, from SIMBENCH_TOKEN (not a flag, so that it stays out of process lists).
     #[arg(skip = token_from_environment())]
     pub token: Option<String>,
-}
-
-fn token_from_environment() -> Option<String> {
-    std::env::var("SIMBENCH_TOKEN")
-        .ok()
-        .filter(|token| !token.trim().is_empty())
 }
 
 /// What a demo run made, for callers that check it.
@@ -192,13 +189,15 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
             .context("generating the synthetic study")??
     };
 
-    client
-        .create_dataset(
-            &run_id,
-            spec.n,
-            "simbench demo: synthetic inputs with binary labels driven by a latent direction",
-        )
-        .await?;
+    let dataset = NewDataset {
+        name: run_id.clone(),
+        n_rows: Some(spec.n as i64),
+        description: Some(
+            "simbench demo: synthetic inputs with binary labels driven by a latent direction"
+                .to_owned(),
+        ),
+    };
+    client.create_dataset(&dataset).await?;
     let (pretrained, finetuned) = upload_study(&client, &run_id, &study).await?;
     let copies = derive_copies(&client, &pretrained, &spec.pca_keep).await?;
     let scores = scores_of(&study, &pretrained, &finetuned, &copies)?;
@@ -304,13 +303,16 @@ async fn upload_study(
     let mut bar = ProgressBar::new("uploads", total as u64);
     let mut uploads = stream::iter(networks.iter().map(|network| async move {
         let (name, metadata) = model_identity(run_id, network);
-        let model = client
-            .create_model(&name, &metadata, &[DEMO_TAG, run_id])
-            .await?;
+        let new = NewModel {
+            name,
+            metadata,
+            tags: vec![DEMO_TAG.to_owned(), run_id.to_owned()],
+        };
+        let model = client.create_model(&new).await?.id;
         let mut layers = Vec::with_capacity(network.layers.len());
         for (index, layer) in network.layers.iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, &layer.activations).to_npy();
-            layers.push(client.upload(model, run_id, index, npy).await?);
+            layers.push(client.upload(model, run_id, index, npy).await?.id);
         }
         anyhow::Ok(Uploaded { model, layers })
     }))
@@ -375,13 +377,10 @@ fn scores_of(
     pretrained: &[Uploaded],
     finetuned: &[Uploaded],
     copies: &[Vec<BTreeMap<usize, i64>>],
-) -> anyhow::Result<Vec<Score>> {
+) -> anyhow::Result<Vec<ScoreItem>> {
     let mut scores = Vec::new();
-    let probe = |id: i64, value: f64| Score {
-        target: ScoreTarget::Representation(id),
-        name: "probe_acc".to_owned(),
-        value,
-    };
+    let probe =
+        |id: i64, value: f64| ScoreItem::new(ScoreTarget::Representation(id), "probe_acc", value);
     for ((network, uploaded), network_copies) in study.pretrained.iter().zip(pretrained).zip(copies)
     {
         for ((layer, &id), layer_copies) in network
@@ -410,11 +409,11 @@ fn scores_of(
             ("ood_acc", finetuning.ood_acc),
             ("stress_acc", finetuning.stress_acc),
         ] {
-            scores.push(Score {
-                target: ScoreTarget::Model(uploaded.model),
-                name: name.to_owned(),
+            scores.push(ScoreItem::new(
+                ScoreTarget::Model(uploaded.model),
+                name,
                 value,
-            });
+            ));
         }
     }
     Ok(scores)

@@ -1,75 +1,14 @@
-//! A benchmark's definition, as created, listed, published and deleted.
+//! A benchmark as listed, published and deleted (created with its first run: `runs`).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
-
-use crate::metrics::ExternalName;
 
 use super::super::comparisons::{WorkCounts, work_counts};
 use super::super::error::StoreError;
-use super::super::external_metrics;
 use super::super::status::{BenchmarkStatus, JobStatus};
 use super::super::{Page, PageRequest};
-use super::{Benchmark, Definition, Progress, runs};
-
-/// Creates a benchmark and runs it: snapshots its selection and queues the missing distances.
-/// `created_by` names the token asking, recorded on the benchmark and its comparison.
-pub async fn create(
-    db: &PgPool,
-    definition: &Definition,
-    created_by: Option<&str>,
-) -> Result<Benchmark, StoreError> {
-    let mut tx = db.begin().await?;
-    let dataset_id: i64 = sqlx::query_scalar("SELECT id FROM datasets WHERE name = $1")
-        .bind(&definition.dataset)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            StoreError::invalid(
-                "unknown_dataset",
-                format!("there is no dataset named {:?}", definition.dataset),
-            )
-        })?;
-    let external: Vec<ExternalName> = definition
-        .metrics
-        .iter()
-        .filter_map(|metric| metric.external())
-        .collect();
-    let registered = external_metrics::lock_registered(&mut tx, &external).await?;
-    if let Some(unknown) = external.iter().find(|name| !registered.contains_key(name)) {
-        return Err(StoreError::invalid(
-            "unknown_metric",
-            format!("no external metric named {unknown}; register it with POST /v1/metrics"),
-        ));
-    }
-    let metrics: Vec<String> = definition
-        .metrics
-        .iter()
-        .map(|metric| metric.name())
-        .collect();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO benchmarks
-             (name, description, dataset_id, selection, score_name, protocol, metrics, bootstrap,
-              created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         RETURNING id",
-    )
-    .bind(&definition.name)
-    .bind(definition.description.as_deref())
-    .bind(dataset_id)
-    .bind(json!(definition.selection))
-    .bind(&definition.score)
-    .bind(json!(definition.protocol))
-    .bind(&metrics)
-    .bind(&definition.bootstrap)
-    .bind(created_by)
-    .fetch_one(&mut *tx)
-    .await?;
-    runs::run_in(&mut tx, id, created_by).await?;
-    tx.commit().await?;
-    get(db, id).await
-}
+use super::{Benchmark, Progress};
 
 #[derive(sqlx::FromRow)]
 struct Row {

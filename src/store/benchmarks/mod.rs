@@ -1,17 +1,20 @@
-//! Benchmarks, by concern: their definitions and publication, the planning of each run (its
-//! members, scores and the distances it queues), stored results, and staleness.
+//! Benchmarks, by concern: their definitions and publication, the rows of each run (the
+//! candidates it is planned from, its members and the distances it queues), stored results, and
+//! staleness.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::status::BenchmarkStatus;
-use crate::benchmark::Protocol;
 use crate::metrics::MetricId;
 
-pub use definitions::{create, delete, get, list, published_ids, set_published};
+pub use definitions::{delete, get, list, published_ids, set_published};
 pub use results::{store_results, stored_results};
-pub use runs::{RunSnapshot, rerun, snapshot};
+pub use runs::{
+    Candidate, LeftOut, Member, PlannedRun, RunPlanning, RunSnapshot, StoredDefinition,
+    begin_create, begin_rerun, snapshot,
+};
 pub use staleness::{
     mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_new_representation,
     mark_stale_for_score,
@@ -36,7 +39,7 @@ pub struct Selection {
     pub include_derived: bool,
 }
 
-/// What a client asks to benchmark.
+/// A benchmark's definition as stored; `benchmark` validates it before it gets here.
 #[derive(Clone, Debug)]
 pub struct Definition {
     pub name: String,
@@ -44,7 +47,7 @@ pub struct Definition {
     pub dataset: String,
     pub selection: Selection,
     pub score: String,
-    pub protocol: Protocol,
+    pub protocol: Value,
     pub metrics: Vec<MetricId>,
     /// The validated bootstrap request, as the client wrote it.
     pub bootstrap: Option<Value>,

@@ -1,228 +1,267 @@
-//! Planning a run: the selection resolved into members with their scores and groups, what is
-//! left out and why, and the comparison that queues the missing distances.
+//! A run's rows: the candidates its selection takes, and the planned run (members, what is left
+//! out, the comparison queueing its distances) written in the transaction that read them. What
+//! the plan holds is decided by `benchmark::planning`; this module only reads and writes it.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::super::comparisons;
 use super::super::error::StoreError;
-use crate::benchmark::{self, GroupKey, Protocol, pairs_needed};
-use crate::metrics::{Metric, MetricId};
+use super::Definition;
+use super::super::external_metrics;
+use crate::metrics::{ExternalName, Metric, MetricId};
 
-/// Runs a benchmark again on the data as it is now; `run_by` names the token asking, recorded
-/// on the run's comparison.
-pub async fn rerun(db: &PgPool, id: i64, run_by: Option<&str>) -> Result<(), StoreError> {
+/// A benchmark row locked for planning its run; dropping it without [`RunPlanning::commit`]
+/// leaves the benchmark as it was (or, when it was being created, absent).
+pub struct RunPlanning {
+    tx: Transaction<'static, Postgres>,
+    stored: StoredDefinition,
+}
+
+/// What a run is planned from, as the benchmark row holds it.
+#[derive(Clone, Debug)]
+pub struct StoredDefinition {
+    pub id: i64,
+    pub dataset_id: i64,
+    pub score_name: String,
+    pub protocol: Value,
+    pub metrics: Vec<MetricId>,
+}
+
+/// A representation the selection takes, with what planning needs of it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Candidate {
+    pub id: i64,
+    pub layer: i32,
+    pub derived: bool,
+    pub model_metadata: Value,
+    /// The benchmark's score: the representation's own, else its model's.
+    pub score: Option<f64>,
+}
+
+/// A member of a run as stored: its score and its group, encoded by the planner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub id: i64,
+    pub score: f64,
+    pub group_key: Value,
+    pub derived: bool,
+}
+
+/// A representation of the selection the run does not take, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LeftOut {
+    pub representation: i64,
+    pub reason: String,
+}
+
+/// A run as planned: written in one transaction with the comparison queueing `pairs`.
+#[derive(Clone, Debug, Default)]
+pub struct PlannedRun {
+    pub members: Vec<Member>,
+    pub left_out: Vec<LeftOut>,
+    /// The distances the run needs, each (first, second) once; self-pairs excluded.
+    pub pairs: Vec<(i64, i64)>,
+}
+
+/// Inserts a benchmark and locks it for planning its first run.
+pub async fn begin_create(
+    db: &PgPool,
+    definition: &Definition,
+    created_by: Option<&str>,
+) -> Result<RunPlanning, StoreError> {
     let mut tx = db.begin().await?;
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM benchmarks WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if found.is_none() {
-        return Err(StoreError::not_found("benchmark", id));
+    let dataset_id: i64 = sqlx::query_scalar("SELECT id FROM datasets WHERE name = $1")
+        .bind(&definition.dataset)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| {
+            StoreError::invalid(
+                "unknown_dataset",
+                format!("there is no dataset named {:?}", definition.dataset),
+            )
+        })?;
+    let external: Vec<ExternalName> = definition
+        .metrics
+        .iter()
+        .filter_map(|metric| metric.external())
+        .collect();
+    let registered = external_metrics::lock_registered(&mut tx, &external).await?;
+    if let Some(unknown) = external.iter().find(|name| !registered.contains_key(name)) {
+        return Err(StoreError::invalid(
+            "unknown_metric",
+            format!("no external metric named {unknown}; register it with POST /v1/metrics"),
+        ));
     }
-    run_in(&mut tx, id, run_by).await?;
-    tx.commit().await?;
-    Ok(())
+    let metric_names: Vec<String> = definition
+        .metrics
+        .iter()
+        .map(|metric| metric.name())
+        .collect();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO benchmarks
+             (name, description, dataset_id, selection, score_name, protocol, metrics, bootstrap,
+              created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING id",
+    )
+    .bind(&definition.name)
+    .bind(definition.description.as_deref())
+    .bind(dataset_id)
+    .bind(serde_json::json!(definition.selection))
+    .bind(&definition.score)
+    .bind(&definition.protocol)
+    .bind(&metric_names)
+    .bind(&definition.bootstrap)
+    .bind(created_by)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(RunPlanning {
+        tx,
+        stored: StoredDefinition {
+            id,
+            dataset_id,
+            score_name: definition.score.clone(),
+            protocol: definition.protocol.clone(),
+            metrics: definition.metrics.clone(),
+        },
+    })
 }
 
-/// A representation of the selection with what the benchmark needs of it.
-#[derive(sqlx::FromRow)]
-struct Candidate {
-    id: i64,
-    layer: i32,
-    derived: bool,
-    model_metadata: Value,
-    score: Option<f64>,
+/// Locks an existing benchmark for planning a new run on the data as it is now.
+pub async fn begin_rerun(db: &PgPool, id: i64) -> Result<RunPlanning, StoreError> {
+    let mut tx = db.begin().await?;
+    let row: Option<(Value, Vec<String>, String, i64)> = sqlx::query_as(
+        "SELECT protocol, metrics, score_name, dataset_id FROM benchmarks WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (protocol, metric_names, score_name, dataset_id) =
+        row.ok_or_else(|| StoreError::not_found("benchmark", id))?;
+    Ok(RunPlanning {
+        tx,
+        stored: StoredDefinition {
+            id,
+            dataset_id,
+            score_name,
+            protocol,
+            metrics: decode_metrics(id, &metric_names)?,
+        },
+    })
 }
 
-/// A stored benchmark's protocol and metrics, as the rows hold them.
-fn decode_definition(
-    id: i64,
-    protocol: Value,
-    metric_names: &[String],
-) -> Result<(Protocol, Vec<MetricId>), StoreError> {
-    let protocol = serde_json::from_value(protocol)
-        .map_err(|error| StoreError::Corrupt(format!("benchmark {id} protocol: {error}")))?;
-    let metrics = metric_names
+impl RunPlanning {
+    pub fn definition(&self) -> &StoredDefinition {
+        &self.stored
+    }
+
+    /// The representations the selection takes, by ascending id, with the benchmark's score.
+    pub async fn candidates(&mut self) -> Result<Vec<Candidate>, StoreError> {
+        Ok(sqlx::query_as::<_, Candidate>(concat!(
+            "SELECT r.id, r.layer, r.parent_id IS NOT NULL AS derived,
+                    m.metadata AS model_metadata, ",
+            applicable_score!(),
+            " AS score
+             FROM benchmarks b
+             JOIN representations r ON true
+             JOIN models m ON m.id = r.model_id
+             WHERE b.id = $1 AND ",
+            selection_predicate!(),
+            " ORDER BY r.id"
+        ))
+        .bind(self.stored.id)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// The score names of the benchmark's dataset, for telling a client which ones exist.
+    pub async fn dataset_score_names(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT s.name FROM scores s
+             LEFT JOIN representations r ON r.id = s.representation_id
+             LEFT JOIN representations mr ON mr.model_id = s.model_id
+             WHERE r.dataset_id = $1 OR mr.dataset_id = $1
+             ORDER BY s.name",
+        )
+        .bind(self.stored.dataset_id)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Writes the planned run in place of the previous one and queues its distances; `run_by`
+    /// names the token asking, recorded on the run's comparison. Returns the benchmark's id.
+    pub async fn commit(
+        mut self,
+        plan: &PlannedRun,
+        run_by: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let id = self.stored.id;
+        let tx = &mut self.tx;
+        // The workers compute the built-in metrics; clients send the others.
+        let built_in: Vec<Metric> = self
+            .stored
+            .metrics
+            .iter()
+            .filter_map(|metric| metric.built_in())
+            .collect();
+        let comparison_id = comparisons::insert(tx, &plan.pairs, &built_in, run_by).await?;
+        sqlx::query("DELETE FROM benchmark_members WHERE benchmark_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let ids: Vec<i64> = plan.members.iter().map(|member| member.id).collect();
+        let scores: Vec<f64> = plan.members.iter().map(|member| member.score).collect();
+        let groups: Vec<Value> = plan
+            .members
+            .iter()
+            .map(|member| member.group_key.clone())
+            .collect();
+        let derived: Vec<bool> = plan.members.iter().map(|member| member.derived).collect();
+        sqlx::query(
+            "INSERT INTO benchmark_members (benchmark_id, representation_id, score, group_key, derived)
+             SELECT $1, * FROM unnest($2::bigint[], $3::float8[], $4::jsonb[], $5::boolean[])",
+        )
+        .bind(id)
+        .bind(&ids)
+        .bind(&scores)
+        .bind(&groups)
+        .bind(&derived)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE benchmarks SET comparison_id = $2, left_out = $3, stale = false, results = NULL,
+                    run_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(comparison_id)
+        .bind(serde_json::json!(plan.left_out))
+        .execute(&mut **tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(id)
+    }
+}
+
+fn decode_metrics(id: i64, metric_names: &[String]) -> Result<Vec<MetricId>, StoreError> {
+    metric_names
         .iter()
         .map(|name| name.parse::<MetricId>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| StoreError::Corrupt(format!("benchmark {id}: {error}")))?;
-    Ok((protocol, metrics))
-}
-
-/// Resolves the selection, snapshots members and scores, and queues the missing distances.
-pub(super) async fn run_in(
-    tx: &mut PgConnection,
-    id: i64,
-    run_by: Option<&str>,
-) -> Result<(), StoreError> {
-    let (protocol, metric_names, score_name, dataset_id): (Value, Vec<String>, String, i64) =
-        sqlx::query_as(
-            "SELECT protocol, metrics, score_name, dataset_id FROM benchmarks WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let (protocol, metrics) = decode_definition(id, protocol, &metric_names)?;
-    let candidates = sqlx::query_as::<_, Candidate>(concat!(
-        "SELECT r.id, r.layer, r.parent_id IS NOT NULL AS derived, m.metadata AS model_metadata, ",
-        applicable_score!(),
-        " AS score
-         FROM benchmarks b
-         JOIN representations r ON true
-         JOIN models m ON m.id = r.model_id
-         WHERE b.id = $1 AND ",
-        selection_predicate!(),
-        " ORDER BY r.id"
-    ))
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-
-    if candidates.iter().all(|candidate| candidate.score.is_none()) {
-        return Err(unknown_score(tx, dataset_id, &score_name, candidates.len()).await?);
-    }
-    let mut members = Vec::new();
-    let mut left_out = Vec::new();
-    for candidate in candidates {
-        let Some(score) = candidate.score else {
-            left_out.push(json!({
-                "representation": candidate.id,
-                "reason": format!("no score named {score_name:?}, on the representation or its model"),
-            }));
-            continue;
-        };
-        match protocol.group_by().group_of(i64::from(candidate.layer), &candidate.model_metadata) {
-            Some(group) => members.push(benchmark::Representation {
-                id: candidate.id,
-                group,
-                derived: candidate.derived,
-                score,
-            }),
-            None => left_out.push(json!({
-                "representation": candidate.id,
-                "reason": format!("its model's metadata has no {:?} to group by", String::from(protocol.group_by().clone())),
-            })),
-        }
-    }
-    let groups = pairs_needed(&members, &protocol)
-        .map_err(|error| StoreError::invalid("invalid_selection", error.to_string()))?;
-    let mut pairs: Vec<(i64, i64)> = groups
-        .iter()
-        .flat_map(|group| group.pairs.iter())
-        .filter(|pair| !pair.is_self_pair())
-        .map(|pair| (pair.first, pair.second))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    // The workers compute the built-in metrics; clients send the others.
-    let built_in: Vec<Metric> = metrics
-        .iter()
-        .filter_map(|metric| metric.built_in())
-        .collect();
-    let comparison_id = comparisons::insert(tx, &pairs, &built_in, run_by).await?;
-
-    sqlx::query("DELETE FROM benchmark_members WHERE benchmark_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let ids: Vec<i64> = members.iter().map(|member| member.id).collect();
-    let scores: Vec<f64> = members.iter().map(|member| member.score).collect();
-    let groups: Vec<Value> = members
-        .iter()
-        .map(|member| group_to_json(&member.group))
-        .collect();
-    let derived: Vec<bool> = members.iter().map(|member| member.derived).collect();
-    sqlx::query(
-        "INSERT INTO benchmark_members (benchmark_id, representation_id, score, group_key, derived)
-         SELECT $1, * FROM unnest($2::bigint[], $3::float8[], $4::jsonb[], $5::boolean[])",
-    )
-    .bind(id)
-    .bind(&ids)
-    .bind(&scores)
-    .bind(&groups)
-    .bind(&derived)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE benchmarks SET comparison_id = $2, left_out = $3, stale = false, results = NULL,
-                run_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(comparison_id)
-    .bind(Value::Array(left_out))
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// The 422 for a score no selected representation has, listing the names that do exist.
-async fn unknown_score(
-    tx: &mut PgConnection,
-    dataset_id: i64,
-    score_name: &str,
-    selected: usize,
-) -> Result<StoreError, StoreError> {
-    if selected == 0 {
-        return Ok(StoreError::invalid(
-            "invalid_selection",
-            "the selection holds no representation of this dataset",
-        ));
-    }
-    let known: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT s.name FROM scores s
-         LEFT JOIN representations r ON r.id = s.representation_id
-         LEFT JOIN representations mr ON mr.model_id = s.model_id
-         WHERE r.dataset_id = $1 OR mr.dataset_id = $1
-         ORDER BY s.name",
-    )
-    .bind(dataset_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(StoreError::invalid(
-        "unknown_score",
-        format!(
-            "no selected representation has a score named {score_name:?} (on itself or its model); scores of this dataset: {}",
-            if known.is_empty() {
-                "none yet".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ),
-    ))
-}
-
-/// Group keys are stored tagged, so that a metadata value "all" or "3" stays a metadata value.
-fn group_to_json(group: &GroupKey) -> Value {
-    match group {
-        GroupKey::All => json!({"all": true}),
-        GroupKey::Layer(layer) => json!({"layer": layer}),
-        GroupKey::Metadata(value) => json!({"metadata": value}),
-    }
-}
-
-fn group_from_json(value: &Value) -> Option<GroupKey> {
-    if let Some(layer) = value.get("layer") {
-        return layer.as_i64().map(GroupKey::Layer);
-    }
-    if let Some(text) = value.get("metadata") {
-        return text
-            .as_str()
-            .map(|text| GroupKey::Metadata(text.to_owned()));
-    }
-    value.get("all").map(|_| GroupKey::All)
+        .map_err(|error| StoreError::Corrupt(format!("benchmark {id}: {error}")))
 }
 
 /// Everything needed to compute a benchmark's results: its run's members and definition.
 pub struct RunSnapshot {
-    pub protocol: Protocol,
+    /// The protocol as stored; `benchmark` decodes it.
+    pub protocol: Value,
     pub metrics: Vec<MetricId>,
     pub bootstrap: Option<Value>,
-    pub members: Vec<benchmark::Representation>,
+    /// By ascending id.
+    pub members: Vec<Member>,
     /// When the run was made, so results computed from it are not stored for a later run.
     pub run_at: DateTime<Utc>,
 }
@@ -235,7 +274,6 @@ pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, StoreError> {
             .fetch_optional(db)
             .await?
             .ok_or_else(|| StoreError::not_found("benchmark", id))?;
-    let (protocol, metrics) = decode_definition(id, protocol, &metric_names)?;
     let rows: Vec<(i64, f64, Value, bool)> = sqlx::query_as(
         "SELECT representation_id, score, group_key, derived FROM benchmark_members
          WHERE benchmark_id = $1 ORDER BY representation_id",
@@ -245,20 +283,16 @@ pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, StoreError> {
     .await?;
     let members = rows
         .into_iter()
-        .map(|(id, score, group, derived)| {
-            let group = group_from_json(&group)
-                .ok_or_else(|| StoreError::Corrupt(format!("stored group key {group}")))?;
-            Ok(benchmark::Representation {
-                id,
-                group,
-                derived,
-                score,
-            })
+        .map(|(id, score, group_key, derived)| Member {
+            id,
+            score,
+            group_key,
+            derived,
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect();
     Ok(RunSnapshot {
         protocol,
-        metrics,
+        metrics: decode_metrics(id, &metric_names)?,
         bootstrap,
         members,
         run_at,

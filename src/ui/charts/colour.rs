@@ -8,6 +8,11 @@ use std::fmt;
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
+    /// The colour `0xRRGGBB`.
+    pub const fn from_hex(hex: u32) -> Rgb {
+        Rgb((hex >> 16) as u8, (hex >> 8) as u8, hex as u8)
+    }
+
     /// Relative luminance (WCAG 2), from 0 (black) to 1 (white).
     pub fn luminance(self) -> f64 {
         let channel = |value: u8| {
@@ -37,22 +42,9 @@ impl fmt::Display for Rgb {
     }
 }
 
-const RED_BLUE: [Rgb; 5] = [
-    Rgb(178, 24, 43),
-    Rgb(239, 138, 98),
-    Rgb(247, 247, 247),
-    Rgb(103, 169, 207),
-    Rgb(33, 102, 172),
-];
-
-const VIRIDIS: [Rgb; 6] = [
-    Rgb(68, 1, 84),
-    Rgb(65, 68, 135),
-    Rgb(42, 120, 142),
-    Rgb(34, 168, 132),
-    Rgb(122, 209, 81),
-    Rgb(253, 231, 37),
-];
+/// The stops of each scale as `0xRRGGBB`, as their sources print them.
+const RED_BLUE: [u32; 5] = [0xb2182b, 0xef8a62, 0xf7f7f7, 0x67a9cf, 0x2166ac];
+const VIRIDIS: [u32; 6] = [0x440154, 0x414487, 0x2a788e, 0x22a884, 0x7ad151, 0xfde725];
 
 /// The colour of a value in [-1, 1] (clamped): red for -1, white for 0, blue for 1.
 pub fn diverging(value: f64) -> Rgb {
@@ -64,12 +56,12 @@ pub fn sequential(fraction: f64) -> Rgb {
     interpolate(&VIRIDIS, fraction.clamp(0.0, 1.0))
 }
 
-fn interpolate(stops: &[Rgb], fraction: f64) -> Rgb {
+fn interpolate(stops: &[u32], fraction: f64) -> Rgb {
     let fraction = if fraction.is_nan() { 0.5 } else { fraction };
     let position = fraction * (stops.len() - 1) as f64;
     let lower = (position.floor() as usize).min(stops.len() - 2);
     let t = position - lower as f64;
-    let (from, to) = (stops[lower], stops[lower + 1]);
+    let (from, to) = (Rgb::from_hex(stops[lower]), Rgb::from_hex(stops[lower + 1]));
     let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as u8;
     Rgb(mix(from.0, to.0), mix(from.1, to.1), mix(from.2, to.2))
 }
@@ -81,8 +73,8 @@ mod tests {
     #[test]
     fn the_diverging_scale_is_white_at_zero_and_opposite_at_the_ends() {
         assert_eq!(diverging(0.0), Rgb(247, 247, 247));
-        assert_eq!(diverging(-1.0), RED_BLUE[0]);
-        assert_eq!(diverging(1.0), RED_BLUE[4]);
+        assert_eq!(diverging(-1.0), Rgb(178, 24, 43));
+        assert_eq!(diverging(1.0), Rgb(33, 102, 172));
         assert_eq!(diverging(7.0), diverging(1.0));
         assert!(
             diverging(0.9).2 > diverging(0.9).0,

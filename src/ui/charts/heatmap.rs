@@ -5,7 +5,7 @@ use maud::{Markup, html};
 
 use super::colour::sequential;
 use super::full_precision;
-use super::scale::{Linear, nice_ticks, tick_label};
+use super::scale::{Linear, Margins, extent, nice_ticks, tick_label};
 
 /// One cell: the distance between representation `a` (row) and `b` (column), if known.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,27 +29,22 @@ pub struct Heatmap {
 }
 
 const CELL: f64 = 34.0;
-const LEFT: f64 = 118.0;
-const TOP: f64 = 34.0;
-const BOTTOM: f64 = 80.0;
+/// Row labels on the left, column labels below, the colour bar's ticks on the right.
+const MARGINS: Margins = Margins {
+    left: 118.0,
+    right: 58.0,
+    top: 34.0,
+    bottom: 80.0,
+};
 const BAR_GAP: f64 = 18.0;
 const BAR_WIDTH: f64 = 14.0;
-const RIGHT: f64 = 58.0;
 /// Values are printed in the cells up to this many columns; beyond, they would not fit.
 const MAX_PRINTED_COLUMNS: usize = 16;
 
 impl Heatmap {
     /// The range of the known values; (0, 1) when none is known.
     pub fn domain(&self) -> (f64, f64) {
-        let values = self.cells.iter().flatten().filter_map(|cell| cell.value);
-        let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), value| {
-            (lo.min(value), hi.max(value))
-        });
-        if min.is_finite() {
-            (min, max)
-        } else {
-            (0.0, 1.0)
-        }
+        extent(self.cells.iter().flatten().filter_map(|cell| cell.value)).unwrap_or((0.0, 1.0))
     }
 
     /// Cells not computed yet (or refused).
@@ -66,14 +61,14 @@ impl Heatmap {
         let columns = self.column_labels.len();
         let grid_width = columns as f64 * CELL;
         let grid_height = rows as f64 * CELL;
-        let width = LEFT + grid_width + BAR_GAP + BAR_WIDTH + RIGHT;
-        let height = TOP + grid_height + BOTTOM;
+        let width = MARGINS.left + grid_width + BAR_GAP + BAR_WIDTH + MARGINS.right;
+        let height = MARGINS.top + grid_height + MARGINS.bottom;
         let (min, max) = self.domain();
         let fraction = Linear::new((min, max), (0.0, 1.0));
         let hatch = format!("{}-hatch", self.id);
         let gradient = format!("{}-gradient", self.id);
-        let bar_x = LEFT + grid_width + BAR_GAP;
-        let bar = Linear::new((min, max), (TOP + grid_height, TOP));
+        let bar_x = MARGINS.left + grid_width + BAR_GAP;
+        let bar = Linear::new((min, max), (MARGINS.top + grid_height, MARGINS.top));
         let ticks: Vec<f64> = nice_ticks(min, max, 4)
             .into_iter()
             .filter(|tick| *tick >= min - 1e-12 && *tick <= max + 1e-12)
@@ -94,20 +89,20 @@ impl Heatmap {
                         }
                     }
                 }
-                text.chart-title x=(LEFT + grid_width / 2.0) y="20" text-anchor="middle" { (self.title) }
+                text.chart-title x=(MARGINS.left + grid_width / 2.0) y="20" text-anchor="middle" { (self.title) }
                 @for (row, label) in self.row_labels.iter().enumerate() {
-                    text.tick x=(LEFT - 6.0) y=(TOP + (row as f64 + 0.5) * CELL + 4.0) text-anchor="end" { (label) }
+                    text.tick x=(MARGINS.left - 6.0) y=(MARGINS.top + (row as f64 + 0.5) * CELL + 4.0) text-anchor="end" { (label) }
                 }
                 @for (column, label) in self.column_labels.iter().enumerate() {
-                    @let x = LEFT + (column as f64 + 0.5) * CELL;
-                    @let y = TOP + grid_height + 8.0;
+                    @let x = MARGINS.left + (column as f64 + 0.5) * CELL;
+                    @let y = MARGINS.top + grid_height + 8.0;
                     text.tick x=(x) y=(y) text-anchor="end"
                         transform={ "rotate(-45 " (x) " " (y) ")" } { (label) }
                 }
                 @for (row, cells) in self.cells.iter().enumerate() {
                     @for (column, cell) in cells.iter().enumerate() {
-                        @let x = LEFT + column as f64 * CELL;
-                        @let y = TOP + row as f64 * CELL;
+                        @let x = MARGINS.left + column as f64 * CELL;
+                        @let y = MARGINS.top + row as f64 * CELL;
                         @match cell.value {
                             Some(value) => {
                                 @let colour = sequential(fraction.map(value));
@@ -132,11 +127,11 @@ impl Heatmap {
                         }
                     }
                 }
-                text.axis-title x=(LEFT + grid_width / 2.0) y=(height - 8.0) text-anchor="middle" { (self.column_title) }
-                text.axis-title x="14" y=(TOP + grid_height / 2.0) text-anchor="middle"
-                    transform={ "rotate(-90 14 " (TOP + grid_height / 2.0) ")" } { (self.row_title) }
+                text.axis-title x=(MARGINS.left + grid_width / 2.0) y=(height - 8.0) text-anchor="middle" { (self.column_title) }
+                text.axis-title x="14" y=(MARGINS.top + grid_height / 2.0) text-anchor="middle"
+                    transform={ "rotate(-90 14 " (MARGINS.top + grid_height / 2.0) ")" } { (self.row_title) }
                 g.colour-bar {
-                    rect x=(bar_x) y=(TOP) width=(BAR_WIDTH) height=(grid_height) fill={ "url(#" (gradient) ")" } {}
+                    rect x=(bar_x) y=(MARGINS.top) width=(BAR_WIDTH) height=(grid_height) fill={ "url(#" (gradient) ")" } {}
                     @for tick in &ticks {
                         line x1=(bar_x + BAR_WIDTH) x2=(bar_x + BAR_WIDTH + 4.0) y1=(bar.map(*tick)) y2=(bar.map(*tick)) stroke="#374151" {}
                         text.tick x=(bar_x + BAR_WIDTH + 6.0) y=(bar.map(*tick) + 4.0) data-value=(full_precision(*tick)) { (tick_label(*tick, &ticks)) }

@@ -23,6 +23,25 @@ impl Linear {
     }
 }
 
+/// The space around a chart's plot area, for its title, ticks and labels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Margins {
+    pub left: f64,
+    pub right: f64,
+    pub top: f64,
+    pub bottom: f64,
+}
+
+/// The smallest and largest of the finite `values`; `None` when there is none.
+pub fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|value| value.is_finite())
+        .fold(None, |range, value| match range {
+            None => Some((value, value)),
+            Some((min, max)) => Some((f64::min(min, value), f64::max(max, value))),
+        })
+}
+
 /// About `count` round tick values covering [min, max]: the first at or below min, the last at
 /// or above max, evenly spaced by 1, 2 or 5 times a power of ten.
 pub fn nice_ticks(min: f64, max: f64, count: usize) -> Vec<f64> {
@@ -91,6 +110,16 @@ mod tests {
         assert_eq!(scale.map(4.0), 0.0);
         assert_eq!(scale.map(3.0), 50.0);
         assert_eq!(Linear::new((1.0, 1.0), (0.0, 10.0)).map(1.0), 5.0);
+    }
+
+    #[test]
+    fn the_extent_spans_the_finite_values_only() {
+        assert_eq!(
+            extent([0.4, f64::NAN, -0.2, f64::INFINITY, 0.1].into_iter()),
+            Some((-0.2, 0.4))
+        );
+        assert_eq!(extent([f64::NAN].into_iter()), None);
+        assert_eq!(extent(std::iter::empty()), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::full_precision;
-use super::scale::{Linear, nice_ticks, tick_label};
+use super::scale::{Linear, Margins, extent, nice_ticks, tick_label};
 
 /// One pair: its distance `x`, its functional difference `y`, and the two representations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,10 +25,12 @@ pub struct Scatter {
 
 const WIDTH: f64 = 300.0;
 const HEIGHT: f64 = 250.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 14.0;
-const TOP: f64 = 30.0;
-const BOTTOM: f64 = 46.0;
+const MARGINS: Margins = Margins {
+    left: 56.0,
+    right: 14.0,
+    top: 30.0,
+    bottom: 46.0,
+};
 
 impl Scatter {
     pub fn render(&self) -> Markup {
@@ -37,32 +39,32 @@ impl Scatter {
         let y_ticks = axis_ticks(self.points.iter().map(|point| point.y), true);
         let x = Linear::new(
             (x_ticks[0], x_ticks[x_ticks.len() - 1]),
-            (LEFT, WIDTH - RIGHT),
+            (MARGINS.left, WIDTH - MARGINS.right),
         );
         let y = Linear::new(
             (y_ticks[0], y_ticks[y_ticks.len() - 1]),
-            (HEIGHT - BOTTOM, TOP),
+            (HEIGHT - MARGINS.bottom, MARGINS.top),
         );
         html! {
             svg.scatter xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
                 width=(WIDTH) height=(HEIGHT) role="img" aria-label=(self.title) {
                 text.chart-title x=(WIDTH / 2.0) y="18" text-anchor="middle" { (self.title) }
-                rect.plot-area x=(LEFT) y=(TOP) width=(WIDTH - LEFT - RIGHT) height=(HEIGHT - TOP - BOTTOM) {}
+                rect.plot-area x=(MARGINS.left) y=(MARGINS.top) width=(WIDTH - MARGINS.left - MARGINS.right) height=(HEIGHT - MARGINS.top - MARGINS.bottom) {}
                 @for tick in &x_ticks {
-                    line.grid x1=(x.map(*tick)) x2=(x.map(*tick)) y1=(TOP) y2=(HEIGHT - BOTTOM) {}
-                    text.tick x=(x.map(*tick)) y=(HEIGHT - BOTTOM + 14.0) text-anchor="middle" data-value=(full_precision(*tick)) {
+                    line.grid x1=(x.map(*tick)) x2=(x.map(*tick)) y1=(MARGINS.top) y2=(HEIGHT - MARGINS.bottom) {}
+                    text.tick x=(x.map(*tick)) y=(HEIGHT - MARGINS.bottom + 14.0) text-anchor="middle" data-value=(full_precision(*tick)) {
                         (tick_label(*tick, &x_ticks))
                     }
                 }
                 @for tick in &y_ticks {
-                    line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y.map(*tick)) y2=(y.map(*tick)) {}
-                    text.tick x=(LEFT - 5.0) y=(y.map(*tick) + 4.0) text-anchor="end" data-value=(full_precision(*tick)) {
+                    line.grid x1=(MARGINS.left) x2=(WIDTH - MARGINS.right) y1=(y.map(*tick)) y2=(y.map(*tick)) {}
+                    text.tick x=(MARGINS.left - 5.0) y=(y.map(*tick) + 4.0) text-anchor="end" data-value=(full_precision(*tick)) {
                         (tick_label(*tick, &y_ticks))
                     }
                 }
-                text.axis-title x=((LEFT + WIDTH - RIGHT) / 2.0) y=(HEIGHT - 8.0) text-anchor="middle" { (self.x_label) }
-                text.axis-title x="14" y=((TOP + HEIGHT - BOTTOM) / 2.0) text-anchor="middle"
-                    transform={ "rotate(-90 14 " ((TOP + HEIGHT - BOTTOM) / 2.0) ")" } { (self.y_label) }
+                text.axis-title x=((MARGINS.left + WIDTH - MARGINS.right) / 2.0) y=(HEIGHT - 8.0) text-anchor="middle" { (self.x_label) }
+                text.axis-title x="14" y=((MARGINS.top + HEIGHT - MARGINS.bottom) / 2.0) text-anchor="middle"
+                    transform={ "rotate(-90 14 " ((MARGINS.top + HEIGHT - MARGINS.bottom) / 2.0) ")" } { (self.y_label) }
                 @for point in &self.points {
                     circle.point cx=(x.map(point.x)) cy=(y.map(point.y)) r="3.5"
                         data-x=(full_precision(point.x)) data-y=(full_precision(point.y))
@@ -77,15 +79,10 @@ impl Scatter {
 
 /// Ticks for an axis over `values`, down to zero when `from_zero`; [0, 1] when there is no value.
 fn axis_ticks(values: impl Iterator<Item = f64>, from_zero: bool) -> Vec<f64> {
-    let (min, max) = values
-        .filter(|value| value.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), value| {
-            (lo.min(value), hi.max(value))
-        });
-    if !min.is_finite() {
-        return nice_ticks(0.0, 1.0, 4);
+    match extent(values) {
+        Some((min, max)) => nice_ticks(if from_zero { min.min(0.0) } else { min }, max, 4),
+        None => nice_ticks(0.0, 1.0, 4),
     }
-    nice_ticks(if from_zero { min.min(0.0) } else { min }, max, 4)
 }
 
 #[cfg(test)]

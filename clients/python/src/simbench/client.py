@@ -264,6 +264,46 @@ class Client:
         body = self._call("POST", path, json={"pca_keep": [int(k) for k in pca_keep]})
         return [Representation.from_json(item) for item in body["items"]]
 
+    # Model outputs
+
+    def upload_outputs(
+        self, model: ModelRef, dataset: DatasetRef, logits: Any, replace: bool = False
+    ) -> dict[str, Any]:
+        """Stores a model's outputs on a dataset: ``logits`` (what :meth:`upload` takes as
+        ``data``) is n x C, one row per input of the dataset in its order and a column per class
+        (C >= 2), all finite. The dataset must exist. Returns what the service stored (shape,
+        dtype, ``sha256``); the same logits again change nothing, others raise
+        :class:`~simbench.ConflictError` unless ``replace=True``.
+        """
+        response = self._send(
+            "PUT",
+            f"/v1/models/{self._model_id(model)}/outputs",
+            params={
+                "dataset": _dataset_name(dataset),
+                "replace": _flag(replace) if replace else None,
+            },
+            make_body=bodies.body_factory(logits, None),
+            idempotent=True,
+        )
+        return _json(response)
+
+    def outputs(self, model: ModelRef, dataset: DatasetRef) -> np.ndarray:
+        """A model's logits on a dataset, with exactly the stored values and dtype."""
+        response = self._send(
+            "GET",
+            f"/v1/models/{self._model_id(model)}/outputs",
+            params={"dataset": _dataset_name(dataset)},
+        )
+        return np.load(io.BytesIO(response.content), allow_pickle=False)
+
+    def delete_outputs(self, model: ModelRef, dataset: DatasetRef) -> None:
+        """Deletes a model's logits on a dataset."""
+        self._call(
+            "DELETE",
+            f"/v1/models/{self._model_id(model)}/outputs",
+            params={"dataset": _dataset_name(dataset)},
+        )
+
     # Scores
 
     def score(self, target: ScoreTarget, name: str, value: float) -> Score:

@@ -1,0 +1,158 @@
+//! `/v1/models/{id}/outputs?dataset=NAME`: a model's logits on a dataset, which the functional
+//! differences of docs/PROTOCOLS.md compare.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::extract::{Json, Path, Query};
+use super::upload::{NpyDownload, check_upload_headers, npy_response, receive_matrix};
+use super::{ApiContext, Routes, validate};
+use crate::http::error::ApiError;
+use crate::matrix::MatrixInfo;
+use crate::store::outputs::{self, OutputsTarget, StoredOutputs};
+use crate::store::{datasets, models};
+
+/// Outputs are told apart from their metadata by `Accept`, not by path, so all three methods
+/// share one path; that path is routed without the request timeout because uploads and
+/// downloads stream.
+pub(super) fn router() -> Routes {
+    Routes::default()
+        .streaming(Method::PUT, "/v1/models/{id}/outputs", upload)
+        .streaming(Method::GET, "/v1/models/{id}/outputs", get)
+        .streaming(Method::DELETE, "/v1/models/{id}/outputs", delete)
+}
+
+/// A classifier has at least two classes; with one, every argmax agrees and every softmax is 1.
+const MIN_CLASSES: usize = 2;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadParams {
+    dataset: String,
+    #[serde(default)]
+    replace: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetParam {
+    dataset: String,
+}
+
+/// `PUT /v1/models/{id}/outputs?dataset=NAME`: the body is the n x C logits as a `.npy` file,
+/// decoded and stored as a representation's matrix is; n must be the dataset's row count.
+async fn upload(
+    State(ctx): State<ApiContext>,
+    caller: Caller,
+    Path(model_id): Path<i64>,
+    Query(params): Query<UploadParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_upload_headers(&ctx, &headers)?;
+    validate::name("dataset", &params.dataset)?;
+    if !models::exists(&ctx.db, model_id).await? {
+        return Err(ApiError::not_found("model", model_id));
+    }
+    let dataset = datasets::find_by_name(&ctx.db, &params.dataset)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
+
+    let (info, written) = receive_matrix(&ctx, body, None, |info| {
+        check_logits_shape(&dataset.name, dataset.n_rows, info)
+    })
+    .await?;
+    let mut tx = written.tx;
+    let dataset_id = datasets::lock_for_upload(
+        &mut tx,
+        &dataset.name,
+        info.rows as i64,
+        caller.token_name(),
+    )
+    .await?;
+    let target = OutputsTarget {
+        model_id,
+        dataset_id,
+        created_by: caller.token_name().map(str::to_owned),
+    };
+    let stored = outputs::store_upload(&mut tx, &target, written.id, params.replace).await?;
+    tx.commit().await?;
+
+    let status = match stored {
+        StoredOutputs::Created => StatusCode::CREATED,
+        StoredOutputs::Unchanged | StoredOutputs::Replaced => StatusCode::OK,
+    };
+    let stored = outputs::get(&ctx.db, model_id, &dataset.name).await?;
+    let location = format!(
+        "/v1/models/{model_id}/outputs?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("dataset", &dataset.name)
+            .finish()
+    );
+    Ok((status, [(header::LOCATION, location)], Json(stored)).into_response())
+}
+
+/// Logits are one row per example of the dataset and at least two classes.
+fn check_logits_shape(
+    dataset: &str,
+    n_rows: Option<i64>,
+    info: &MatrixInfo,
+) -> Result<(), ApiError> {
+    if info.cols < MIN_CLASSES {
+        return Err(ApiError::unprocessable(
+            "too_few_classes",
+            format!(
+                "the logits have {} column(s); outputs are one column per class, at least {MIN_CLASSES}",
+                info.cols
+            ),
+        ));
+    }
+    Ok(datasets::check_row_count(dataset, n_rows, info.rows)?)
+}
+
+/// `GET`: the logits as a `.npy` file with exactly the stored values, or what is stored (shape,
+/// dtype, content address) when `Accept` asks for JSON.
+async fn get(
+    State(ctx): State<ApiContext>,
+    Path(model_id): Path<i64>,
+    Query(params): Query<DatasetParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let stored = outputs::get(&ctx.db, model_id, &params.dataset).await?;
+    if wants_json(&headers) {
+        return Ok(Json(stored).into_response());
+    }
+    npy_response(
+        &ctx.db,
+        NpyDownload {
+            blob_id: stored.blob_id,
+            dtype: &stored.dtype,
+            n_rows: stored.n_rows,
+            n_cols: stored.n_classes,
+            byte_len: stored.byte_len,
+            sha256: &stored.sha256,
+            filename: &format!("outputs-{model_id}-{}.npy", stored.dataset_id),
+        },
+    )
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.to_ascii_lowercase().contains("application/json"))
+}
+
+async fn delete(
+    State(ctx): State<ApiContext>,
+    Path(model_id): Path<i64>,
+    Query(params): Query<DatasetParam>,
+) -> Result<StatusCode, ApiError> {
+    outputs::delete(&ctx.db, model_id, &params.dataset).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
