@@ -181,8 +181,8 @@ mod tests {
                 candidate(2, 0, Some(0.7), json!({})),
             ]
         };
-        let cka: Metric = "cka".parse().unwrap();
-        let pwcca: Metric = "pwcca".parse().unwrap();
+        let cka: MetricId = "cka".parse().unwrap();
+        let pwcca: MetricId = "pwcca".parse().unwrap();
         let symmetric = plan(&protocol, "acc", &[cka], candidates()).unwrap();
         assert_eq!(symmetric.pairs, [(1, 2)]);
         let mixed = plan(&protocol, "acc", &[cka, pwcca], candidates()).unwrap();

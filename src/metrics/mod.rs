@@ -112,6 +112,9 @@ pub struct Prepared {
     row_sq_norms: Array1<f64>,
     /// ‖xᵢ‖ of the raw rows, exactly 0 for an all-zero row.
     raw_row_norms: Array1<f64>,
+    /// Which raw rows are equal once scaled to unit norm, read from the exact input: the rows the
+    /// neighbour lists rebuild from P(X) may differ in the last bits, and must tie all the same.
+    equal_unit_rows: Vec<u32>,
     gram: Array2<f64>,
     gram_norm: f64,
     /// First row whose entries are all equal in the exact input (rsa refuses it).
@@ -154,6 +157,9 @@ impl Prepared {
                 .map(|row| row.dot(&row).sqrt()),
         );
 
+        let equal_unit_rows =
+            neighbourhood::first_equal_unit_rows(normalised.view(), raw_row_norms.view());
+
         // A constant column keeps its exact value as mean, so it centres to exact zeros instead of
         // rounding noise that normalisation would blow up when it is the only variation.
         let column_means = Array1::from_iter(normalised.axis_iter(Axis(1)).map(|column| {
@@ -186,6 +192,7 @@ impl Prepared {
             centred_norm,
             row_sq_norms,
             raw_row_norms,
+            equal_unit_rows,
             gram,
             gram_norm,
             constant_row,
@@ -200,11 +207,11 @@ impl Prepared {
         })
     }
 
-    /// Bytes [`Prepared::new`] holds for an n x d matrix (the input itself, row vectors and
-    /// S), known before it allocates.
+    /// Bytes [`Prepared::new`] holds for an n x d matrix (the input itself, row vectors, the
+    /// equal-row indices and S), known before it allocates.
     pub fn eager_bytes(n: usize, d: usize) -> u64 {
         let (n, d) = (n as u64, d as u64);
-        8 * (n * d + d * d + 3 * n + d)
+        8 * (n * d + d * d + 3 * n + d) + 4 * n
     }
 
     pub fn n_rows(&self) -> usize {

@@ -156,7 +156,11 @@ impl Parts {
         if let Some(lists) = kept.as_ref().filter(|lists| lists.k() >= k) {
             return Ok(lists.clone());
         }
-        let lists = Arc::new(Neighbourhoods::new(rows.raw_rows().view(), k)?);
+        let lists = Arc::new(Neighbourhoods::with_equal_rows(
+            rows.raw_rows().view(),
+            k,
+            &rows.equal_unit_rows,
+        )?);
         let replaced = kept.replace(lists.clone());
         self.held.fetch_add(lists.held_bytes(), Ordering::Relaxed);
         if let Some(replaced) = replaced {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis, s};
 
 use super::MetricError;
 
@@ -39,6 +39,25 @@ impl Neighbourhoods {
     /// The lists at `k` neighbours of the n x d representation `x` (rows = examples). Refuses
     /// k = 0, k > n - 1, an all-zero row and non-finite values.
     pub fn new(x: ArrayView2<f64>, k: usize) -> Result<Neighbourhoods, MetricError> {
+        Neighbourhoods::build(x, k, None)
+    }
+
+    /// Like [`Neighbourhoods::new`] on rows rebuilt from a prepared copy, which may differ from
+    /// the input in the last bits: `equal_unit_rows` ([`first_equal_unit_rows`] of the exact
+    /// input) says which rows tie, so rounding in the rebuild cannot split them.
+    pub(super) fn with_equal_rows(
+        x: ArrayView2<f64>,
+        k: usize,
+        equal_unit_rows: &[u32],
+    ) -> Result<Neighbourhoods, MetricError> {
+        Neighbourhoods::build(x, k, Some(equal_unit_rows))
+    }
+
+    fn build(
+        x: ArrayView2<f64>,
+        k: usize,
+        equal_unit_rows: Option<&[u32]>,
+    ) -> Result<Neighbourhoods, MetricError> {
         let (n, d) = x.dim();
         if n == 0 || d == 0 {
             return Err(MetricError::Empty { n, d });
@@ -65,7 +84,10 @@ impl Neighbourhoods {
         // Rows that are equal after normalisation tie exactly in exact arithmetic, but a GEMM
         // may round their two columns differently: each column reads its first equal row's value,
         // so that the lower-index rule, not rounding, decides between them.
-        let representative = first_equal_rows(unit_rows.view());
+        let representative = match equal_unit_rows {
+            Some(equal) => equal.to_vec(),
+            None => first_equal_rows(unit_rows.view()),
+        };
         let mut indices = Vec::with_capacity(n * k);
         let mut similarities = Vec::with_capacity(n * k);
         let mut candidates: Vec<(f64, u32)> = Vec::with_capacity(n - 1);
@@ -162,6 +184,34 @@ fn nearest_first(candidates: &mut [(f64, u32)], k: usize) {
         candidates.select_nth_unstable_by(k - 1, order);
     }
     candidates[..k].sort_unstable_by(order);
+}
+
+/// For every row of `x`, the index of the first row equal to it once both are scaled to unit
+/// norm (itself when none is earlier, or when it is all zero), as [`first_equal_rows`] of the
+/// unit rows would say, without holding them: `norms` are each row's `dot(row, row).sqrt()`.
+pub(super) fn first_equal_unit_rows(x: ArrayView2<f64>, norms: ArrayView1<f64>) -> Vec<u32> {
+    let unit = |i: usize| x.row(i).mapv(|value| value / norms[i] + 0.0);
+    let mut first_by_hash: HashMap<u64, Vec<u32>> = HashMap::with_capacity(x.nrows());
+    let mut representative = Vec::with_capacity(x.nrows());
+    for i in 0..x.nrows() {
+        if norms[i] == 0.0 {
+            representative.push(i as u32);
+            continue;
+        }
+        let row = unit(i);
+        let mut hasher = DefaultHasher::new();
+        row.iter()
+            .for_each(|value| value.to_bits().hash(&mut hasher));
+        let earlier = first_by_hash.entry(hasher.finish()).or_default();
+        match earlier.iter().copied().find(|&j| unit(j as usize) == row) {
+            Some(j) => representative.push(j),
+            None => {
+                earlier.push(i as u32);
+                representative.push(i as u32);
+            }
+        }
+    }
+    representative
 }
 
 /// For every row, the index of the first row equal to it (itself when none is earlier).

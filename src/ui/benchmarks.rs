@@ -215,12 +215,16 @@ pub(super) async fn pairs_csv(
     let metric: MetricId = query_value(&params, "metric")
         .ok_or_else(|| UiError::BadRequest("name a metric with metric=".into()))?
         .parse()
-        .map_err(|error: crate::metrics::UnknownMetric| UiError::BadRequest(error.to_string()))?;
+        .map_err(|error: crate::metrics::UnknownMetricId| UiError::BadRequest(error.to_string()))?;
     let pairs = data::pairs(&ctx, id, metric, query_value(&params, "group")).await?;
     Ok(data::csv_response(data::pairs_csv(&pairs)?))
 }
 
-fn group_result<'a>(results: &'a Results, metric: &MetricId, group: &str) -> Option<&'a GroupResult> {
+fn group_result<'a>(
+    results: &'a Results,
+    metric: &MetricId,
+    group: &str,
+) -> Option<&'a GroupResult> {
     results
         .metrics
         .get(metric)?

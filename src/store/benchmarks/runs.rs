@@ -9,8 +9,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::super::comparisons;
 use super::super::error::StoreError;
-use super::Definition;
 use super::super::external_metrics;
+use super::Definition;
 use crate::metrics::{ExternalName, Metric, MetricId};
 
 /// A benchmark row locked for planning its run; dropping it without [`RunPlanning::commit`]
