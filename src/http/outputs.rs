@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::extract::{Json, Path, Query};
-use super::upload::{NpyDownload, check_upload_headers, npy_response, receive_matrix};
+use super::upload::{
+    NpyDownload, ReceivedUpload, check_upload_headers, npy_response, receive_for_dataset,
+};
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
 use crate::matrix::MatrixInfo;
@@ -62,16 +64,17 @@ async fn upload(
         .await?
         .ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
 
-    let (info, written) = receive_matrix(&ctx, body, None, |info| {
-        check_logits_shape(&dataset.name, dataset.n_rows, info)
-    })
-    .await?;
-    let mut tx = written.tx;
-    let dataset_id = datasets::lock_for_upload(
-        &mut tx,
+    let ReceivedUpload {
+        mut tx,
+        blob_id,
+        dataset_id,
+    } = receive_for_dataset(
+        &ctx,
+        body,
+        None,
         &dataset.name,
-        info.rows as i64,
         caller.token_name(),
+        |info| check_logits_shape(&dataset.name, dataset.n_rows, info),
     )
     .await?;
     let target = OutputsTarget {
@@ -79,7 +82,7 @@ async fn upload(
         dataset_id,
         created_by: caller.token_name().map(str::to_owned),
     };
-    let stored = outputs::store_upload(&mut tx, &target, written.id, params.replace).await?;
+    let stored = outputs::store_upload(&mut tx, &target, blob_id, params.replace).await?;
     tx.commit().await?;
 
     let status = match stored {

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
-use super::upload::{NpyDownload, check_upload_headers, npy_response, receive_matrix};
+use super::upload::{
+    NpyDownload, ReceivedUpload, check_upload_headers, npy_response, receive_for_dataset,
+};
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
 use crate::store::blobs;
@@ -78,16 +80,20 @@ async fn upload(
         .await?
         .and_then(|dataset| dataset.n_rows);
 
-    let (info, written) = receive_matrix(&ctx, body, params.tensor.clone(), |info| {
-        datasets::check_row_count(&params.dataset, expected_rows, info.rows).map_err(ApiError::from)
-    })
-    .await?;
-    let mut tx = written.tx;
-    let dataset_id = datasets::lock_for_upload(
-        &mut tx,
+    let ReceivedUpload {
+        mut tx,
+        blob_id,
+        dataset_id,
+    } = receive_for_dataset(
+        &ctx,
+        body,
+        params.tensor.clone(),
         &params.dataset,
-        info.rows as i64,
         caller.token_name(),
+        |info| {
+            datasets::check_row_count(&params.dataset, expected_rows, info.rows)
+                .map_err(ApiError::from)
+        },
     )
     .await?;
     let target = UploadTarget {
@@ -97,8 +103,7 @@ async fn upload(
         layer_name: params.layer_name,
         created_by: caller.token_name().map(str::to_owned),
     };
-    let stored =
-        representations::store_upload(&mut tx, &target, written.id, params.replace).await?;
+    let stored = representations::store_upload(&mut tx, &target, blob_id, params.replace).await?;
     tx.commit().await?;
 
     let (status, id, replaced) = match stored {

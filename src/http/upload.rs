@@ -8,12 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::ApiContext;
 use crate::http::error::ApiError;
 use crate::matrix::{Decoded, Dtype, MatrixInfo, npy_header, spawn_decoder};
 use crate::store::blobs::{self, BlobWriter, WrittenBlob};
+use crate::store::datasets;
 
 /// Refuses, before any of the body is read, what the headers already show to be wrong.
 pub(super) fn check_upload_headers(ctx: &ApiContext, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -25,10 +26,39 @@ pub(super) fn check_upload_headers(ctx: &ApiContext, headers: &HeaderMap) -> Res
     Ok(())
 }
 
+/// An upload received into its blob and its dataset locked, in the one transaction the caller
+/// finishes by storing what the blob is for.
+pub(super) struct ReceivedUpload {
+    pub tx: Transaction<'static, Postgres>,
+    pub blob_id: i64,
+    pub dataset_id: i64,
+}
+
+/// [`receive_matrix`], then the dataset named `dataset` locked (created, or its row count set, by
+/// the first upload) for the matrix's rows.
+pub(super) async fn receive_for_dataset(
+    ctx: &ApiContext,
+    body: Body,
+    tensor: Option<String>,
+    dataset: &str,
+    created_by: Option<&str>,
+    accept: impl Fn(&MatrixInfo) -> Result<(), ApiError>,
+) -> Result<ReceivedUpload, ApiError> {
+    let (info, written) = receive_matrix(ctx, body, tensor, accept).await?;
+    let mut tx = written.tx;
+    let dataset_id =
+        datasets::lock_for_upload(&mut tx, dataset, info.rows as i64, created_by).await?;
+    Ok(ReceivedUpload {
+        tx,
+        blob_id: written.id,
+        dataset_id,
+    })
+}
+
 /// Decodes `body` (a `.npy` or safetensors file; `tensor` picks one of several) into a new blob.
 /// `accept` sees the matrix's shape as soon as its header is read and may refuse it. Returns the
 /// shape and the blob, whose transaction the caller commits.
-pub(super) async fn receive_matrix(
+async fn receive_matrix(
     ctx: &ApiContext,
     body: Body,
     tensor: Option<String>,
