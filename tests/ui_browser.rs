@@ -477,12 +477,30 @@ async fn a_cross_site_post_is_refused_and_a_read_session_sees_no_retry_button() 
         .click()
         .await
         .unwrap();
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("div.counts"))
-        .await
-        .unwrap();
+    // The page the button sits on already has the counts, so waiting for them could end before
+    // the form is posted; only the reloaded page, fully parsed, no longer lists the job as failed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = browser
+            .client
+            .execute(
+                "return [document.readyState, \
+                         document.querySelectorAll('div.counts').length, \
+                         document.querySelectorAll('table.failed tbody tr[data-job=\"' + arguments[0] + '\"]').length];",
+                vec![json!(failed.to_string())],
+            )
+            .await;
+        if let Ok(state) = state
+            && state == json!(["complete", 1, 0])
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the retried job is still listed as failed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let job = expect_status(app.get(&format!("/v1/jobs/{failed}")).await, StatusCode::OK).await;
     assert_eq!(
         job["status"],
