@@ -164,11 +164,11 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
     let mut expected = Vec::new();
     for row in board["rows"].as_array().unwrap() {
         for cell in row["cells"].as_array().unwrap() {
-            if let Some(rho) = cell["spearman"].as_f64() {
+            if let Some(value) = cell["value"].as_f64() {
                 expected.push((
-                    row["metric"].as_str().unwrap().to_owned(),
                     cell["benchmark"].as_i64().unwrap(),
-                    rho,
+                    value,
+                    cell["tied_with_leader"].as_bool().unwrap(),
                 ));
             }
         }
@@ -176,9 +176,28 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
     let cells = browser
         .attrs(
             "table.leaderboard td.cell",
-            &["data-value", "data-benchmark"],
+            &["data-value", "data-benchmark", "data-tied"],
         )
         .await;
+    let headers = browser
+        .attrs(
+            "table.leaderboard th[data-benchmark]",
+            &["data-benchmark", "data-statistic", "data-leader"],
+        )
+        .await;
+    let columns: Vec<Vec<Option<String>>> = board["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|column| {
+            vec![
+                Some(column["id"].to_string()),
+                column["statistic"].as_str().map(str::to_owned),
+                column["leader"].as_str().map(str::to_owned),
+            ]
+        })
+        .collect();
+    assert_eq!(headers, columns, "each column names its statistic and leader");
     let metrics = browser
         .attrs("table.leaderboard tbody tr", &["data-metric"])
         .await;
@@ -188,11 +207,18 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
     );
     assert_eq!(cells.len(), expected.len());
     assert_eq!(metrics.len(), board["rows"].as_array().unwrap().len());
-    for ((cell, (_, benchmark, rho)), row) in cells.iter().zip(&expected).zip(&metrics) {
-        assert_eq!(number(&cell[0]), *rho);
+    for ((cell, (benchmark, value, tied)), row) in cells.iter().zip(&expected).zip(&metrics) {
+        assert_eq!(number(&cell[0]), *value);
         assert_eq!(number(&cell[1]) as i64, *benchmark);
+        assert_eq!(cell[2].as_deref(), Some(if *tied { "true" } else { "false" }));
         assert!(row[0].is_some());
     }
+    let leader_cells = browser.attrs("table.leaderboard td.leader", &["data-benchmark"]).await;
+    assert_eq!(
+        leader_cells.len(),
+        columns.iter().filter(|column| column[2].is_some()).count(),
+        "one leader cell a column that has a leader"
+    );
     browser.screenshot("02-leaderboard").await;
 
     browser

@@ -210,25 +210,25 @@ pub async fn pairs(
             metric,
         });
     }
-    let labels = || run.groups.iter().map(|group| group.key.label()).collect();
-    let group = match (group, run.groups.as_slice()) {
-        (None, [only]) => only,
-        (None, _) => return Err(BenchmarkError::GroupRequired { groups: labels() }),
-        (Some(wanted), groups) => groups
-            .iter()
-            .find(|group| group.key.label() == wanted)
-            .ok_or_else(|| BenchmarkError::UnknownGroup {
-                wanted: wanted.to_owned(),
-                groups: labels(),
-            })?,
-    };
-    let lookup = |metric: &MetricId, first: i64, second: i64| run.distance(*metric, first, second);
-    Ok(PairRows {
-        metric,
-        group: group.key.clone(),
-        reference: group.reference,
-        rows: super::scatter_rows(group, &metric, lookup),
-    })
+    let group = run.group(group)?;
+    Ok(run.pair_rows(group, metric))
+}
+
+/// The pairs behind every metric of the benchmark in one group, in the run's metric order: one
+/// load of the run and its distances however many metrics there are.
+pub async fn group_pairs(
+    db: &PgPool,
+    id: i64,
+    group: Option<&str>,
+) -> Result<Vec<PairRows>, BenchmarkError> {
+    let run = Run::load(db, id).await?;
+    let group = run.group(group)?;
+    Ok(run
+        .snapshot
+        .metrics
+        .iter()
+        .map(|metric| run.pair_rows(group, *metric))
+        .collect())
 }
 
 /// The distances of one metric a benchmark's current run needs: every pair as stored (lower id
@@ -282,7 +282,16 @@ pub async fn needed_pairs(
 
 /// The metrics across the published benchmarks, best first.
 pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
+    Ok(leaderboard_with_results(db).await?.0)
+}
+
+/// The leaderboard and, in the order of its columns, the results each column was read from (for
+/// what a column shows beyond its values, such as their intervals), each computed once.
+pub async fn leaderboard_with_results(
+    db: &PgPool,
+) -> Result<(Leaderboard, Vec<Results>), BenchmarkError> {
     let mut columns = Vec::new();
+    let mut column_results = Vec::new();
     for id in benchmarks::published_ids(db).await? {
         let name = benchmarks::get(db, id).await?.name;
         let results = results(db, id).await?;
@@ -301,10 +310,11 @@ pub async fn leaderboard(db: &PgPool) -> Result<Leaderboard, BenchmarkError> {
             partial: results.partial,
             statistic: Statistic::Spearman,
             values,
-            comparisons: results.comparisons,
+            comparisons: results.comparisons.clone(),
         });
+        column_results.push(results);
     }
-    Ok(rank(columns))
+    Ok((rank(columns), column_results))
 }
 
 /// A run's groups and the distances known for them.
@@ -341,6 +351,33 @@ impl Run {
             distances,
             external_symmetry,
         })
+    }
+
+    /// The group labelled `wanted`, or the only group when none is named.
+    fn group(&self, wanted: Option<&str>) -> Result<&Group, BenchmarkError> {
+        let labels = || self.groups.iter().map(|group| group.key.label()).collect();
+        match (wanted, self.groups.as_slice()) {
+            (None, [only]) => Ok(only),
+            (None, _) => Err(BenchmarkError::GroupRequired { groups: labels() }),
+            (Some(wanted), groups) => groups
+                .iter()
+                .find(|group| group.key.label() == wanted)
+                .ok_or_else(|| BenchmarkError::UnknownGroup {
+                    wanted: wanted.to_owned(),
+                    groups: labels(),
+                }),
+        }
+    }
+
+    fn pair_rows(&self, group: &Group, metric: MetricId) -> PairRows {
+        let lookup =
+            |metric: &MetricId, first: i64, second: i64| self.distance(*metric, first, second);
+        PairRows {
+            metric,
+            group: group.key.clone(),
+            reference: group.reference,
+            rows: super::scatter_rows(group, &metric, lookup),
+        }
     }
 
     /// Where the distance of `metric` for the pair asked as (first, second) is stored.

@@ -1,6 +1,8 @@
 //! `/ui/benchmarks` and `/ui/benchmarks/{id}`: definitions, progress, correlation tables and
 //! the scatter plots behind a group.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -11,7 +13,7 @@ use super::error::{UiError, parse_id};
 use super::layout::{self, Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
-use crate::benchmark::service::Results;
+use crate::benchmark::service::{PairRows, Results};
 use crate::benchmark::{Correlations, GroupResult, Interval, MetricResult, Statistics};
 use crate::http::ApiContext;
 use crate::metrics::MetricId;
@@ -125,8 +127,15 @@ pub(super) async fn detail(
     };
     let mut plots = Vec::new();
     if let Some(group) = &chosen {
+        let mut by_metric: HashMap<MetricId, PairRows> = data::group_pairs(&ctx, id, Some(group))
+            .await?
+            .into_iter()
+            .map(|pairs| (pairs.metric, pairs))
+            .collect();
         for metric in &metrics {
-            let pairs = data::pairs(&ctx, id, *metric, Some(group)).await?;
+            let Some(pairs) = by_metric.remove(metric) else {
+                continue;
+            };
             let rho = group_result(&results, metric, group)
                 .and_then(|result| spearman(&result.statistics));
             plots.push((

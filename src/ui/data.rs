@@ -34,12 +34,7 @@ pub(super) use csv_format::{
 
 /// The leaderboard, with each column's results (for their confidence intervals).
 pub(super) async fn leaderboard(ctx: &ApiContext) -> Result<(Leaderboard, Vec<Results>), ApiError> {
-    let board = service::leaderboard(&ctx.db).await?;
-    let mut columns = Vec::with_capacity(board.benchmarks.len());
-    for column in &board.benchmarks {
-        columns.push(service::results(&ctx.db, column.id).await?);
-    }
-    Ok((board, columns))
+    Ok(service::leaderboard_with_results(&ctx.db).await?)
 }
 
 pub(super) async fn benchmarks(ctx: &ApiContext) -> Result<Vec<Benchmark>, ApiError> {
@@ -61,6 +56,15 @@ pub(super) async fn pairs(
     group: Option<&str>,
 ) -> Result<PairRows, ApiError> {
     Ok(service::pairs(&ctx.db, id, metric, group).await?)
+}
+
+/// The pairs behind every metric of benchmark `id` in one group.
+pub(super) async fn group_pairs(
+    ctx: &ApiContext,
+    id: i64,
+    group: Option<&str>,
+) -> Result<Vec<PairRows>, ApiError> {
+    Ok(service::group_pairs(&ctx.db, id, group).await?)
 }
 
 pub(super) async fn matrix(

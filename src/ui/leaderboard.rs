@@ -1,4 +1,5 @@
-//! `/ui/leaderboard`: metrics × published benchmarks, each cell coloured by its ρ.
+//! `/ui/leaderboard`: metrics × published benchmarks, each cell coloured by its column's
+//! statistic, the leader of each column and the metrics the data cannot tell from it marked.
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +10,7 @@ use super::data;
 use super::error::UiError;
 use super::layout::{self, Page, Section, fixed, rho_class};
 use super::session::Viewer;
+use crate::benchmark::leaderboard::{Column, Statistic};
 use crate::benchmark::{Interval, MetricResult};
 use crate::http::ApiContext;
 
@@ -25,9 +27,11 @@ pub(super) async fn page(
     let content = html! {
         h1 { "Leaderboard" }
         p.lead {
-            "Each cell is a metric's Spearman ρ between its distances and the differences in function, "
-            "averaged over the benchmark's groups (higher is better; hover for the bootstrap interval). "
-            "Rows come best first by mean rank over the published benchmarks."
+            "Each cell is a metric's benchmark value: for a correlation benchmark its Spearman ρ between "
+            "distances and differences in function, averaged over the benchmark's groups (each column says "
+            "which statistic it shows; higher is better; hover for the bootstrap interval). "
+            "★ marks each column's leader and ≈ the metrics whose bootstrap interval of the difference "
+            "from the leader contains 0. Rows come best first by mean rank over the published benchmarks."
         }
         p.downloads { a href="/ui/leaderboard?format=csv" { "Download CSV" } }
         @if board.benchmarks.is_empty() {
@@ -38,9 +42,12 @@ pub(super) async fn page(
                     tr {
                         th { "metric" }
                         @for column in &board.benchmarks {
-                            th.num data-benchmark=(column.id) {
+                            th.num data-benchmark=(column.id) data-statistic=(column.statistic.name())
+                                data-leader=[column.leader.map(|leader| leader.name())] {
                                 a href={ "/ui/benchmarks/" (column.id) } { (column.name) }
                                 @if column.partial { " " span.badge.running { "partial" } }
+                                br;
+                                span.statistic { (statistic_label(column.statistic)) }
                             }
                         }
                         th.num { "mean ρ" }
@@ -51,13 +58,17 @@ pub(super) async fn page(
                     @for row in &board.rows {
                         tr data-metric=(row.metric.name()) {
                             th { (row.metric.name()) }
-                            @for (cell, column_results) in row.cells.iter().zip(&results) {
-                                @match cell.spearman {
-                                    Some(rho) => {
-                                        td.cell.(rho_class(rho)) data-value=(full_precision(rho))
+                            @for ((cell, column), column_results) in row.cells.iter().zip(&board.benchmarks).zip(&results) {
+                                @match cell.value {
+                                    Some(value) => {
+                                        @let leads = column.leader == Some(row.metric);
+                                        td.cell.(colour_class(column.statistic, value)).leader[leads].tied[cell.tied_with_leader]
+                                            data-value=(full_precision(value))
                                             data-benchmark=(cell.benchmark)
-                                            title=(interval_text(column_results.metrics.get(&row.metric), rho)) {
-                                            (format!("{rho:.3}"))
+                                            data-tied=(cell.tied_with_leader)
+                                            title=(cell_text(column, cell.tied_with_leader, column_results.metrics.get(&row.metric), value)) {
+                                            @if leads { "★ " } @else if cell.tied_with_leader { "≈ " }
+                                            (format!("{value:.3}"))
                                         }
                                     }
                                     None => { td.missing data-benchmark=(cell.benchmark) { "—" } }
@@ -83,18 +94,49 @@ pub(super) async fn page(
     .into_response())
 }
 
-/// The hover text of a cell: the value and its bootstrap interval when one was estimated.
-fn interval_text(result: Option<&MetricResult>, rho: f64) -> String {
-    match result.map(|result| &result.ci) {
+/// The statistic a column shows, as its header names it.
+fn statistic_label(statistic: Statistic) -> &'static str {
+    match statistic {
+        Statistic::Spearman => "Spearman ρ",
+        Statistic::Auprc => "AUPRC",
+        Statistic::Correlation => "layer monotonicity",
+    }
+}
+
+/// The diverging scale is drawn for correlations on [-1, 1]; an AUPRC on [0, 1] is stretched
+/// onto it so that its extremes take the scale's ends.
+fn colour_class(statistic: Statistic, value: f64) -> String {
+    match statistic {
+        Statistic::Spearman | Statistic::Correlation => rho_class(value),
+        Statistic::Auprc => rho_class(2.0 * value - 1.0),
+    }
+}
+
+/// The hover text of a cell: the value, its bootstrap interval when one was estimated, and how
+/// it stands against the column's leader.
+fn cell_text(column: &Column, tied: bool, result: Option<&MetricResult>, value: f64) -> String {
+    let symbol = match column.statistic {
+        Statistic::Spearman => "ρ",
+        Statistic::Auprc => "AUPRC",
+        Statistic::Correlation => "monotonicity",
+    };
+    let interval = match result.map(|result| &result.ci) {
         Some(Interval::Estimated(ci)) => format!(
-            "ρ = {rho:.4}; 95% bootstrap interval [{:.4}, {:.4}]",
+            "{symbol} = {value:.4}; 95% bootstrap interval [{:.4}, {:.4}]",
             ci.lower, ci.upper
         ),
         Some(Interval::Undefined(reason)) => {
-            format!("ρ = {rho:.4}; no bootstrap interval: {reason}")
+            format!("{symbol} = {value:.4}; no bootstrap interval: {reason}")
         }
         Some(Interval::NotRequested) | None => {
-            format!("ρ = {rho:.4}; no bootstrap interval requested")
+            format!("{symbol} = {value:.4}; no bootstrap interval requested")
         }
+    };
+    match column.leader {
+        Some(leader) if tied => format!(
+            "{interval}; not distinguishable from the leader, {}",
+            leader.name()
+        ),
+        _ => interval,
     }
 }

@@ -20,7 +20,7 @@ pub struct Study {
 
 /// `models` models of [`LAYERS`] named layers each, a `probe` score per representation, and
 /// one published benchmark over them (CKA and Procrustes, one group per layer: every pair of
-/// models at that layer), run to the end. Four models give each group six pairs.
+/// models at that layer, with a bootstrap so the pages show intervals and ties), run to the end. Four models give each group six pairs.
 pub async fn study(app: &TestApp, models: usize) -> Study {
     let mut ids = Vec::new();
     let mut representations = Vec::new();
@@ -62,7 +62,8 @@ pub async fn study(app: &TestApp, models: usize) -> Study {
         representations.push(layers);
     }
     let definition = json!({"name": "ui-depth", "dataset": DATASET, "score": "probe",
-        "protocol": {"kind": "all_pairs", "group_by": "layer"}, "metrics": ["cka", "procrustes"]});
+        "protocol": {"kind": "all_pairs", "group_by": "layer"}, "metrics": ["cka", "procrustes"],
+        "bootstrap": {"resamples": 200, "seed": 5}});
     let benchmark = expect_status(
         app.post_json("/v1/benchmarks", &definition).await,
         StatusCode::CREATED,
