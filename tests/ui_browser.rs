@@ -197,7 +197,10 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
             ]
         })
         .collect();
-    assert_eq!(headers, columns, "each column names its statistic and leader");
+    assert_eq!(
+        headers, columns,
+        "each column names its statistic and leader"
+    );
     let metrics = browser
         .attrs("table.leaderboard tbody tr", &["data-metric"])
         .await;
@@ -210,10 +213,15 @@ async fn a_writer_logs_in_and_the_pages_show_what_the_api_serves() {
     for ((cell, (benchmark, value, tied)), row) in cells.iter().zip(&expected).zip(&metrics) {
         assert_eq!(number(&cell[0]), *value);
         assert_eq!(number(&cell[1]) as i64, *benchmark);
-        assert_eq!(cell[2].as_deref(), Some(if *tied { "true" } else { "false" }));
+        assert_eq!(
+            cell[2].as_deref(),
+            Some(if *tied { "true" } else { "false" })
+        );
         assert!(row[0].is_some());
     }
-    let leader_cells = browser.attrs("table.leaderboard td.leader", &["data-benchmark"]).await;
+    let leader_cells = browser
+        .attrs("table.leaderboard td.leader", &["data-benchmark"])
+        .await;
     assert_eq!(
         leader_cells.len(),
         columns.iter().filter(|column| column[2].is_some()).count(),

@@ -1,29 +1,25 @@
 //! `/v1/models/{id}/outputs?dataset=NAME`: a model's logits on a dataset, which the functional
 //! differences of docs/PROTOCOLS.md compare.
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::extract::{Json, Path, Query};
-use super::upload::{
-    NpyDownload, ReceivedUpload, check_upload_headers, npy_response, receive_for_dataset,
-};
-use super::{ApiContext, Routes, validate};
+use super::upload::{self, DatasetQuery, ModelUpload, NpyDownload, ReceivedUpload};
+use super::{ApiContext, Routes};
 use crate::http::error::ApiError;
 use crate::matrix::MatrixInfo;
+use crate::store::datasets;
 use crate::store::outputs::{self, OutputsTarget, StoredOutputs};
-use crate::store::{datasets, models};
 
 /// Outputs are told apart from their metadata by `Accept`, not by path, so all three methods
 /// share one path; that path is routed without the request timeout because uploads and
 /// downloads stream.
 pub(super) fn router() -> Routes {
     Routes::default()
-        .streaming(Method::PUT, "/v1/models/{id}/outputs", upload)
+        .streaming(Method::PUT, "/v1/models/{id}/outputs", put)
         .streaming(Method::GET, "/v1/models/{id}/outputs", get)
         .streaming(Method::DELETE, "/v1/models/{id}/outputs", delete)
 }
@@ -39,6 +35,12 @@ struct UploadParams {
     replace: bool,
 }
 
+impl DatasetQuery for UploadParams {
+    fn dataset(&self) -> &str {
+        &self.dataset
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DatasetParam {
@@ -47,28 +49,23 @@ struct DatasetParam {
 
 /// `PUT /v1/models/{id}/outputs?dataset=NAME`: the body is the n x C logits as a `.npy` file,
 /// decoded and stored as a representation's matrix is; n must be the dataset's row count.
-async fn upload(
+async fn put(
     State(ctx): State<ApiContext>,
-    caller: Caller,
-    Path(model_id): Path<i64>,
-    Query(params): Query<UploadParams>,
-    headers: HeaderMap,
-    body: Body,
+    ModelUpload {
+        caller,
+        model_id,
+        params,
+        dataset,
+        body,
+    }: ModelUpload<UploadParams>,
 ) -> Result<Response, ApiError> {
-    check_upload_headers(&ctx, &headers)?;
-    validate::name("dataset", &params.dataset)?;
-    if !models::exists(&ctx.db, model_id).await? {
-        return Err(ApiError::not_found("model", model_id));
-    }
-    let dataset = datasets::find_by_name(&ctx.db, &params.dataset)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
+    let dataset = dataset.ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
 
     let ReceivedUpload {
         mut tx,
         blob_id,
         dataset_id,
-    } = receive_for_dataset(
+    } = upload::receive_for_dataset(
         &ctx,
         body,
         None,
@@ -129,7 +126,7 @@ async fn get(
     if wants_json(&headers) {
         return Ok(Json(stored).into_response());
     }
-    npy_response(
+    upload::npy_response(
         &ctx.db,
         NpyDownload {
             blob_id: stored.blob_id,

@@ -1,8 +1,7 @@
 //! Representations: matrix uploads, listing, download and deletion.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -11,15 +10,15 @@ use super::auth::Caller;
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::upload::{
-    NpyDownload, ReceivedUpload, check_upload_headers, npy_response, receive_for_dataset,
+    DatasetQuery, ModelUpload, NpyDownload, ReceivedUpload, npy_response, receive_for_dataset,
 };
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
 use crate::store::blobs;
+use crate::store::datasets;
 use crate::store::representations::{
     self, Representation, RepresentationFilter, Stored, UploadTarget,
 };
-use crate::store::{datasets, models};
 use crate::transform::{PcaKeep, TransformError, pca_keep_addressed};
 
 pub(super) fn router() -> Routes {
@@ -47,6 +46,12 @@ pub struct UploadParams {
     pub tensor: Option<String>,
 }
 
+impl DatasetQuery for UploadParams {
+    fn dataset(&self) -> &str {
+        &self.dataset
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct UploadResponse {
     #[serde(flatten)]
@@ -62,23 +67,18 @@ struct UploadResponse {
 /// as it arrives.
 async fn upload(
     State(ctx): State<ApiContext>,
-    caller: Caller,
-    Path(model_id): Path<i64>,
-    Query(params): Query<UploadParams>,
-    headers: HeaderMap,
-    body: Body,
+    ModelUpload {
+        caller,
+        model_id,
+        params,
+        dataset,
+        body,
+    }: ModelUpload<UploadParams>,
 ) -> Result<Response, ApiError> {
-    check_upload_headers(&ctx, &headers)?;
-    validate::name("dataset", &params.dataset)?;
+    let expected_rows = dataset.and_then(|dataset| dataset.n_rows);
     if let Some(layer_name) = &params.layer_name {
         validate::name("layer", layer_name)?;
     }
-    if !models::exists(&ctx.db, model_id).await? {
-        return Err(ApiError::not_found("model", model_id));
-    }
-    let expected_rows = datasets::find_by_name(&ctx.db, &params.dataset)
-        .await?
-        .and_then(|dataset| dataset.n_rows);
 
     let ReceivedUpload {
         mut tx,

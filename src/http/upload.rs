@@ -4,17 +4,22 @@
 use std::time::Duration;
 
 use axum::body::{Body, BodyDataStream};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
+use serde::de::DeserializeOwned;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::ApiContext;
+use super::auth::Caller;
+use super::extract::{Path, Query};
+use super::{ApiContext, validate};
 use crate::http::error::ApiError;
 use crate::matrix::{Decoded, Dtype, MatrixInfo, npy_header, spawn_decoder};
 use crate::store::blobs::{self, BlobWriter, WrittenBlob};
-use crate::store::datasets;
+use crate::store::datasets::{self, Dataset};
+use crate::store::models;
 
 /// Refuses, before any of the body is read, what the headers already show to be wrong.
 pub(super) fn check_upload_headers(ctx: &ApiContext, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -24,6 +29,46 @@ pub(super) fn check_upload_headers(ctx: &ApiContext, headers: &HeaderMap) -> Res
         return Err(ApiError::UploadTooLarge { limit });
     }
     Ok(())
+}
+
+/// The query of an upload for a model on a dataset.
+pub(super) trait DatasetQuery {
+    fn dataset(&self) -> &str;
+}
+
+/// An upload for a model on a dataset, checked as far as it can be before its body is read:
+/// the headers, the dataset's name and that the model exists. `dataset` is the dataset as it
+/// is, `None` when the upload is to create it.
+pub(super) struct ModelUpload<P> {
+    pub caller: Caller,
+    pub model_id: i64,
+    pub params: P,
+    pub dataset: Option<Dataset>,
+    pub body: Body,
+}
+
+impl<P: DatasetQuery + DeserializeOwned + Send> FromRequest<ApiContext> for ModelUpload<P> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, ctx: &ApiContext) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, ctx).await?;
+        let Path(model_id) = Path::<i64>::from_request_parts(&mut parts, ctx).await?;
+        let Query(params) = Query::<P>::from_request_parts(&mut parts, ctx).await?;
+        check_upload_headers(ctx, &parts.headers)?;
+        validate::name("dataset", params.dataset())?;
+        if !models::exists(&ctx.db, model_id).await? {
+            return Err(ApiError::not_found("model", model_id));
+        }
+        let dataset = datasets::find_by_name(&ctx.db, params.dataset()).await?;
+        Ok(ModelUpload {
+            caller,
+            model_id,
+            params,
+            dataset,
+            body,
+        })
+    }
 }
 
 /// An upload received into its blob and its dataset locked, in the one transaction the caller

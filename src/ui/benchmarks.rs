@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 
 use super::charts::{Point, Scatter, full_precision};
 use super::data;
 use super::error::{UiError, parse_id};
-use super::layout::{self, Page, Section, fixed, rho_class};
+use super::layout::{Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
 use crate::benchmark::service::{PairRows, Results};
@@ -74,16 +74,9 @@ pub(super) async fn list(
         }
     };
     let refresh = benchmarks.iter().any(running).then_some(REFRESH_SECS);
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: "Benchmarks",
-            section: Section::Benchmarks,
-            refresh_secs: refresh,
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new("Benchmarks", Section::Benchmarks, content)
+        .refreshing(refresh)
+        .respond(viewer.session()))
 }
 
 pub(super) async fn detail(
@@ -194,16 +187,9 @@ pub(super) async fn detail(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: &benchmark.name,
-            section: Section::Benchmarks,
-            refresh_secs: (running(&benchmark) || results.partial).then_some(REFRESH_SECS),
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new(&benchmark.name, Section::Benchmarks, content)
+        .refreshing((running(&benchmark) || results.partial).then_some(REFRESH_SECS))
+        .respond(viewer.session()))
 }
 
 /// A link to a benchmark's page (or its sub-page `suffix`) with the query `params`.

@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use super::charts::{HeatCell, Heatmap};
 use super::data;
 use super::error::UiError;
-use super::layout::{self, Page, Section};
+use super::layout::{Page, Section};
 use super::session::{self, Viewer};
 use super::{query_pairs, query_value, wants_csv};
 use crate::http::ApiContext;
@@ -202,16 +202,9 @@ pub(super) async fn page(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: "Compare",
-            section: Section::Compare,
-            refresh_secs: working.then_some(REFRESH_SECS),
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new("Compare", Section::Compare, content)
+        .refreshing(working.then_some(REFRESH_SECS))
+        .respond(viewer.session()))
 }
 
 fn pickers(

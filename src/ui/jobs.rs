@@ -8,7 +8,7 @@ use maud::html;
 
 use super::data;
 use super::error::{UiError, parse_id};
-use super::layout::{self, Page, Section};
+use super::layout::{Page, Section};
 use super::query_value;
 use super::session::{self, Viewer};
 use crate::http::ApiContext;
@@ -69,16 +69,9 @@ pub(super) async fn page(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: "Jobs",
-            section: Section::Jobs,
-            refresh_secs: busy.then_some(5),
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new("Jobs", Section::Jobs, content)
+        .refreshing(busy.then_some(5))
+        .respond(viewer.session()))
 }
 
 /// `POST /ui/jobs/{id}/retry`: queues a failed job again, as `POST /v1/jobs/{id}/retry` does.

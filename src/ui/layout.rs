@@ -78,8 +78,33 @@ pub(super) struct Page<'a> {
     pub content: Markup,
 }
 
+impl<'a> Page<'a> {
+    /// A page that stays as it is until the viewer reloads it.
+    pub(super) fn new(title: &'a str, section: Section, content: Markup) -> Page<'a> {
+        Page {
+            title,
+            section,
+            refresh_secs: None,
+            content,
+        }
+    }
+
+    /// Reloads the page after `secs` seconds when given: work it shows is under way.
+    pub(super) fn refreshing(self, secs: Option<u32>) -> Page<'a> {
+        Page {
+            refresh_secs: secs,
+            ..self
+        }
+    }
+
+    /// The page in the frame, for the viewer with `session` (none: the public view).
+    pub(super) fn respond(self, session: Option<&Session>) -> Response {
+        frame(session, self).into_response()
+    }
+}
+
 /// A page in the frame, for the viewer with `session` (none: the public view).
-pub(super) fn page(session: Option<&Session>, page: Page<'_>) -> Markup {
+fn frame(session: Option<&Session>, page: Page<'_>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -2,13 +2,13 @@
 //! statistic, the leader of each column and the metrics the data cannot tell from it marked.
 
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::html;
 
 use super::charts::full_precision;
 use super::data;
 use super::error::UiError;
-use super::layout::{self, Page, Section, fixed, rho_class};
+use super::layout::{Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use crate::benchmark::leaderboard::{Column, Statistic};
 use crate::benchmark::{Interval, MetricResult};
@@ -82,16 +82,9 @@ pub(super) async fn page(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: "Leaderboard",
-            section: Section::Leaderboard,
-            refresh_secs: running.then_some(5),
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new("Leaderboard", Section::Leaderboard, content)
+        .refreshing(running.then_some(5))
+        .respond(viewer.session()))
 }
 
 /// The statistic a column shows, as its header names it.

@@ -2,13 +2,13 @@
 //! representations and scores.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::html;
 
 use super::charts::full_precision;
 use super::data;
 use super::error::{UiError, parse_id};
-use super::layout::{self, Page, Section};
+use super::layout::{Page, Section};
 use super::session::Viewer;
 use crate::http::ApiContext;
 use crate::store::scores::{Score, ScoreTarget};
@@ -40,16 +40,7 @@ pub(super) async fn list(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: "Models",
-            section: Section::Models,
-            refresh_secs: None,
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new("Models", Section::Models, content).respond(viewer.session()))
 }
 
 pub(super) async fn detail(
@@ -118,14 +109,5 @@ pub(super) async fn detail(
             }
         }
     };
-    Ok(layout::page(
-        viewer.session(),
-        Page {
-            title: &model.name,
-            section: Section::Models,
-            refresh_secs: None,
-            content,
-        },
-    )
-    .into_response())
+    Ok(Page::new(&model.name, Section::Models, content).respond(viewer.session()))
 }

@@ -30,12 +30,7 @@ pub struct Heatmap {
 
 const CELL: f64 = 34.0;
 /// Row labels on the left, column labels below, the colour bar's ticks on the right.
-const MARGINS: Margins = Margins {
-    left: 118.0,
-    right: 58.0,
-    top: 34.0,
-    bottom: 80.0,
-};
+const MARGINS: Margins = Margins::clockwise(34.0, 58.0, 80.0, 118.0);
 const BAR_GAP: f64 = 18.0;
 const BAR_WIDTH: f64 = 14.0;
 /// Values are printed in the cells up to this many columns; beyond, they would not fit.

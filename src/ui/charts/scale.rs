@@ -32,6 +32,18 @@ pub struct Margins {
     pub bottom: f64,
 }
 
+impl Margins {
+    /// Margins given clockwise from the top, as CSS gives them.
+    pub const fn clockwise(top: f64, right: f64, bottom: f64, left: f64) -> Margins {
+        Margins {
+            left,
+            right,
+            top,
+            bottom,
+        }
+    }
+}
+
 /// The smallest and largest of the finite `values`; `None` when there is none.
 pub fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values

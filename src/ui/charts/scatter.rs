@@ -25,12 +25,7 @@ pub struct Scatter {
 
 const WIDTH: f64 = 300.0;
 const HEIGHT: f64 = 250.0;
-const MARGINS: Margins = Margins {
-    left: 56.0,
-    right: 14.0,
-    top: 30.0,
-    bottom: 46.0,
-};
+const MARGINS: Margins = Margins::clockwise(30.0, 14.0, 46.0, 56.0);
 
 impl Scatter {
     pub fn render(&self) -> Markup {
