@@ -1,7 +1,7 @@
 //! The metric kinds: names, parameters, symmetry, cost class, a one-line definition and the
 //! memory each needs (README, Measures).
 
-use super::id::{CostClass, Metric, ParamRange, ParamSpec};
+use super::id::{CostClass, MemoryOrder, Metric, ParamRange, ParamSpec};
 use super::nclass::Measure;
 
 /// A metric without its parameters.
@@ -168,6 +168,24 @@ impl MetricKind {
         }
     }
 
+    /// What dominates the kind's memory for n > d ([`Metric::memory_bytes`] gives the bytes).
+    pub const fn memory_order(self) -> MemoryOrder {
+        match self {
+            MetricKind::Rsa
+            | MetricKind::DistanceCorrelation
+            | MetricKind::RsmNormDiff
+            | MetricKind::UniformityDiff
+            | MetricKind::RbfCka => MemoryOrder::RowsSquared,
+            MetricKind::MutualKnn
+            | MetricKind::AlignedCosine
+            | MetricKind::JaccardKnn
+            | MetricKind::RankSimilarity
+            | MetricKind::SecondOrderCosine
+            | MetricKind::Cknna => MemoryOrder::Rows,
+            _ => MemoryOrder::Features,
+        }
+    }
+
     /// One line saying what the kind computes (README, Measures, has the full definitions).
     pub const fn definition(self) -> &'static str {
         match self {
@@ -315,5 +333,30 @@ impl Metric {
             | MetricKind::RbfCka => unreachable!("an N-class measure's cost is its Measure's"),
         };
         8 * words
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order each kind declares is the one its byte count follows: doubling n leaves a
+    /// d x d cost as it is, doubles a linear one and quadruples an n x n one.
+    #[test]
+    fn memory_orders_follow_the_byte_counts() {
+        let (n, d) = (1_000_000, 50);
+        for kind in MetricKind::ALL {
+            let growth = kind.memory_bytes(2 * n, d, d) as f64 / kind.memory_bytes(n, d, d) as f64;
+            let expected = match kind.memory_order() {
+                MemoryOrder::Features => 1.0,
+                MemoryOrder::Rows => 2.0,
+                MemoryOrder::RowsSquared => 4.0,
+            };
+            assert!(
+                (growth - expected).abs() < 0.05,
+                "{}: doubling n multiplies its bytes by {growth}",
+                kind.name()
+            );
+        }
     }
 }

@@ -34,7 +34,7 @@ pub use external::{
     EXTERNAL_PREFIX, ExternalName, InvalidExternalName, MAX_EXTERNAL_NAME_LEN, MetricId,
     UnknownMetricId,
 };
-pub use id::{CostClass, MAX_PARAMS, Metric, ParamRange, ParamSpec, UnknownMetric};
+pub use id::{CostClass, MAX_PARAMS, MemoryOrder, Metric, ParamRange, ParamSpec, UnknownMetric};
 pub use kind::MetricKind;
 pub use knn::NEIGHBOURS;
 pub use linalg::{better_blas_core, blas_core, blas_threads, set_blas_threads};
