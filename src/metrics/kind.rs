@@ -4,6 +4,22 @@
 use super::id::{CostClass, MemoryOrder, Metric, ParamRange, ParamSpec};
 use super::nclass::Measure;
 
+/// The kinds [`super::nclass`] computes, the N-class measures of docs/MEASURES.md, as one
+/// pattern for every match that leaves them to it.
+macro_rules! n_class_measure {
+    () => {
+        $crate::metrics::MetricKind::DistanceCorrelation
+            | $crate::metrics::MetricKind::JaccardKnn
+            | $crate::metrics::MetricKind::RankSimilarity
+            | $crate::metrics::MetricKind::SecondOrderCosine
+            | $crate::metrics::MetricKind::RsmNormDiff
+            | $crate::metrics::MetricKind::UniformityDiff
+            | $crate::metrics::MetricKind::Cknna
+            | $crate::metrics::MetricKind::RbfCka
+    };
+}
+pub(super) use n_class_measure;
+
 /// A metric without its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MetricKind {
@@ -37,30 +53,23 @@ pub enum MetricKind {
     RbfCka,
 }
 
-const GULP_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "lambda",
-    default: 0.0,
-    range: ParamRange::NonNegative,
-}];
+/// The list of a kind that takes one parameter.
+const fn one_param(name: &'static str, default: f64, range: ParamRange) -> [ParamSpec; 1] {
+    [ParamSpec {
+        name,
+        default,
+        range,
+    }]
+}
+
+const GULP_PARAMS: [ParamSpec; 1] = one_param("lambda", 0.0, ParamRange::NonNegative);
 
 /// The neighbours k of the kNN-list measures (docs/MEASURES.md, Measures).
-const NEIGHBOURHOOD_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "k",
-    default: 10.0,
-    range: ParamRange::Count,
-}];
+const NEIGHBOURHOOD_PARAMS: [ParamSpec; 1] = one_param("k", 10.0, ParamRange::Count);
 
-const UNIFORMITY_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "t",
-    default: 2.0,
-    range: ParamRange::Positive,
-}];
+const UNIFORMITY_PARAMS: [ParamSpec; 1] = one_param("t", 2.0, ParamRange::Positive);
 
-const RBF_CKA_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "sigma_frac",
-    default: 1.0,
-    range: ParamRange::Positive,
-}];
+const RBF_CKA_PARAMS: [ParamSpec; 1] = one_param("sigma_frac", 1.0, ParamRange::Positive);
 
 impl MetricKind {
     /// Every kind, in the order of README's Measures tables (and of `Ord`).
@@ -153,16 +162,9 @@ impl MetricKind {
 
     pub const fn cost_class(self) -> CostClass {
         match self {
-            MetricKind::Rsa
-            | MetricKind::MutualKnn
-            | MetricKind::DistanceCorrelation
-            | MetricKind::JaccardKnn
-            | MetricKind::RankSimilarity
-            | MetricKind::SecondOrderCosine
-            | MetricKind::RsmNormDiff
-            | MetricKind::UniformityDiff
-            | MetricKind::Cknna
-            | MetricKind::RbfCka => CostClass::Neighbourhood,
+            MetricKind::Rsa | MetricKind::MutualKnn | n_class_measure!() => {
+                CostClass::Neighbourhood
+            }
             MetricKind::MagnitudeDiff | MetricKind::ConcentricityDiff => CostClass::Rows,
             _ => CostClass::Gram,
         }
@@ -323,14 +325,7 @@ impl Metric {
             }
             // Unit rows on each side; the raw cross product, its SVD and the weighted product.
             MetricKind::AlignedCosine => n * (d1 + d2) + 6 * cross + 2 * wide * wide,
-            MetricKind::DistanceCorrelation
-            | MetricKind::JaccardKnn
-            | MetricKind::RankSimilarity
-            | MetricKind::SecondOrderCosine
-            | MetricKind::RsmNormDiff
-            | MetricKind::UniformityDiff
-            | MetricKind::Cknna
-            | MetricKind::RbfCka => unreachable!("an N-class measure's cost is its Measure's"),
+            n_class_measure!() => unreachable!("an N-class measure's cost is its Measure's"),
         };
         8 * words
     }
