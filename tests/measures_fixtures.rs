@@ -1,29 +1,13 @@
 //! The measures of README, Measures, on every golden case of `tests/fixtures/measures/`, both
 //! argument orders, each alone and all in one call (`Prepared::new` + `compare`).
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod common;
 
-use ndarray::Array2;
+use std::collections::BTreeMap;
+
+use common::measures as golden;
 use serde_json::Value;
 use simbench::metrics::{Metric, MetricError, Prepared, compare};
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/measures");
-const ABSOLUTE: f64 = 1e-8;
-const RELATIVE: f64 = 1e-6;
-
-fn read(file: &Value) -> Array2<f64> {
-    let path = Path::new(FIXTURES).join(file.as_str().expect("file name"));
-    simbench::matrix::read_matrix_file(&path, None)
-        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
-        .to_f64()
-}
-
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(Path::new(FIXTURES).join("expected.json"))
-        .expect("expected.json is readable");
-    serde_json::from_str(&text).expect("expected.json is JSON")
-}
 
 /// The fixture's identifiers that the engine knows, parsed.
 fn known_measures(document: &Value) -> Vec<(String, Metric)> {
@@ -48,26 +32,19 @@ fn check(
     failures: &mut Vec<String>,
 ) {
     for (name, metric) in measures {
-        let outcome = &got[metric];
-        match (expected[name].as_f64(), outcome) {
-            (Some(want), Ok(value)) => {
-                if (value - want).abs() > ABSOLUTE + RELATIVE * want.abs() {
-                    failures.push(format!("{label} {name}: got {value}, want {want}"));
-                }
+        let outcome = match &got[metric] {
+            Ok(value) => Ok(*value),
+            Err(error) if error.is_refusal() => Err(error.to_string()),
+            Err(error) => {
+                failures.push(format!("{label} {name}: not a refusal: {error}"));
+                continue;
             }
-            (Some(want), Err(error)) => {
-                failures.push(format!("{label} {name}: refused ({error}), want {want}"));
-            }
-            (None, Ok(value)) => {
-                failures.push(format!("{label} {name}: got {value}, want a refusal"));
-            }
-            (None, Err(error)) => {
-                if !error.is_refusal() || error.to_string().len() < 20 {
-                    failures.push(format!(
-                        "{label} {name}: not a refusal with a reason: {error}"
-                    ));
-                }
-            }
+        };
+        if let Some(wrong) = golden::mismatch(
+            &expected[name],
+            outcome.as_ref().copied().map_err(String::as_str),
+        ) {
+            failures.push(format!("{label} {name}: {wrong}"));
         }
     }
 }
@@ -87,7 +64,7 @@ const MINE: [&str; 10] = [
 
 #[test]
 fn every_measure_matches_the_golden_values_in_both_orders() {
-    let document = fixture();
+    let document = golden::document();
     let measures = known_measures(&document);
     for kind in MINE {
         assert!(
@@ -99,8 +76,8 @@ fn every_measure_matches_the_golden_values_in_both_orders() {
     let mut failures = Vec::new();
     for case in document["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("case name");
-        let x = Prepared::new(read(&case["x"])).expect("fixture x is valid");
-        let y = Prepared::new(read(&case["y"])).expect("fixture y is valid");
+        let x = Prepared::new(golden::matrix(&case["x"])).expect("fixture x is valid");
+        let y = Prepared::new(golden::matrix(&case["y"])).expect("fixture y is valid");
         let forward = compare(&x, &y, &metrics);
         let swapped = compare(&y, &x, &metrics);
         check(name, &case["expected"], &forward, &measures, &mut failures);

@@ -77,8 +77,9 @@ pub struct BenchMetricsArgs {
     pub n_class: bool,
 }
 
+/// What both reports open with: the run's sizes and settings and the GEMM every ratio divides by.
 #[derive(Debug, Serialize)]
-struct Report {
+struct Run {
     n: usize,
     d: usize,
     repeats: usize,
@@ -88,6 +89,48 @@ struct Report {
     blas_core: String,
     /// Median of every GEMM timed during the run.
     gemm_seconds: f64,
+}
+
+impl Run {
+    fn new(args: &BenchMetricsArgs, stopwatch: Stopwatch) -> Run {
+        Run {
+            n: args.n,
+            d: args.d,
+            repeats: args.repeats,
+            seed: args.seed,
+            blas_threads: blas_threads(),
+            blas_core: blas_core(),
+            gemm_seconds: median(stopwatch.all_gemm_seconds),
+        }
+    }
+
+    fn print(&self, command: &str) {
+        println!(
+            "{command}: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS thread(s), {} kernels",
+            self.n, self.d, self.repeats, self.seed, self.blas_threads, self.blas_core
+        );
+        println!(
+            "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s; each ratio divides by the \
+             median of the GEMMs timed just before that figure's runs\n",
+            self.gemm_seconds
+        );
+    }
+}
+
+/// Prints `report` as one JSON object, or as the table `print_table` makes of it.
+fn emit<T: Serialize>(report: &T, json: bool, print_table: fn(&T)) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print_table(report);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    #[serde(flatten)]
+    run: Run,
     /// Seconds per pair, prepared representations cached.
     per_pair: Vec<Figure>,
     /// Seconds to prepare one representation.
@@ -272,24 +315,13 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     let kernels = kernel_figures(&mut stopwatch, &x, &cross)?;
 
     let report = Report {
-        n: args.n,
-        d: args.d,
-        repeats: args.repeats,
-        seed: args.seed,
-        blas_threads: blas_threads(),
-        blas_core: blas_core(),
-        gemm_seconds: median(stopwatch.all_gemm_seconds),
+        run: Run::new(&args, stopwatch),
         per_pair,
         preparation,
         memory_bytes,
         kernels,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(())
+    emit(&report, args.json, print_table)
 }
 
 /// The alternatives behind the choices in `metrics::linalg`: LAPACK drivers for d x d symmetric
@@ -389,15 +421,7 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 }
 
 fn print_table(report: &Report) {
-    println!(
-        "bench-metrics: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS thread(s), {} kernels",
-        report.n, report.d, report.repeats, report.seed, report.blas_threads, report.blas_core
-    );
-    println!(
-        "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s; each ratio divides by the \
-         median of the GEMMs timed just before that figure's runs\n",
-        report.gemm_seconds
-    );
+    report.run.print("bench-metrics");
     print_section(
         "per pair (prepared representations cached)",
         &report.per_pair,
@@ -428,13 +452,8 @@ fn print_section(title: &str, figures: &[Figure]) {
 
 #[derive(Debug, Serialize)]
 struct NClassReport {
-    n: usize,
-    d: usize,
-    repeats: usize,
-    seed: u64,
-    blas_threads: usize,
-    blas_core: String,
-    gemm_seconds: f64,
+    #[serde(flatten)]
+    run: Run,
     /// Seconds per pair, both representations prepared.
     per_pair: Vec<Figure>,
     /// Seconds to prepare one representation from its rows, eager part included.
@@ -567,35 +586,16 @@ fn run_n_class(args: BenchMetricsArgs) -> anyhow::Result<()> {
     }));
 
     let report = NClassReport {
-        n,
-        d,
-        repeats: args.repeats,
-        seed: args.seed,
-        blas_threads: blas_threads(),
-        blas_core: blas_core(),
-        gemm_seconds: median(stopwatch.all_gemm_seconds),
+        run: Run::new(&args, stopwatch),
         per_pair,
         preparation,
         preparation_memory,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_n_class_table(&report);
-    }
-    Ok(())
+    emit(&report, args.json, print_n_class_table)
 }
 
 fn print_n_class_table(report: &NClassReport) {
-    println!(
-        "bench-metrics --n-class: n = {}, d = {}, median of {} runs, seed {}, {} OpenBLAS \
-         thread(s), {} kernels",
-        report.n, report.d, report.repeats, report.seed, report.blas_threads, report.blas_core
-    );
-    println!(
-        "one n x d x d f64 GEMM (XᵀY), median over the run: {:.4} s\n",
-        report.gemm_seconds
-    );
+    report.run.print("bench-metrics --n-class");
     print_section("per pair (prepared representations)", &report.per_pair);
     print_section(
         "preparation from the rows, once per representation",

@@ -1,6 +1,6 @@
 //! `/v1/metrics`: every metric the service computes, with its parameters and defaults, symmetry,
-//! cost class and a one-line definition (README, Measures), and the metrics clients compute and
-//! register (README, "Metrics computed by the client").
+//! cost class, memory and a one-line definition (README, Measures), and the metrics clients
+//! compute and register (README, "Metrics computed by the client").
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use super::{ApiContext, Routes};
 use crate::http::error::ApiError;
-use crate::metrics::{CostClass, ExternalName, Metric, MetricKind};
+use crate::metrics::{CostClass, ExternalName, MemoryOrder, Metric, MetricKind, Prepared};
 use crate::store::external_metrics::{self, ExternalMetric, NewExternalMetric};
 
 const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -21,6 +21,10 @@ const MAX_PARAMETERS: usize = 16;
 const MAX_RANGE_CHARS: usize = 200;
 /// What an external metric's parameter admits when the client does not say.
 const UNSTATED_RANGE: &str = "set by the client";
+/// The largest n, d1 and d2 the listing prices: far beyond any matrix an upload can hold, and
+/// small enough that no byte count overflows.
+const MAX_ROWS: u64 = 100_000_000;
+const MAX_FEATURES: u64 = 1_000_000;
 
 pub(super) fn router() -> Routes {
     Routes::default()
@@ -32,6 +36,85 @@ pub(super) fn router() -> Routes {
 #[derive(Debug, Serialize)]
 struct MetricList {
     items: Vec<MetricDescription>,
+    /// With `n` and `d1` asked for: the pair the byte figures are for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<PairMemory>,
+}
+
+/// The sizes of a pair, n x d1 (X) and n x d2 (Y), and what preparing each side takes before any
+/// metric runs: the figures the workers' budget (SIMBENCH_MEASURE_MEMORY_BYTES) refuses on.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct PairMemory {
+    n: usize,
+    d1: usize,
+    d2: usize,
+    preparation_bytes: SideBytes,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+struct SideBytes {
+    x: u64,
+    y: u64,
+}
+
+/// A built-in metric's memory: what it grows with, and with a pair's sizes its bytes for the pair.
+#[derive(Debug, Serialize)]
+struct MetricMemory {
+    order: MemoryOrder,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pair_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    n: Option<String>,
+    d1: Option<String>,
+    d2: Option<String>,
+}
+
+impl ListParams {
+    /// The pair's sizes, `None` when none is given; d2 defaults to d1.
+    fn pair(&self) -> Result<Option<PairMemory>, ApiError> {
+        let (n, d1) = match (&self.n, &self.d1, &self.d2) {
+            (None, None, None) => return Ok(None),
+            (Some(n), Some(d1), _) => (n, d1),
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_dimensions",
+                    "give n and d1 together (and d2 when Y is not as wide as X), e.g. ?n=4000&d1=768",
+                ));
+            }
+        };
+        let n = dimension("n", n, MAX_ROWS)?;
+        let d1 = dimension("d1", d1, MAX_FEATURES)?;
+        let d2 = self
+            .d2
+            .as_deref()
+            .map_or(Ok(d1), |d2| dimension("d2", d2, MAX_FEATURES))?;
+        Ok(Some(PairMemory {
+            n,
+            d1,
+            d2,
+            preparation_bytes: SideBytes {
+                x: Prepared::eager_bytes(n, d1),
+                y: Prepared::eager_bytes(n, d2),
+            },
+        }))
+    }
+}
+
+fn dimension(name: &str, text: &str, max: u64) -> Result<usize, ApiError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|value| (1..=max).contains(value))
+        .and_then(|value| usize::try_from(value).ok())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_dimensions",
+                format!("{name} must be an integer from 1 to {max}, got {text:?}"),
+            )
+        })
 }
 
 #[derive(Debug, Serialize)]
@@ -41,6 +124,8 @@ struct MetricDescription {
     symmetric: bool,
     /// `null` for a metric clients compute.
     cost_class: Option<CostClass>,
+    /// `null` for a metric clients compute.
+    memory: Option<MetricMemory>,
     definition: String,
     /// Computed by the service's workers; `false` for metrics clients compute and send.
     built_in: bool,
@@ -65,7 +150,7 @@ fn unstated_range() -> String {
 }
 
 impl MetricDescription {
-    fn built_in(kind: MetricKind) -> MetricDescription {
+    fn built_in(kind: MetricKind, pair: Option<PairMemory>) -> MetricDescription {
         MetricDescription {
             name: kind.name().to_owned(),
             parameters: kind
@@ -79,6 +164,10 @@ impl MetricDescription {
                 .collect(),
             symmetric: kind.is_symmetric(),
             cost_class: Some(kind.cost_class()),
+            memory: Some(MetricMemory {
+                order: kind.memory_order(),
+                pair_bytes: pair.map(|pair| kind.memory_bytes(pair.n, pair.d1, pair.d2)),
+            }),
             definition: kind.definition().to_owned(),
             built_in: true,
             created_by: None,
@@ -95,6 +184,7 @@ impl MetricDescription {
             parameters,
             symmetric: metric.is_symmetric,
             cost_class: None,
+            memory: None,
             definition: metric.description,
             built_in: false,
             created_by: metric.created_by,
@@ -104,15 +194,23 @@ impl MetricDescription {
 }
 
 /// The built-in metrics in the order of README's Measures tables, then the external ones by name.
-async fn list(State(ctx): State<ApiContext>) -> Result<Json<MetricList>, ApiError> {
+/// With `n`, `d1` (and `d2`), each built-in's bytes for such a pair at its default parameters.
+async fn list(
+    State(ctx): State<ApiContext>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<MetricList>, ApiError> {
+    let pair = params.pair()?;
     let mut items: Vec<MetricDescription> = MetricKind::ALL
         .into_iter()
-        .map(MetricDescription::built_in)
+        .map(|kind| MetricDescription::built_in(kind, pair))
         .collect();
     for metric in external_metrics::list(&ctx.db).await? {
         items.push(MetricDescription::external(metric)?);
     }
-    Ok(Json(MetricList { items }))
+    Ok(Json(MetricList {
+        items,
+        memory: pair,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -26,6 +26,21 @@ pub enum CostClass {
     Neighbourhood,
 }
 
+/// What dominates a metric's memory for a pair of n x d representations with n > d (README,
+/// Measures: "Memory"); [`super::Metric::memory_bytes`] gives the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MemoryOrder {
+    /// d x d matrices: the same for any n.
+    #[serde(rename = "d^2")]
+    Features,
+    /// Linear in n: n x d copies, kNN lists, strips of n values.
+    #[serde(rename = "n*d")]
+    Rows,
+    /// n x n matrices.
+    #[serde(rename = "n^2")]
+    RowsSquared,
+}
+
 /// The values a parameter accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamRange {

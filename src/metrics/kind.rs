@@ -1,8 +1,24 @@
 //! The metric kinds: names, parameters, symmetry, cost class, a one-line definition and the
 //! memory each needs (README, Measures).
 
-use super::id::{CostClass, Metric, ParamRange, ParamSpec};
+use super::id::{CostClass, MemoryOrder, Metric, ParamRange, ParamSpec};
 use super::nclass::Measure;
+
+/// The kinds [`super::nclass`] computes, the N-class measures of docs/MEASURES.md, as one
+/// pattern for every match that leaves them to it.
+macro_rules! n_class_measure {
+    () => {
+        $crate::metrics::MetricKind::DistanceCorrelation
+            | $crate::metrics::MetricKind::JaccardKnn
+            | $crate::metrics::MetricKind::RankSimilarity
+            | $crate::metrics::MetricKind::SecondOrderCosine
+            | $crate::metrics::MetricKind::RsmNormDiff
+            | $crate::metrics::MetricKind::UniformityDiff
+            | $crate::metrics::MetricKind::Cknna
+            | $crate::metrics::MetricKind::RbfCka
+    };
+}
+pub(super) use n_class_measure;
 
 /// A metric without its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,30 +53,23 @@ pub enum MetricKind {
     RbfCka,
 }
 
-const GULP_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "lambda",
-    default: 0.0,
-    range: ParamRange::NonNegative,
-}];
+/// The list of a kind that takes one parameter.
+const fn one_param(name: &'static str, default: f64, range: ParamRange) -> [ParamSpec; 1] {
+    [ParamSpec {
+        name,
+        default,
+        range,
+    }]
+}
+
+const GULP_PARAMS: [ParamSpec; 1] = one_param("lambda", 0.0, ParamRange::NonNegative);
 
 /// The neighbours k of the kNN-list measures (docs/MEASURES.md, Measures).
-const NEIGHBOURHOOD_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "k",
-    default: 10.0,
-    range: ParamRange::Count,
-}];
+const NEIGHBOURHOOD_PARAMS: [ParamSpec; 1] = one_param("k", 10.0, ParamRange::Count);
 
-const UNIFORMITY_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "t",
-    default: 2.0,
-    range: ParamRange::Positive,
-}];
+const UNIFORMITY_PARAMS: [ParamSpec; 1] = one_param("t", 2.0, ParamRange::Positive);
 
-const RBF_CKA_PARAMS: [ParamSpec; 1] = [ParamSpec {
-    name: "sigma_frac",
-    default: 1.0,
-    range: ParamRange::Positive,
-}];
+const RBF_CKA_PARAMS: [ParamSpec; 1] = one_param("sigma_frac", 1.0, ParamRange::Positive);
 
 impl MetricKind {
     /// Every kind, in the order of README's Measures tables (and of `Ord`).
@@ -153,18 +162,29 @@ impl MetricKind {
 
     pub const fn cost_class(self) -> CostClass {
         match self {
+            MetricKind::Rsa | MetricKind::MutualKnn | n_class_measure!() => {
+                CostClass::Neighbourhood
+            }
+            MetricKind::MagnitudeDiff | MetricKind::ConcentricityDiff => CostClass::Rows,
+            _ => CostClass::Gram,
+        }
+    }
+
+    /// What dominates the kind's memory for n > d ([`Metric::memory_bytes`] gives the bytes).
+    pub const fn memory_order(self) -> MemoryOrder {
+        match self {
             MetricKind::Rsa
-            | MetricKind::MutualKnn
             | MetricKind::DistanceCorrelation
+            | MetricKind::RsmNormDiff
+            | MetricKind::UniformityDiff
+            | MetricKind::RbfCka => MemoryOrder::RowsSquared,
+            MetricKind::MutualKnn
+            | MetricKind::AlignedCosine
             | MetricKind::JaccardKnn
             | MetricKind::RankSimilarity
             | MetricKind::SecondOrderCosine
-            | MetricKind::RsmNormDiff
-            | MetricKind::UniformityDiff
-            | MetricKind::Cknna
-            | MetricKind::RbfCka => CostClass::Neighbourhood,
-            MetricKind::MagnitudeDiff | MetricKind::ConcentricityDiff => CostClass::Rows,
-            _ => CostClass::Gram,
+            | MetricKind::Cknna => MemoryOrder::Rows,
+            _ => MemoryOrder::Features,
         }
     }
 
@@ -305,15 +325,33 @@ impl Metric {
             }
             // Unit rows on each side; the raw cross product, its SVD and the weighted product.
             MetricKind::AlignedCosine => n * (d1 + d2) + 6 * cross + 2 * wide * wide,
-            MetricKind::DistanceCorrelation
-            | MetricKind::JaccardKnn
-            | MetricKind::RankSimilarity
-            | MetricKind::SecondOrderCosine
-            | MetricKind::RsmNormDiff
-            | MetricKind::UniformityDiff
-            | MetricKind::Cknna
-            | MetricKind::RbfCka => unreachable!("an N-class measure's cost is its Measure's"),
+            n_class_measure!() => unreachable!("an N-class measure's cost is its Measure's"),
         };
         8 * words
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order each kind declares is the one its byte count follows: doubling n leaves a
+    /// d x d cost as it is, doubles a linear one and quadruples an n x n one.
+    #[test]
+    fn memory_orders_follow_the_byte_counts() {
+        let (n, d) = (1_000_000, 50);
+        for kind in MetricKind::ALL {
+            let growth = kind.memory_bytes(2 * n, d, d) as f64 / kind.memory_bytes(n, d, d) as f64;
+            let expected = match kind.memory_order() {
+                MemoryOrder::Features => 1.0,
+                MemoryOrder::Rows => 2.0,
+                MemoryOrder::RowsSquared => 4.0,
+            };
+            assert!(
+                (growth - expected).abs() < 0.05,
+                "{}: doubling n multiplies its bytes by {growth}",
+                kind.name()
+            );
+        }
     }
 }

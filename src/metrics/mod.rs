@@ -34,7 +34,7 @@ pub use external::{
     EXTERNAL_PREFIX, ExternalName, InvalidExternalName, MAX_EXTERNAL_NAME_LEN, MetricId,
     UnknownMetricId,
 };
-pub use id::{CostClass, MAX_PARAMS, Metric, ParamRange, ParamSpec, UnknownMetric};
+pub use id::{CostClass, MAX_PARAMS, MemoryOrder, Metric, ParamRange, ParamSpec, UnknownMetric};
 pub use kind::MetricKind;
 pub use knn::NEIGHBOURS;
 pub use linalg::{better_blas_core, blas_core, blas_threads, set_blas_threads};
@@ -120,12 +120,12 @@ pub struct Prepared {
     /// First row whose entries are all equal in the exact input (rsa refuses it).
     constant_row: Option<usize>,
     concentricity: Result<f64, MetricError>,
-    spectrum: OnceLock<Result<cca::Spectrum, MetricError>>,
-    centred_basis: OnceLock<Result<subspace::Eigenbasis, MetricError>>,
-    raw_basis: OnceLock<Result<subspace::Eigenbasis, MetricError>>,
+    spectrum: Lazy<cca::Spectrum>,
+    centred_basis: Lazy<subspace::Eigenbasis>,
+    raw_basis: Lazy<subspace::Eigenbasis>,
     unit_rows: OnceLock<Array2<f64>>,
-    rdm_ranks: OnceLock<Result<rsa::RdmRanks, MetricError>>,
-    neighbours: OnceLock<Result<knn::Neighbours, MetricError>>,
+    rdm_ranks: Lazy<rsa::RdmRanks>,
+    neighbours: Lazy<knn::Neighbours>,
     n_class: nclass::Parts,
 }
 
@@ -197,12 +197,12 @@ impl Prepared {
             gram_norm,
             constant_row,
             concentricity,
-            spectrum: OnceLock::new(),
-            centred_basis: OnceLock::new(),
-            raw_basis: OnceLock::new(),
+            spectrum: Lazy::default(),
+            centred_basis: Lazy::default(),
+            raw_basis: Lazy::default(),
             unit_rows: OnceLock::new(),
-            rdm_ranks: OnceLock::new(),
-            neighbours: OnceLock::new(),
+            rdm_ranks: Lazy::default(),
+            neighbours: Lazy::default(),
             n_class: nclass::Parts::default(),
         })
     }
@@ -265,24 +265,8 @@ impl Prepared {
                 MetricKind::MutualKnn => {
                     let _ = self.neighbours();
                 }
-                MetricKind::Cka
-                | MetricKind::CkaDebiased
-                | MetricKind::Procrustes
-                | MetricKind::ProcrustesAngular
-                | MetricKind::HardCorrMatch
-                | MetricKind::SoftCorrMatch
-                | MetricKind::ProcrustesSizeShape
-                | MetricKind::PermutationProcrustes
-                | MetricKind::MagnitudeDiff
-                | MetricKind::ConcentricityDiff
-                | MetricKind::DistanceCorrelation
-                | MetricKind::JaccardKnn
-                | MetricKind::RankSimilarity
-                | MetricKind::SecondOrderCosine
-                | MetricKind::RsmNormDiff
-                | MetricKind::UniformityDiff
-                | MetricKind::Cknna
-                | MetricKind::RbfCka => {}
+                // The other kinds read only eager parts and the pair's products.
+                _ => {}
             }
         }
     }
@@ -295,18 +279,16 @@ impl Prepared {
                 + self.row_sq_norms.len()
                 + self.raw_row_norms.len()
                 + self.gram.len());
-        fn held<T>(part: &OnceLock<Result<T, MetricError>>, bytes: impl Fn(&T) -> usize) -> usize {
-            match part.get() {
-                Some(Ok(part)) => bytes(part),
-                _ => 0,
-            }
-        }
-        let lazy = held(&self.spectrum, cca::Spectrum::memory_bytes)
-            + held(&self.centred_basis, subspace::Eigenbasis::memory_bytes)
-            + held(&self.raw_basis, subspace::Eigenbasis::memory_bytes)
+        let lazy = self.spectrum.held_bytes(cca::Spectrum::memory_bytes)
+            + self
+                .centred_basis
+                .held_bytes(subspace::Eigenbasis::memory_bytes)
+            + self
+                .raw_basis
+                .held_bytes(subspace::Eigenbasis::memory_bytes)
             + self.unit_rows.get().map_or(0, |rows| 8 * rows.len())
-            + held(&self.rdm_ranks, rsa::RdmRanks::memory_bytes)
-            + held(&self.neighbours, knn::Neighbours::memory_bytes)
+            + self.rdm_ranks.held_bytes(rsa::RdmRanks::memory_bytes)
+            + self.neighbours.held_bytes(knn::Neighbours::memory_bytes)
             + self.n_class.held_bytes();
         std::mem::size_of::<Prepared>() + eager + lazy
     }
@@ -318,33 +300,26 @@ impl Prepared {
 
     fn spectrum(&self) -> Result<&cca::Spectrum, MetricError> {
         self.spectrum
-            .get_or_init(|| cca::Spectrum::from_gram(&self.gram))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_compute(|| cca::Spectrum::from_gram(&self.gram))
     }
 
     fn centred_basis(&self) -> Result<&subspace::Eigenbasis, MetricError> {
         self.centred_basis
-            .get_or_init(|| subspace::Eigenbasis::of_gram(self.gram.clone()))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_compute(|| subspace::Eigenbasis::of_gram(self.gram.clone()))
     }
 
     /// Of XᵀX / c², c = ‖X̃‖_F: S + (n/c²) x̄x̄ᵀ, a rank-one update of the centred Gram matrix
     /// rather than a second n-sized product.
     fn raw_basis(&self) -> Result<&subspace::Eigenbasis, MetricError> {
-        self.raw_basis
-            .get_or_init(|| {
-                let scaled_mean = &self.column_means / self.centred_norm;
-                let n = self.n_rows() as f64;
-                let mut raw = self.gram.clone();
-                for (mut row, a) in raw.axis_iter_mut(Axis(0)).zip(&scaled_mean) {
-                    row.scaled_add(n * a, &scaled_mean);
-                }
-                subspace::Eigenbasis::of_gram(raw)
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        self.raw_basis.get_or_compute(|| {
+            let scaled_mean = &self.column_means / self.centred_norm;
+            let n = self.n_rows() as f64;
+            let mut raw = self.gram.clone();
+            for (mut row, a) in raw.axis_iter_mut(Axis(0)).zip(&scaled_mean) {
+                row.scaled_add(n * a, &scaled_mean);
+            }
+            subspace::Eigenbasis::of_gram(raw)
+        })
     }
 
     /// The raw rows rebuilt from P(X): X̃·c + 1x̄ᵀ, all-zero rows exactly zero again. Equal input
@@ -373,24 +348,46 @@ impl Prepared {
     }
 
     fn rdm_ranks(&self) -> Result<&rsa::RdmRanks, MetricError> {
-        self.rdm_ranks
-            .get_or_init(|| {
-                rsa::RdmRanks::compute(
-                    self.normalised.view(),
-                    self.centred_norm,
-                    self.column_means.view(),
-                    self.constant_row,
-                )
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        self.rdm_ranks.get_or_compute(|| {
+            rsa::RdmRanks::compute(
+                self.normalised.view(),
+                self.centred_norm,
+                self.column_means.view(),
+                self.constant_row,
+            )
+        })
     }
 
     fn neighbours(&self) -> Result<&knn::Neighbours, MetricError> {
         self.neighbours
-            .get_or_init(|| knn::Neighbours::compute(self.normalised.view()))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_compute(|| knn::Neighbours::compute(self.normalised.view()))
+    }
+}
+
+/// A part computed on first need and kept, a refusal included, so that a refused part is not
+/// attempted again by the next metric or pair.
+struct Lazy<T>(OnceLock<Result<T, MetricError>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Lazy<T> {
+        Lazy(OnceLock::new())
+    }
+}
+
+impl<T> Lazy<T> {
+    fn get_or_compute(
+        &self,
+        compute: impl FnOnce() -> Result<T, MetricError>,
+    ) -> Result<&T, MetricError> {
+        self.0.get_or_init(compute).as_ref().map_err(Clone::clone)
+    }
+
+    /// The part's bytes once computed; 0 before, or when it was refused.
+    fn held_bytes(&self, bytes: impl FnOnce(&T) -> usize) -> usize {
+        match self.0.get() {
+            Some(Ok(part)) => bytes(part),
+            _ => 0,
+        }
     }
 }
 
@@ -465,7 +462,7 @@ pub fn compare_timed(
         cross: OnceLock::new(),
         raw_cross: OnceLock::new(),
         correlations: OnceLock::new(),
-        centred_rotated: OnceLock::new(),
+        centred_rotated: Lazy::default(),
         nuclear_norm: OnceLock::new(),
         canonical: OnceLock::new(),
     };
@@ -506,7 +503,7 @@ struct Pair<'a> {
     cross: OnceLock<Array2<f64>>,
     raw_cross: OnceLock<Array2<f64>>,
     correlations: OnceLock<Array2<f64>>,
-    centred_rotated: OnceLock<Result<Array2<f64>, MetricError>>,
+    centred_rotated: Lazy<Array2<f64>>,
     nuclear_norm: OnceLock<Result<f64, MetricError>>,
     canonical: OnceLock<Result<cca::Canonical, MetricError>>,
 }
@@ -602,14 +599,7 @@ impl Pair<'_> {
             MetricKind::ConcentricityDiff => {
                 Ok((x.concentricity.clone()? - y.concentricity.clone()?).abs())
             }
-            MetricKind::DistanceCorrelation
-            | MetricKind::JaccardKnn
-            | MetricKind::RankSimilarity
-            | MetricKind::SecondOrderCosine
-            | MetricKind::RsmNormDiff
-            | MetricKind::UniformityDiff
-            | MetricKind::Cknna
-            | MetricKind::RbfCka => unreachable!("the N-class measures are valued above"),
+            kind::n_class_measure!() => unreachable!("the N-class measures are valued above"),
         }
     }
 
@@ -640,17 +630,15 @@ impl Pair<'_> {
 
     /// Vₓᵀ M V_y over the centred bases (gulp at every λ of the call).
     fn centred_rotated(&self) -> Result<&Array2<f64>, MetricError> {
-        self.centred_rotated
-            .get_or_init(|| {
-                Ok(subspace::rotated(
-                    self.x.centred_basis()?,
-                    self.cross(),
-                    self.y.centred_basis()?,
-                ))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        self.centred_rotated.get_or_compute(|| {
+            Ok(subspace::rotated(
+                self.x.centred_basis()?,
+                self.cross(),
+                self.y.centred_basis()?,
+            ))
+        })
     }
+
     fn cross_sq_norm(&self) -> f64 {
         self.cross().iter().map(|value| value * value).sum()
     }

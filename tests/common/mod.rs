@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 pub mod dashboard;
+pub mod measures;
 
 use std::sync::Arc;
 
