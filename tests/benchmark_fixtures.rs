@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 use simbench::benchmark::{
-    CompareTo, DistanceOutcome, GroupBy, GroupKey, MetricResult, Protocol, Representation,
-    Statistics, pairs_needed, results,
+    CompareTo, DistanceOutcome, FunctionalSource, GroupBy, GroupKey, MetricResult, Protocol,
+    Representation, Statistics, pairs_needed, results,
 };
 use simbench::metrics::{Metric, Prepared, compare as distances};
 
@@ -127,10 +127,12 @@ fn check_protocol(
             id: representation.id,
             group: GroupKey::Layer(representation.layer),
             derived: representation.derived,
-            score: representation.score,
+            score: Some(representation.score),
+            model: representation.id,
         })
         .collect();
-    let groups = pairs_needed(&selection, protocol).expect("fixture protocol is valid");
+    let groups = pairs_needed(&selection, protocol, FunctionalSource::Scores)
+        .expect("fixture protocol is valid");
     let distance = |metric: &Metric, first: i64, second: i64| {
         let outcome = distances(&prepared[&first], &prepared[&second], &[*metric]);
         Some(match &outcome[metric] {
@@ -138,7 +140,7 @@ fn check_protocol(
             Err(_) => DistanceOutcome::Refused,
         })
     };
-    let got = results(&groups, metrics, distance, None).metrics;
+    let got = results(&groups, metrics, distance, None, None).metrics;
     metrics
         .iter()
         .map(|metric| {

@@ -1,10 +1,12 @@
 //! Benchmarks (DESIGN "Benchmark protocols"). The pure part: which pairs a benchmark needs
-//! (`protocol`), what a run takes and leaves out (`planning`), its correlation table once
-//! distances are known (`results`) and the ranking of metrics across benchmarks (`leaderboard`).
+//! (`protocol`), what y is for a pair (`functional`), what a run takes and leaves out
+//! (`planning`), its correlation table once distances are known (`results`) and the ranking of
+//! metrics across benchmarks (`leaderboard`).
 //! The `service` ties them to the store: creating and re-running benchmarks, results of a run,
 //! the pairs behind a group, the leaderboard. No SQL and no HTTP here.
 
 mod figure;
+mod functional;
 pub mod leaderboard;
 mod monotonicity;
 mod planning;
@@ -14,13 +16,14 @@ mod separation;
 pub mod service;
 
 pub use figure::{Counted, Totals};
+pub use functional::{Functional, ModelDifferences, OutputsDifference, model_differences};
 pub use monotonicity::{
     LayerMember, ModelResult, ModelStack, Monotonicity, MonotonicityFigures, MonotonicityLeftOut,
     MonotonicityResult, model_stacks, monotonicity_result,
 };
 pub use protocol::{
-    CompareTo, EmptyGroupBy, Group, GroupBy, GroupKey, Pair, Protocol, ProtocolError,
-    Representation, pairs_needed,
+    CompareTo, EmptyGroupBy, FunctionalSource, Group, GroupBy, GroupKey, Pair, Protocol,
+    ProtocolError, Representation, pairs_needed,
 };
 pub use results::{
     Comparison, Correlations, DistanceOutcome, GroupResult, Interval, MetricResult,

@@ -1,9 +1,15 @@
 //! Planning a run (DESIGN "Benchmark protocols"): the selection's candidates resolved into members
-//! with their scores and groups, what is left out and why, and which distances to queue.
+//! with their scores (or models' outputs) and groups, what is left out and why, and which
+//! distances to queue.
+
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::protocol::{GroupKey, Protocol, ProtocolError, Representation, pairs_needed};
+use super::functional::ModelDifferences;
+use super::protocol::{
+    FunctionalSource, GroupKey, Protocol, ProtocolError, Representation, pairs_needed,
+};
 use super::results::ResultKey;
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Candidate, LeftOut, Member, PlannedRun};
@@ -16,43 +22,70 @@ pub enum PlanError {
     /// Representations are selected, but none has the benchmark's score.
     #[error("no selected representation has the benchmark's score")]
     NoScore,
+    /// Representations are selected, but no model of theirs has outputs on the dataset.
+    #[error("no selected representation's model has outputs on the dataset")]
+    NoOutputs,
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
 }
 
-/// The run of `protocol` over `candidates` (by ascending id) taking score `score_name`, for
+/// What a run takes y from (PROTOCOLS "Functional differences").
+#[derive(Clone, Copy, Debug)]
+pub enum FunctionalInput<'a> {
+    /// The score of this name (the candidates carry it, or not).
+    Score(&'a str),
+    /// The differences between the outputs of the candidates' models.
+    Outputs(&'a ModelDifferences),
+}
+
+/// The run of `protocol` over `candidates` (by ascending id) taking y from `functional`, for
 /// `metrics`: a mirrored pair is queued only when one of them takes it.
 pub fn plan(
     protocol: &Protocol,
-    score_name: &str,
+    functional: FunctionalInput,
     metrics: &[MetricId],
     candidates: Vec<Candidate>,
 ) -> Result<PlannedRun, PlanError> {
     if candidates.is_empty() {
         return Err(PlanError::NothingSelected);
     }
-    if candidates.iter().all(|candidate| candidate.score.is_none()) {
-        return Err(PlanError::NoScore);
+    let takes_part = |candidate: &Candidate| match functional {
+        FunctionalInput::Score(_) => candidate.score.is_some(),
+        FunctionalInput::Outputs(differences) => differences.has_outputs(candidate.model_id),
+    };
+    if !candidates.iter().any(takes_part) {
+        return Err(match functional {
+            FunctionalInput::Score(_) => PlanError::NoScore,
+            FunctionalInput::Outputs(_) => PlanError::NoOutputs,
+        });
     }
     let mut members = Vec::new();
     let mut left_out = Vec::new();
     for candidate in candidates {
-        let Some(score) = candidate.score else {
+        if !takes_part(&candidate) {
+            let reason = match functional {
+                FunctionalInput::Score(score_name) => {
+                    format!("no score named {score_name:?}, on the representation or its model")
+                }
+                FunctionalInput::Outputs(_) => format!(
+                    "its model ({}) has no outputs on the dataset",
+                    candidate.model_id
+                ),
+            };
             left_out.push(LeftOut {
                 representation: candidate.id,
-                reason: format!(
-                    "no score named {score_name:?}, on the representation or its model"
-                ),
+                reason,
             });
             continue;
-        };
+        }
         let group_by = protocol.group_by();
         match group_by.group_of(i64::from(candidate.layer), &candidate.model_metadata) {
             Some(group) => members.push(Representation {
                 id: candidate.id,
                 group,
                 derived: candidate.derived,
-                score,
+                score: candidate.score,
+                model: candidate.model_id,
             }),
             None => left_out.push(LeftOut {
                 representation: candidate.id,
@@ -63,7 +96,11 @@ pub fn plan(
             }),
         }
     }
-    let groups = pairs_needed(&members, protocol)?;
+    let source = match functional {
+        FunctionalInput::Score(_) => FunctionalSource::Scores,
+        FunctionalInput::Outputs(differences) => FunctionalSource::Models(differences),
+    };
+    let groups = pairs_needed(&members, protocol, source)?;
     let any_asymmetric = metrics.iter().any(|metric| !metric.is_symmetric());
     let mut pairs: Vec<(i64, i64)> = groups
         .iter()
@@ -73,11 +110,19 @@ pub fn plan(
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
+    let model_differences = match functional {
+        FunctionalInput::Score(_) => None,
+        FunctionalInput::Outputs(differences) => {
+            let models: BTreeSet<i64> = members.iter().map(|member| member.model).collect();
+            Some(differences.stored_among(&models))
+        }
+    };
     Ok(PlannedRun {
         members: members
             .iter()
             .map(|member| Member {
                 id: member.id,
+                model_id: member.model,
                 score: member.score,
                 group_key: group_to_json(&member.group),
                 derived: member.derived,
@@ -85,6 +130,7 @@ pub fn plan(
             .collect(),
         left_out,
         pairs,
+        model_differences,
     })
 }
 
@@ -99,6 +145,7 @@ pub fn representations(members: &[Member]) -> Option<Vec<Representation>> {
                 group: group_from_json(&member.group_key)?,
                 derived: member.derived,
                 score: member.score,
+                model: member.model_id,
             })
         })
         .collect()
@@ -133,6 +180,7 @@ mod tests {
     fn candidate(id: i64, layer: i32, score: Option<f64>, metadata: Value) -> Candidate {
         Candidate {
             id,
+            model_id: id,
             layer,
             derived: false,
             model_metadata: metadata,
@@ -152,7 +200,7 @@ mod tests {
             candidate(3, 0, Some(0.7), json!({})),
             candidate(4, 1, Some(0.9), json!({"seed": 1})),
         ];
-        let plan = plan(&protocol, "acc", &[], candidates).unwrap();
+        let plan = plan(&protocol, FunctionalInput::Score("acc"), &[], candidates).unwrap();
         let ids: Vec<i64> = plan.members.iter().map(|member| member.id).collect();
         assert_eq!(ids, [1, 4]);
         assert_eq!(plan.members[0].group_key, json!({"metadata": "1"}));
@@ -183,9 +231,21 @@ mod tests {
         };
         let cka: MetricId = "cka".parse().unwrap();
         let pwcca: MetricId = "pwcca".parse().unwrap();
-        let symmetric = plan(&protocol, "acc", &[cka], candidates()).unwrap();
+        let symmetric = plan(
+            &protocol,
+            FunctionalInput::Score("acc"),
+            &[cka],
+            candidates(),
+        )
+        .unwrap();
         assert_eq!(symmetric.pairs, [(1, 2)]);
-        let mixed = plan(&protocol, "acc", &[cka, pwcca], candidates()).unwrap();
+        let mixed = plan(
+            &protocol,
+            FunctionalInput::Score("acc"),
+            &[cka, pwcca],
+            candidates(),
+        )
+        .unwrap();
         assert_eq!(mixed.pairs, [(1, 2), (2, 1)]);
     }
 
@@ -196,13 +256,69 @@ mod tests {
             ordered: false,
         };
         assert_eq!(
-            plan(&protocol, "acc", &[], Vec::new()).unwrap_err(),
+            plan(&protocol, FunctionalInput::Score("acc"), &[], Vec::new()).unwrap_err(),
             PlanError::NothingSelected
         );
         let scoreless = vec![candidate(1, 0, None, json!({}))];
         assert_eq!(
-            plan(&protocol, "acc", &[], scoreless).unwrap_err(),
+            plan(&protocol, FunctionalInput::Score("acc"), &[], scoreless).unwrap_err(),
             PlanError::NoScore
+        );
+    }
+
+    #[test]
+    fn outputs_give_y_between_models_and_models_without_them_are_left_out() {
+        use std::collections::BTreeMap;
+
+        use ndarray::array;
+
+        use crate::benchmark::{OutputsDifference, model_differences};
+        use crate::store::benchmarks::ModelDifference;
+
+        let protocol = Protocol::AllPairs {
+            group_by: GroupBy::Layer,
+            ordered: false,
+        };
+        let outputs = BTreeMap::from([
+            (10, Some(array![[1.0, 0.0], [0.0, 1.0]])),
+            (20, Some(array![[1.0, 0.0], [1.0, 0.0]])),
+            (30, None),
+        ]);
+        let differences = model_differences(OutputsDifference::Disagreement, &outputs).unwrap();
+        let of_model = |id: i64, model_id: i64| Candidate {
+            model_id,
+            ..candidate(id, 0, None, json!({}))
+        };
+        let candidates = vec![
+            of_model(1, 10),
+            of_model(2, 10),
+            of_model(3, 20),
+            of_model(4, 30),
+        ];
+        let plan = plan(
+            &protocol,
+            FunctionalInput::Outputs(&differences),
+            &[],
+            candidates,
+        )
+        .unwrap();
+        let ids: Vec<i64> = plan.members.iter().map(|member| member.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        assert_eq!(plan.left_out[0].representation, 4);
+        assert!(plan.left_out[0].reason.contains("no outputs"));
+        assert_eq!(plan.pairs, [(1, 2), (1, 3), (2, 3)]);
+        assert_eq!(
+            plan.model_differences,
+            Some(vec![ModelDifference {
+                a: 10,
+                b: 20,
+                value: 0.5
+            }])
+        );
+        let none = vec![of_model(5, 30)];
+        assert_eq!(
+            super::plan(&protocol, FunctionalInput::Outputs(&differences), &[], none).unwrap_err(),
+            PlanError::NoOutputs
         );
     }
 

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::functional::ModelDifferences;
 use crate::stats::compare_values;
 
 /// A benchmark protocol, as a client writes it:
@@ -166,22 +167,34 @@ impl fmt::Display for GroupKey {
     }
 }
 
-/// A representation as a benchmark sees it: selected, with its functionality score.
+/// A representation as a benchmark sees it: selected, with its functionality score (when y is a
+/// score difference) and its model (whose outputs give y otherwise).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Representation {
     pub id: i64,
     pub group: GroupKey,
     /// Made by the service from another representation; never a reference.
     pub derived: bool,
-    pub score: f64,
+    pub score: Option<f64>,
+    pub model: i64,
 }
 
-/// One ordered pair: x = d(first, second), y = |f(first) − f(second)|.
+/// Where the y of a pair comes from (PROTOCOLS "Functional differences").
+#[derive(Clone, Copy, Debug)]
+pub enum FunctionalSource<'a> {
+    /// y = |f(first) − f(second)|, the representations' scores.
+    Scores,
+    /// y between the two representations' models, from their outputs.
+    Models(&'a ModelDifferences),
+}
+
+/// One ordered pair: x = d(first, second), y their functional difference.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pair {
     pub first: i64,
     pub second: i64,
-    /// |f(first) − f(second)|, not yet rounded.
+    /// y: |f(first) − f(second)|, or the difference between their models' outputs; not yet
+    /// rounded.
     pub functional_difference: f64,
     /// The other order of the pair before it (`all_pairs` with `ordered`): only metrics that are
     /// not symmetric take it, since for the others it repeats the same x.
@@ -221,6 +234,10 @@ pub enum ProtocolError {
     DuplicateRepresentation(i64),
     #[error("representation {id} has a non-finite score ({score})")]
     NonFiniteScore { id: i64, score: f64 },
+    #[error("representation {0} has no score, and the benchmark's y is a score difference")]
+    MissingScore(i64),
+    #[error("model {0} has no outputs on the dataset, and the benchmark's y comes from them")]
+    MissingOutputs(i64),
     #[error(
         "group {group} has no non-derived representation to serve as the reference; select the \
          representations the derived ones come from, or use the all_pairs protocol"
@@ -229,10 +246,12 @@ pub enum ProtocolError {
 }
 
 /// The groups of a benchmark over `representations` under `protocol`, each with its reference
-/// (for `reference`) and its ordered pairs; groups come in ascending [`GroupKey`] order.
+/// (for `reference`) and its ordered pairs, their y from `functional`; groups come in ascending
+/// [`GroupKey`] order.
 pub fn pairs_needed(
     representations: &[Representation],
     protocol: &Protocol,
+    functional: FunctionalSource,
 ) -> Result<Vec<Group>, ProtocolError> {
     let by_id = validate(representations)?;
     let mut groups: BTreeMap<&GroupKey, Vec<&Representation>> = BTreeMap::new();
@@ -255,26 +274,33 @@ pub fn pairs_needed(
                 Ok(Group {
                     key: key.clone(),
                     reference: Some(reference.id),
-                    pairs: others.iter().map(|other| pair(reference, other)).collect(),
+                    pairs: others
+                        .iter()
+                        .map(|other| pair(reference, other, functional))
+                        .collect::<Result<_, _>>()?,
                 })
             }
-            Protocol::AllPairs { ordered, .. } => Ok(Group {
-                key: key.clone(),
-                reference: None,
-                pairs: members
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, first)| {
-                        members[i + 1..].iter().flat_map(move |second| {
-                            let mirror = ordered.then(|| Pair {
-                                mirrored: true,
-                                ..pair(second, first)
-                            });
-                            std::iter::once(pair(first, second)).chain(mirror)
-                        })
-                    })
-                    .collect(),
-            }),
+            Protocol::AllPairs { ordered, .. } => {
+                let mut pairs = Vec::new();
+                for (i, first) in members.iter().enumerate() {
+                    for second in &members[i + 1..] {
+                        let forward = pair(first, second, functional)?;
+                        let mirror = ordered.then(|| Pair {
+                            first: second.id,
+                            second: first.id,
+                            mirrored: true,
+                            ..forward.clone()
+                        });
+                        pairs.push(forward);
+                        pairs.extend(mirror);
+                    }
+                }
+                Ok(Group {
+                    key: key.clone(),
+                    reference: None,
+                    pairs,
+                })
+            }
         })
         .collect()
 }
@@ -288,10 +314,10 @@ fn validate(
     }
     let mut by_id = BTreeMap::new();
     for representation in representations {
-        if !representation.score.is_finite() {
+        if let Some(score) = representation.score.filter(|score| !score.is_finite()) {
             return Err(ProtocolError::NonFiniteScore {
                 id: representation.id,
-                score: representation.score,
+                score,
             });
         }
         if by_id.insert(representation.id, representation).is_some() {
@@ -306,17 +332,45 @@ fn choose_reference<'a>(members: &[&'a Representation]) -> Option<&'a Representa
     members
         .iter()
         .copied()
-        .filter(|member| !member.derived)
-        .max_by(|a, b| compare_values(a.score, b.score).then(b.id.cmp(&a.id)))
+        .filter_map(|member| Some((member, member.score?)))
+        .filter(|(member, _)| !member.derived)
+        .max_by(|(a, a_score), (b, b_score)| {
+            compare_values(*a_score, *b_score).then(b.id.cmp(&a.id))
+        })
+        .map(|(member, _)| member)
 }
 
-fn pair(first: &Representation, second: &Representation) -> Pair {
-    Pair {
+fn pair(
+    first: &Representation,
+    second: &Representation,
+    functional: FunctionalSource,
+) -> Result<Pair, ProtocolError> {
+    let functional_difference = match functional {
+        FunctionalSource::Scores => {
+            let score = |representation: &Representation| {
+                representation
+                    .score
+                    .ok_or(ProtocolError::MissingScore(representation.id))
+            };
+            (score(first)? - score(second)?).abs()
+        }
+        FunctionalSource::Models(differences) => differences
+            .between(first.model, second.model)
+            .ok_or_else(|| {
+                let without = if differences.has_outputs(first.model) {
+                    second.model
+                } else {
+                    first.model
+                };
+                ProtocolError::MissingOutputs(without)
+            })?,
+    };
+    Ok(Pair {
         first: first.id,
         second: second.id,
-        functional_difference: (first.score - second.score).abs(),
+        functional_difference,
         mirrored: false,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -328,7 +382,8 @@ mod tests {
             id,
             group: GroupKey::Layer(layer),
             derived,
-            score,
+            score: Some(score),
+            model: id,
         }
     }
 
@@ -422,7 +477,12 @@ mod tests {
             representation(3, 0, false, 0.7),
             representation(4, 0, false, 0.6),
         ];
-        let groups = pairs_needed(&selection, &by_layer_reference(CompareTo::SameGroup)).unwrap();
+        let groups = pairs_needed(
+            &selection,
+            &by_layer_reference(CompareTo::SameGroup),
+            FunctionalSource::Scores,
+        )
+        .unwrap();
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].reference, Some(3));
         // Itself included, others by ascending id, the reference always first.
@@ -445,7 +505,12 @@ mod tests {
             representation(3, 1, false, 0.9),
             representation(4, 0, true, 0.4),
         ];
-        let groups = pairs_needed(&selection, &by_layer_reference(CompareTo::All)).unwrap();
+        let groups = pairs_needed(
+            &selection,
+            &by_layer_reference(CompareTo::All),
+            FunctionalSource::Scores,
+        )
+        .unwrap();
         let keys: Vec<&GroupKey> = groups.iter().map(|group| &group.key).collect();
         assert_eq!(keys, [&GroupKey::Layer(0), &GroupKey::Layer(1)]);
         assert_eq!(ids(&groups[0]), vec![(1, 1), (1, 2), (1, 3), (1, 4)]);
@@ -464,7 +529,7 @@ mod tests {
             group_by: GroupBy::Layer,
             ordered: false,
         };
-        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let groups = pairs_needed(&selection, &protocol, FunctionalSource::Scores).unwrap();
         assert_eq!(groups[0].reference, None);
         assert_eq!(ids(&groups[0]), vec![(4, 6), (4, 9), (6, 9)]);
         assert!(groups[1].pairs.is_empty());
@@ -481,7 +546,7 @@ mod tests {
             group_by: GroupBy::Layer,
             ordered: true,
         };
-        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let groups = pairs_needed(&selection, &protocol, FunctionalSource::Scores).unwrap();
         let group = &groups[0];
         assert_eq!(
             ids(group),
@@ -510,7 +575,7 @@ mod tests {
     fn invalid_selections_are_refused() {
         let protocol = by_layer_reference(CompareTo::SameGroup);
         assert_eq!(
-            pairs_needed(&[], &protocol),
+            pairs_needed(&[], &protocol, FunctionalSource::Scores),
             Err(ProtocolError::EmptySelection)
         );
         let only_derived = [
@@ -518,7 +583,7 @@ mod tests {
             representation(2, 1, true, 0.5),
         ];
         assert_eq!(
-            pairs_needed(&only_derived, &protocol),
+            pairs_needed(&only_derived, &protocol, FunctionalSource::Scores),
             Err(ProtocolError::NoReference {
                 group: GroupKey::Layer(1)
             })
@@ -528,12 +593,12 @@ mod tests {
             representation(1, 0, false, 0.5),
         ];
         assert_eq!(
-            pairs_needed(&twice, &protocol),
+            pairs_needed(&twice, &protocol, FunctionalSource::Scores),
             Err(ProtocolError::DuplicateRepresentation(1))
         );
         let nan = [representation(1, 0, false, f64::NAN)];
         assert!(matches!(
-            pairs_needed(&nan, &protocol),
+            pairs_needed(&nan, &protocol, FunctionalSource::Scores),
             Err(ProtocolError::NonFiniteScore { id: 1, .. })
         ));
     }

@@ -1,5 +1,6 @@
-//! Distances + scores → the correlation table of a benchmark (DESIGN "Benchmark protocols";
-//! PROTOCOLS "Correlation" adds Pearson r and the mirrored pairs of `ordered`).
+//! Distances + functional differences → the correlation table of a benchmark (DESIGN "Benchmark
+//! protocols"; PROTOCOLS "Correlation" adds Pearson r and the mirrored pairs of `ordered`,
+//! "Permutation p-values" the permutation p-values of each group).
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::protocol::{Group, GroupKey, Pair};
 use crate::metrics::{Metric, MetricId};
 use crate::stats::{
-    BootstrapDraws, BootstrapOptions, ConfidenceInterval, SharedResamples, Undefined, bad_frac,
-    compare_metrics, kendall_tau_b, mean_over_groups, pearson, round_to_decimals, spearman,
+    BootstrapDraws, BootstrapOptions, ConfidenceInterval, PermutationOptions, PermutationPValues,
+    SharedResamples, Undefined, bad_frac, compare_metrics, kendall_tau_b, mean_over_groups,
+    pearson, permutation_p_values_by_group, round_to_decimals, spearman,
 };
 
 /// x and y are rounded to this many decimals before ranking, so that values equal up to rounding
@@ -240,6 +242,35 @@ impl<'de> Deserialize<'de> for Interval {
     }
 }
 
+/// A group's two-sided permutation p-values (PROTOCOLS "Permutation p-values"): `null` with
+/// `permutation_reason` where the statistics are undefined (all three need the same input).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PermutationResult {
+    pub spearman_permutation_p: Option<f64>,
+    pub kendall_permutation_p: Option<f64>,
+    pub pearson_permutation_p: Option<f64>,
+    /// Every permutation was visited once (m! ≤ R) rather than R drawn at random.
+    pub permutation_exact: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permutation_reason: Option<String>,
+}
+
+impl From<PermutationPValues> for PermutationResult {
+    fn from(p_values: PermutationPValues) -> PermutationResult {
+        let reason = [p_values.spearman, p_values.kendall, p_values.pearson]
+            .into_iter()
+            .find_map(Result::err)
+            .map(|reason| reason.to_string());
+        PermutationResult {
+            spearman_permutation_p: p_values.spearman.ok(),
+            kendall_permutation_p: p_values.kendall.ok(),
+            pearson_permutation_p: p_values.pearson.ok(),
+            permutation_exact: p_values.exact,
+            permutation_reason: reason,
+        }
+    }
+}
+
 /// One group's result for one metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupResult {
@@ -247,6 +278,9 @@ pub struct GroupResult {
     pub reference: Option<i64>,
     #[serde(flatten)]
     pub statistics: Statistics,
+    /// With `permutation`, the permutation p-values; absent without.
+    #[serde(flatten)]
+    pub permutation: Option<PermutationResult>,
     /// Pairs with a distance: the m the statistics are computed on.
     pub n_pairs: usize,
     /// Pairs the metric refuses, left out.
@@ -321,11 +355,13 @@ pub struct Table<K: Ord> {
 /// is 0 for identical representations. `bootstrap` adds a confidence interval for the mean ρ and
 /// the comparisons of metrics: the resampled indices depend only on the seed and the group
 /// sizes, so metrics with distances for the same pairs see the same resampled pairs.
+/// `permutation` adds each group's permutation p-values.
 pub fn results<K, F>(
     groups: &[Group],
     metrics: &[K],
     distance: F,
     bootstrap: Option<&BootstrapOptions>,
+    permutation: Option<&PermutationOptions>,
 ) -> Table<K>
 where
     K: ResultKey,
@@ -334,7 +370,8 @@ where
     let computed: Vec<(K, MetricResult, Option<Resampled>)> = metrics
         .iter()
         .map(|metric| {
-            let (result, resampled) = metric_result(groups, metric, &distance, bootstrap);
+            let (result, resampled) =
+                metric_result(groups, metric, &distance, bootstrap, permutation);
             (metric.clone(), result, resampled)
         })
         .collect();
@@ -403,6 +440,7 @@ fn metric_result<K, F>(
     metric: &K,
     distance: &F,
     bootstrap: Option<&BootstrapOptions>,
+    permutation: Option<&PermutationOptions>,
 ) -> (MetricResult, Option<Resampled>)
 where
     K: ResultKey,
@@ -413,14 +451,23 @@ where
         .map(|group| observe(group, metric, distance))
         .collect();
     let samples: Vec<Vec<(f64, f64)>> = observed.iter().map(Observed::sample).collect();
+    let mut permutations: Vec<Option<PermutationResult>> = match permutation {
+        Some(options) => permutation_p_values_by_group(&samples, options)
+            .into_iter()
+            .map(|p_values| Some(p_values.into()))
+            .collect(),
+        None => vec![None; samples.len()],
+    };
     let group_results: Vec<GroupResult> = groups
         .iter()
         .zip(&observed)
         .zip(&samples)
-        .map(|((group, observed), sample)| GroupResult {
+        .zip(permutations.drain(..))
+        .map(|(((group, observed), sample), permutation)| GroupResult {
             group: group.key.clone(),
             reference: group.reference,
             statistics: Statistics::of(sample),
+            permutation,
             n_pairs: sample.len(),
             n_refused: observed.n_refused,
             n_missing: observed.n_missing,
@@ -520,7 +567,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::benchmark::{CompareTo, GroupBy, Protocol, Representation, pairs_needed};
+    use crate::benchmark::{
+        CompareTo, FunctionalSource, GroupBy, Protocol, Representation, pairs_needed,
+    };
     use crate::stats::{mean_spearman, mean_spearman_interval};
 
     /// Test metrics named by text; "asym" stands for one that is not symmetric.
@@ -535,7 +584,8 @@ mod tests {
             id,
             group: GroupKey::Layer(layer),
             derived: false,
-            score,
+            score: Some(score),
+            model: id,
         }
     }
 
@@ -554,7 +604,7 @@ mod tests {
             group_by: GroupBy::Layer,
             compare_to: CompareTo::SameGroup,
         };
-        pairs_needed(&selection, &protocol).unwrap()
+        pairs_needed(&selection, &protocol, FunctionalSource::Scores).unwrap()
     }
 
     /// A distance that grows with the id gap, never asked about self pairs.
@@ -566,7 +616,7 @@ mod tests {
 
     #[test]
     fn statistics_per_group_and_means_over_defined_groups() {
-        let got = results(&reference_groups(), &["cka"], distance, None).metrics;
+        let got = results(&reference_groups(), &["cka"], distance, None, None).metrics;
         let cka = &got["cka"];
         assert_eq!(cka.n_groups, 2);
         assert_eq!(
@@ -598,7 +648,7 @@ mod tests {
             3 => None,
             _ => distance(metric, first, second),
         };
-        let cka = &results(&reference_groups(), &["cka"], lookup, None).metrics["cka"];
+        let cka = &results(&reference_groups(), &["cka"], lookup, None, None).metrics["cka"];
         let layer_0 = &cka.groups[0];
         assert_eq!(
             (layer_0.n_pairs, layer_0.n_refused, layer_0.n_missing),
@@ -624,6 +674,7 @@ mod tests {
                 group_by: GroupBy::None,
                 ordered: false,
             },
+            FunctionalSource::Scores,
         )
         .unwrap();
         let rows = scatter_rows(&groups[0], &"cka", |_: &&str, _, _| {
@@ -658,8 +709,8 @@ mod tests {
     fn bootstrap_interval_is_reported_and_reproducible() {
         let groups = reference_groups();
         let options = BootstrapOptions::new(200, 0.9, 11).unwrap();
-        let first = results(&groups, &["cka"], distance, Some(&options));
-        let again = results(&groups, &["cka"], distance, Some(&options));
+        let first = results(&groups, &["cka"], distance, Some(&options), None);
+        let again = results(&groups, &["cka"], distance, Some(&options), None);
         assert_eq!(first, again);
         assert!(first.comparisons.is_empty(), "one metric has no other");
         let Interval::Estimated(interval) = first.metrics["cka"].ci else {
@@ -681,7 +732,14 @@ mod tests {
     #[test]
     fn serialises_to_the_documented_json_shape() {
         let options = BootstrapOptions::default();
-        let got = results(&reference_groups(), &["cka"], distance, Some(&options)).metrics;
+        let got = results(
+            &reference_groups(),
+            &["cka"],
+            distance,
+            Some(&options),
+            None,
+        )
+        .metrics;
         let json = serde_json::to_value(&got).unwrap();
         let cka = &json["cka"];
         let keys: BTreeSet<&str> = cka
@@ -723,7 +781,7 @@ mod tests {
 
     #[test]
     fn pearson_sits_beside_spearman_and_kendall_and_stored_results_read_back() {
-        let got = results(&reference_groups(), &["cka"], distance, None);
+        let got = results(&reference_groups(), &["cka"], distance, None, None);
         let layer_0 = got.metrics["cka"].groups[0]
             .statistics
             .correlations
@@ -743,6 +801,48 @@ mod tests {
     }
 
     #[test]
+    fn permutation_p_values_sit_in_each_group_and_read_back() {
+        let options = PermutationOptions::default();
+        let got = results(
+            &reference_groups(),
+            &["cka"],
+            distance,
+            None,
+            Some(&options),
+        );
+        let cka = &got.metrics["cka"];
+        // Layer 0 has 5 pairs: 5! = 120 ≤ 9 999 permutations, so exact; x and y in the same
+        // order, which 1 permutation in 120 gives for every statistic: p = 2/120.
+        let layer_0 = cka.groups[0].permutation.clone().unwrap();
+        assert!(layer_0.permutation_exact);
+        assert_eq!(layer_0.spearman_permutation_p, Some(2.0 / 120.0));
+        assert_eq!(layer_0.kendall_permutation_p, Some(2.0 / 120.0));
+        assert_eq!(layer_0.permutation_reason, None);
+        let layer_1 = cka.groups[1].permutation.clone().unwrap();
+        assert_eq!(layer_1.pearson_permutation_p, None);
+        assert_eq!(
+            layer_1.permutation_reason,
+            Some(Undefined::TooFewPairs { pairs: 2 }.to_string())
+        );
+        let json = serde_json::to_value(&got).unwrap();
+        assert_eq!(
+            json["metrics"]["cka"]["groups"][0]["permutation_exact"],
+            json!(true)
+        );
+        let back: Table<String> = serde_json::from_value(json).unwrap();
+        assert_eq!(back.metrics["cka"].groups, cka.groups);
+        let without = results(&reference_groups(), &["cka"], distance, None, None);
+        let json = serde_json::to_value(&without).unwrap();
+        assert!(
+            json["metrics"]["cka"]["groups"][0]
+                .get("permutation_exact")
+                .is_none()
+        );
+        let back: Table<String> = serde_json::from_value(json).unwrap();
+        assert_eq!(back.metrics["cka"].groups[0].permutation, None);
+    }
+
+    #[test]
     fn ordered_pairs_count_twice_only_for_asymmetric_metrics() {
         let selection = [
             representation(1, 0, 0.9),
@@ -754,11 +854,11 @@ mod tests {
             group_by: GroupBy::None,
             ordered: true,
         };
-        let groups = pairs_needed(&selection, &protocol).unwrap();
+        let groups = pairs_needed(&selection, &protocol, FunctionalSource::Scores).unwrap();
         let lookup = |_: &&str, first: i64, second: i64| {
             Some(DistanceOutcome::Value((first * 10 + second) as f64))
         };
-        let got = results(&groups, &["cka", "asym"], lookup, None);
+        let got = results(&groups, &["cka", "asym"], lookup, None, None);
         assert_eq!(
             (got.metrics["cka"].n_pairs, got.metrics["asym"].n_pairs),
             (6, 12)
@@ -777,6 +877,7 @@ mod tests {
             &["cka"],
             constant,
             Some(&BootstrapOptions::default()),
+            None,
         )
         .metrics;
         let json = serde_json::to_value(&got).unwrap();
@@ -813,7 +914,13 @@ mod tests {
     fn metrics_are_compared_on_shared_resamples() {
         let metrics = ["cka", "doubled", "scrambled", "refusing"];
         let options = BootstrapOptions::new(300, 0.95, 4).unwrap();
-        let table = results(&reference_groups(), &metrics, four_metrics, Some(&options));
+        let table = results(
+            &reference_groups(),
+            &metrics,
+            four_metrics,
+            Some(&options),
+            None,
+        );
         assert_eq!(
             table.comparisons.len(),
             4 * 3,

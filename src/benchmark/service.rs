@@ -8,19 +8,21 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::functional::{Functional, ModelDifferences, OutputsDifference, model_differences};
 use super::leaderboard::{Leaderboard, Published, Statistic, rank};
-use super::planning::{self, PlanError};
+use super::planning::{self, FunctionalInput, PlanError};
 use super::{
-    Comparison, DistanceOutcome, Group, GroupKey, MetricResult, Protocol, ProtocolError,
-    ScatterRow, Table, pairs_needed,
+    Comparison, DistanceOutcome, FunctionalSource, Group, GroupKey, MetricResult, Protocol,
+    ProtocolError, ScatterRow, Table, pairs_needed,
 };
 use crate::metrics::{ExternalName, MetricId};
-use crate::stats::BootstrapOptions;
+use crate::stats::{BootstrapOptions, PermutationOptions};
 use crate::store::StoreError;
-use crate::store::benchmarks::{self, Benchmark, RunPlanning, RunSnapshot};
+use crate::store::benchmarks::{self, Benchmark, Candidate, RunPlanning, RunSnapshot};
 use crate::store::distances::{self, Outcome};
 use crate::store::external_metrics;
 use crate::store::jobs::{distance_key, stored_order};
+use crate::store::outputs;
 use crate::store::status::BenchmarkStatus;
 
 /// Why the service could not answer.
@@ -41,6 +43,16 @@ pub enum BenchmarkError {
     /// The selected representations do not form the protocol's groups.
     #[error(transparent)]
     InvalidSelection(ProtocolError),
+
+    #[error(
+        "no selected representation's model has outputs on the dataset; upload them with PUT \
+         /v1/models/{{id}}/outputs?dataset=NAME"
+    )]
+    NoOutputs,
+
+    /// Two models' outputs cannot be compared (they differ in their number of classes).
+    #[error("the models' outputs cannot be compared: {0}")]
+    IncomparableOutputs(String),
 
     /// The stored run no longer forms valid groups (its data changed under it).
     #[error("the benchmark's run no longer holds together ({0}); run it again")]
@@ -69,7 +81,7 @@ pub async fn create(
     created_by: Option<&str>,
 ) -> Result<Benchmark, BenchmarkError> {
     let planning = benchmarks::begin_create(db, definition, created_by).await?;
-    let id = plan_and_commit(planning, created_by).await?;
+    let id = plan_and_commit(db, planning, created_by).await?;
     Ok(benchmarks::get(db, id).await?)
 }
 
@@ -81,33 +93,91 @@ pub async fn rerun(
     run_by: Option<&str>,
 ) -> Result<Benchmark, BenchmarkError> {
     let planning = benchmarks::begin_rerun(db, id).await?;
-    plan_and_commit(planning, run_by).await?;
+    plan_and_commit(db, planning, run_by).await?;
     Ok(benchmarks::get(db, id).await?)
 }
 
 async fn plan_and_commit(
+    db: &PgPool,
     mut planning: RunPlanning,
     run_by: Option<&str>,
 ) -> Result<i64, BenchmarkError> {
-    let protocol = decode_protocol(planning.definition().id, &planning.definition().protocol)?;
+    let definition = planning.definition().clone();
+    let protocol = decode_protocol(definition.id, &definition.protocol)?;
+    let functional = decode_functional(definition.id, definition.functional.as_ref())?;
     let candidates = planning.candidates().await?;
-    let score = planning.definition().score_name.clone();
-    let metrics = planning.definition().metrics.clone();
-    let plan = match planning::plan(&protocol, &score, &metrics, candidates) {
+    let differences;
+    let input = match &functional {
+        Functional::ScoreDifference { score } => FunctionalInput::Score(score),
+        Functional::Disagreement {} => {
+            differences = outputs_differences(
+                db,
+                definition.dataset_id,
+                &candidates,
+                OutputsDifference::Disagreement,
+            )
+            .await?;
+            FunctionalInput::Outputs(&differences)
+        }
+        Functional::Jsd {} => {
+            differences = outputs_differences(
+                db,
+                definition.dataset_id,
+                &candidates,
+                OutputsDifference::Jsd,
+            )
+            .await?;
+            FunctionalInput::Outputs(&differences)
+        }
+    };
+    let plan = match planning::plan(&protocol, input, &definition.metrics, candidates) {
         Ok(plan) => plan,
         Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
         Err(PlanError::NoScore) => {
             let known = planning.dataset_score_names().await?;
+            let score = functional.score().unwrap_or_default().to_owned();
             return Err(BenchmarkError::UnknownScore { score, known });
         }
+        Err(PlanError::NoOutputs) => return Err(BenchmarkError::NoOutputs),
         Err(PlanError::Protocol(error)) => return Err(BenchmarkError::InvalidSelection(error)),
     };
     Ok(planning.commit(&plan, run_by).await?)
 }
 
+/// y between the candidates' models, from their outputs on the dataset, computed off the async
+/// runtime.
+async fn outputs_differences(
+    db: &PgPool,
+    dataset_id: i64,
+    candidates: &[Candidate],
+    kind: OutputsDifference,
+) -> Result<ModelDifferences, BenchmarkError> {
+    let mut models: Vec<i64> = candidates
+        .iter()
+        .map(|candidate| candidate.model_id)
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    let logits = outputs::logits(db, dataset_id, &models).await?;
+    tokio::task::spawn_blocking(move || model_differences(kind, &logits))
+        .await
+        .map_err(|error| BenchmarkError::Internal(format!("model differences: {error}")))?
+        .map_err(|error| BenchmarkError::IncomparableOutputs(error.to_string()))
+}
+
 fn decode_protocol(id: i64, stored: &serde_json::Value) -> Result<Protocol, BenchmarkError> {
     serde_json::from_value(stored.clone())
         .map_err(|error| BenchmarkError::Internal(format!("benchmark {id} protocol: {error}")))
+}
+
+fn decode_functional(
+    id: i64,
+    stored: Option<&serde_json::Value>,
+) -> Result<Functional, BenchmarkError> {
+    let stored = stored
+        .ok_or_else(|| BenchmarkError::Internal(format!("benchmark {id} has no functional")))?;
+    serde_json::from_value(stored.clone())
+        .map_err(|error| BenchmarkError::Internal(format!("benchmark {id} functional: {error}")))
 }
 
 /// A benchmark's correlation table.
@@ -157,6 +227,15 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
         .map(serde_json::from_value::<BootstrapOptions>)
         .transpose()
         .map_err(|error| BenchmarkError::Internal(format!("stored bootstrap options: {error}")))?;
+    let permutation = run
+        .snapshot
+        .permutation
+        .clone()
+        .map(serde_json::from_value::<PermutationOptions>)
+        .transpose()
+        .map_err(|error| {
+            BenchmarkError::Internal(format!("stored permutation options: {error}"))
+        })?;
     let run_at = run.snapshot.run_at;
     let table = tokio::task::spawn_blocking(move || {
         let lookup =
@@ -166,6 +245,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
             &run.snapshot.metrics,
             lookup,
             bootstrap.as_ref(),
+            permutation.as_ref(),
         )
     })
     .await
@@ -188,7 +268,7 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
 
 /// The shape of stored results; those of another shape (an older service's, holding fewer
 /// statistics) are computed again on their next read and stored anew.
-const RESULTS_FORMAT: u32 = 3;
+const RESULTS_FORMAT: u32 = 4;
 
 /// The metrics of stored results when they have the current shape.
 fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {
@@ -335,7 +415,15 @@ impl Run {
                 "benchmark {id}: a stored group key does not decode"
             ))
         })?;
-        let groups = pairs_needed(&members, &protocol)
+        let differences = snapshot.model_differences.as_ref().map(|stored| {
+            let models = members.iter().map(|member| member.model).collect();
+            ModelDifferences::from_stored(models, stored)
+        });
+        let source = match &differences {
+            Some(differences) => FunctionalSource::Models(differences),
+            None => FunctionalSource::Scores,
+        };
+        let groups = pairs_needed(&members, &protocol, source)
             .map_err(|error| BenchmarkError::RunBroken(error.to_string()))?;
         let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
         let distances = distances::among(db, &snapshot.metrics, &ids).await?;

@@ -11,11 +11,11 @@ use super::csv_format::{self, FormatParam};
 use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric_id, parse_metric_ids, validate};
-use crate::benchmark::Protocol;
 use crate::benchmark::service;
+use crate::benchmark::{Functional, Protocol};
 use crate::http::error::ApiError;
 use crate::metrics::MetricId;
-use crate::stats::BootstrapOptions;
+use crate::stats::{BootstrapOptions, PermutationOptions};
 use crate::store::Page;
 use crate::store::benchmarks::{self, Benchmark, Definition, Selection};
 
@@ -41,10 +41,41 @@ struct NewBenchmark {
     dataset: String,
     #[serde(default)]
     select: Selection,
-    score: String,
+    /// Shorthand for `functional: {"kind": "score_difference", "score": ...}`.
+    score: Option<String>,
+    functional: Option<Value>,
     protocol: Protocol,
     metrics: Vec<String>,
     bootstrap: Option<Value>,
+    permutation: Option<Value>,
+}
+
+/// What y is: the `functional`, or the score its shorthand `score` names (PROTOCOLS "Functional
+/// differences"); exactly one of the two.
+fn functional_of(score: Option<String>, functional: Option<Value>) -> Result<Functional, ApiError> {
+    let functional = match (score, functional) {
+        (Some(score), None) => Functional::ScoreDifference { score },
+        (None, Some(value)) => serde_json::from_value::<Functional>(value)
+            .map_err(|error| ApiError::unprocessable("invalid_functional", error.to_string()))?,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_functional",
+                "give either functional or its shorthand score, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "invalid_functional",
+                "a benchmark needs its functional difference: functional \
+                 ({\"kind\": \"score_difference\", \"score\": NAME}, {\"kind\": \"disagreement\"} \
+                 or {\"kind\": \"jsd\"}) or the shorthand score: NAME",
+            ));
+        }
+    };
+    if let Some(score) = functional.score() {
+        validate::score_name(score)?;
+    }
+    Ok(functional)
 }
 
 async fn create(
@@ -53,7 +84,15 @@ async fn create(
     Json(request): Json<NewBenchmark>,
 ) -> Result<impl IntoResponse, ApiError> {
     validate::name("benchmark", &request.name)?;
-    validate::score_name(&request.score)?;
+    let functional = functional_of(request.score, request.functional)?;
+    // The reference is the representation with the highest score, which outputs do not give.
+    if let (Protocol::Reference { .. }, None) = (&request.protocol, functional.score()) {
+        return Err(ApiError::unprocessable(
+            "reference_needs_score",
+            "the reference protocol picks its reference by score, so its functional must be a \
+             score_difference; use all_pairs for differences of model outputs",
+        ));
+    }
     let metrics = parse_metric_ids(&request.metrics)?;
     // Whether the mirrored pairs of an `ordered` run are needed depends on each metric's
     // symmetry; a client's metric declares it only in its registration, which planning does not
@@ -75,15 +114,25 @@ async fn create(
                 .map_err(|error| ApiError::unprocessable("invalid_bootstrap", error.to_string()))
         })
         .transpose()?;
+    let permutation = request
+        .permutation
+        .map(|value| {
+            serde_json::from_value::<PermutationOptions>(value)
+                .map(|options| json!(options))
+                .map_err(|error| ApiError::unprocessable("invalid_permutation", error.to_string()))
+        })
+        .transpose()?;
     let definition = Definition {
         name: request.name,
         description: request.description,
         dataset: request.dataset,
         selection: request.select,
-        score: request.score,
+        score: functional.score().map(str::to_owned),
+        functional: Some(json!(functional)),
         protocol: json!(request.protocol),
         metrics,
         bootstrap,
+        permutation,
     };
     let benchmark = service::create(&ctx.db, &definition, caller.token_name()).await?;
     let location = format!("/v1/benchmarks/{}", benchmark.id);

@@ -298,6 +298,10 @@ impl From<BenchmarkError> for ApiError {
                 ApiError::unprocessable("invalid_selection", detail)
             }
             BenchmarkError::UnknownScore { .. } => ApiError::unprocessable("unknown_score", detail),
+            BenchmarkError::NoOutputs => ApiError::unprocessable("no_outputs", detail),
+            BenchmarkError::IncomparableOutputs(_) => {
+                ApiError::unprocessable("incomparable_outputs", detail)
+            }
             BenchmarkError::RunBroken(_) => ApiError::conflict("benchmark_stale", detail),
             BenchmarkError::MetricNotInBenchmark { .. } => {
                 ApiError::unprocessable("unknown_metric", detail)

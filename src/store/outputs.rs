@@ -8,6 +8,7 @@ use ndarray::Array2;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use super::benchmarks::mark_stale_for_outputs;
 use super::blobs;
 use super::error::StoreError;
 
@@ -131,23 +132,25 @@ pub async fn store_upload(
     if let Some(previous) = existing {
         blobs::delete_unreferenced(tx, &[previous]).await?;
     }
+    mark_stale_for_outputs(tx, target.model_id, target.dataset_id).await?;
     Ok(stored)
 }
 
 /// Deletes the outputs of `model_id` on the dataset named `dataset`.
 pub async fn delete(db: &PgPool, model_id: i64, dataset: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let deleted: Option<i64> = sqlx::query_scalar(
+    let deleted: Option<(i64, i64)> = sqlx::query_as(
         "DELETE FROM model_outputs o USING datasets d
          WHERE o.dataset_id = d.id AND o.model_id = $1 AND d.name = $2
-         RETURNING o.blob_id",
+         RETURNING o.blob_id, o.dataset_id",
     )
     .bind(model_id)
     .bind(dataset)
     .fetch_optional(&mut *tx)
     .await?;
-    let blob_id = deleted.ok_or_else(|| missing(model_id, dataset))?;
+    let (blob_id, dataset_id) = deleted.ok_or_else(|| missing(model_id, dataset))?;
     blobs::delete_unreferenced(&mut tx, &[blob_id]).await?;
+    mark_stale_for_outputs(&mut tx, model_id, dataset_id).await?;
     tx.commit().await?;
     Ok(())
 }

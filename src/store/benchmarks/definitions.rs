@@ -8,7 +8,7 @@ use super::super::comparisons::{WorkCounts, work_counts};
 use super::super::error::StoreError;
 use super::super::status::{BenchmarkStatus, JobStatus};
 use super::super::{Page, PageRequest};
-use super::{Benchmark, Progress};
+use super::{Benchmark, Progress, ScoreName};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -17,10 +17,12 @@ struct Row {
     description: Option<String>,
     dataset: String,
     selection: Value,
-    score_name: String,
+    score_name: Option<String>,
+    functional: Option<Value>,
     protocol: Value,
     metrics: Vec<String>,
     bootstrap: Option<Value>,
+    permutation: Option<Value>,
     comparison_id: Option<i64>,
     left_out: Value,
     stale: bool,
@@ -41,7 +43,8 @@ macro_rules! select_benchmarks {
     ($clauses:literal) => {
         concat!(
             "SELECT b.id, b.name, b.description, d.name AS dataset, b.selection, b.score_name,
-                    b.protocol, b.metrics, b.bootstrap, b.comparison_id, b.left_out, b.stale,
+                    b.functional, b.protocol, b.metrics, b.bootstrap, b.permutation,
+                    b.comparison_id, b.left_out, b.stale,
                     b.published, b.published_at, b.created_by, b.created_at, b.run_at,
                     (SELECT count(*) FROM benchmark_members bm WHERE bm.benchmark_id = b.id)
                         AS n_representations,
@@ -113,10 +116,12 @@ impl From<Row> for Benchmark {
             description: row.description,
             dataset: row.dataset,
             select: row.selection,
-            score: row.score_name,
+            score: ScoreName(row.score_name),
+            functional: row.functional,
             protocol: row.protocol,
             metrics: row.metrics,
             bootstrap: row.bootstrap,
+            permutation: row.permutation,
             status,
             progress,
             n_representations: row.n_representations,

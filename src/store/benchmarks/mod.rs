@@ -2,6 +2,8 @@
 //! candidates it is planned from, its members and the distances it queues), stored results, and
 //! staleness.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,7 +19,7 @@ pub use runs::{
 };
 pub use staleness::{
     mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_new_representation,
-    mark_stale_for_score,
+    mark_stale_for_outputs, mark_stale_for_score,
 };
 
 /// Which representations of the dataset a benchmark takes; an absent field does not restrict.
@@ -46,11 +48,49 @@ pub struct Definition {
     pub description: Option<String>,
     pub dataset: String,
     pub selection: Selection,
-    pub score: String,
+    /// The score whose differences are y, when they are (the functional's own `score`).
+    pub score: Option<String>,
+    /// What y is, a serialised `benchmark::Functional`.
+    pub functional: Option<Value>,
     pub protocol: Value,
     pub metrics: Vec<MetricId>,
     /// The validated bootstrap request, as the client wrote it.
     pub bootstrap: Option<Value>,
+    /// The validated permutation request, with its defaults filled in.
+    pub permutation: Option<Value>,
+}
+
+/// The score a benchmark's y is the difference of: serialises as its name, or `null` when y comes
+/// from something else (model outputs); displays as the name, or as what y is then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ScoreName(pub Option<String>);
+
+impl fmt::Display for ScoreName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_deref().unwrap_or("model outputs"))
+    }
+}
+
+/// y between two models of a run, from their outputs (`a` < `b`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(i64, i64, f64)", into = "(i64, i64, f64)")]
+pub struct ModelDifference {
+    pub a: i64,
+    pub b: i64,
+    pub value: f64,
+}
+
+impl From<(i64, i64, f64)> for ModelDifference {
+    fn from((a, b, value): (i64, i64, f64)) -> ModelDifference {
+        ModelDifference { a, b, value }
+    }
+}
+
+impl From<ModelDifference> for (i64, i64, f64) {
+    fn from(difference: ModelDifference) -> (i64, i64, f64) {
+        (difference.a, difference.b, difference.value)
+    }
 }
 
 /// A benchmark as the API shows it.
@@ -61,10 +101,12 @@ pub struct Benchmark {
     pub description: Option<String>,
     pub dataset: String,
     pub select: Value,
-    pub score: String,
+    pub score: ScoreName,
+    pub functional: Option<Value>,
     pub protocol: Value,
     pub metrics: Vec<String>,
     pub bootstrap: Option<Value>,
+    pub permutation: Option<Value>,
     pub status: BenchmarkStatus,
     pub progress: Progress,
     pub n_representations: i64,

@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::super::comparisons;
 use super::super::error::StoreError;
 use super::super::external_metrics;
-use super::Definition;
+use super::{Definition, ModelDifference};
 use crate::metrics::{ExternalName, Metric, MetricId};
 
 /// A benchmark row locked for planning its run; dropping it without [`RunPlanning::commit`]
@@ -25,7 +25,9 @@ pub struct RunPlanning {
 pub struct StoredDefinition {
     pub id: i64,
     pub dataset_id: i64,
-    pub score_name: String,
+    pub score_name: Option<String>,
+    /// A serialised `benchmark::Functional`.
+    pub functional: Option<Value>,
     pub protocol: Value,
     pub metrics: Vec<MetricId>,
 }
@@ -34,6 +36,7 @@ pub struct StoredDefinition {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Candidate {
     pub id: i64,
+    pub model_id: i64,
     pub layer: i32,
     pub derived: bool,
     pub model_metadata: Value,
@@ -41,11 +44,13 @@ pub struct Candidate {
     pub score: Option<f64>,
 }
 
-/// A member of a run as stored: its score and its group, encoded by the planner.
+/// A member of a run as stored: its score (when y is a score difference), its group, encoded by
+/// the planner, and its model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
     pub id: i64,
-    pub score: f64,
+    pub model_id: i64,
+    pub score: Option<f64>,
     pub group_key: Value,
     pub derived: bool,
 }
@@ -64,6 +69,8 @@ pub struct PlannedRun {
     pub left_out: Vec<LeftOut>,
     /// The distances the run needs, each (first, second) once; self-pairs excluded.
     pub pairs: Vec<(i64, i64)>,
+    /// With y from model outputs, y between every two of the members' models.
+    pub model_differences: Option<Vec<ModelDifference>>,
 }
 
 /// Inserts a benchmark and locks it for planning its first run.
@@ -102,19 +109,21 @@ pub async fn begin_create(
         .collect();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO benchmarks
-             (name, description, dataset_id, selection, score_name, protocol, metrics, bootstrap,
-              created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             (name, description, dataset_id, selection, score_name, functional, protocol, metrics,
+              bootstrap, permutation, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING id",
     )
     .bind(&definition.name)
     .bind(definition.description.as_deref())
     .bind(dataset_id)
     .bind(serde_json::json!(definition.selection))
-    .bind(&definition.score)
+    .bind(definition.score.as_deref())
+    .bind(&definition.functional)
     .bind(&definition.protocol)
     .bind(&metric_names)
     .bind(&definition.bootstrap)
+    .bind(&definition.permutation)
     .bind(created_by)
     .fetch_one(&mut *tx)
     .await?;
@@ -124,6 +133,7 @@ pub async fn begin_create(
             id,
             dataset_id,
             score_name: definition.score.clone(),
+            functional: definition.functional.clone(),
             protocol: definition.protocol.clone(),
             metrics: definition.metrics.clone(),
         },
@@ -133,13 +143,15 @@ pub async fn begin_create(
 /// Locks an existing benchmark for planning a new run on the data as it is now.
 pub async fn begin_rerun(db: &PgPool, id: i64) -> Result<RunPlanning, StoreError> {
     let mut tx = db.begin().await?;
-    let row: Option<(Value, Vec<String>, String, i64)> = sqlx::query_as(
-        "SELECT protocol, metrics, score_name, dataset_id FROM benchmarks WHERE id = $1 FOR UPDATE",
+    type Stored = (Value, Vec<String>, Option<String>, Option<Value>, i64);
+    let row: Option<Stored> = sqlx::query_as(
+        "SELECT protocol, metrics, score_name, functional, dataset_id FROM benchmarks
+         WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (protocol, metric_names, score_name, dataset_id) =
+    let (protocol, metric_names, score_name, functional, dataset_id) =
         row.ok_or_else(|| StoreError::not_found("benchmark", id))?;
     Ok(RunPlanning {
         tx,
@@ -147,6 +159,7 @@ pub async fn begin_rerun(db: &PgPool, id: i64) -> Result<RunPlanning, StoreError
             id,
             dataset_id,
             score_name,
+            functional,
             protocol,
             metrics: decode_metrics(id, &metric_names)?,
         },
@@ -161,7 +174,7 @@ impl RunPlanning {
     /// The representations the selection takes, by ascending id, with the benchmark's score.
     pub async fn candidates(&mut self) -> Result<Vec<Candidate>, StoreError> {
         Ok(sqlx::query_as::<_, Candidate>(concat!(
-            "SELECT r.id, r.layer, r.parent_id IS NOT NULL AS derived,
+            "SELECT r.id, r.model_id, r.layer, r.parent_id IS NOT NULL AS derived,
                     m.metadata AS model_metadata, ",
             applicable_score!(),
             " AS score
@@ -213,7 +226,7 @@ impl RunPlanning {
             .execute(&mut **tx)
             .await?;
         let ids: Vec<i64> = plan.members.iter().map(|member| member.id).collect();
-        let scores: Vec<f64> = plan.members.iter().map(|member| member.score).collect();
+        let scores: Vec<Option<f64>> = plan.members.iter().map(|member| member.score).collect();
         let groups: Vec<Value> = plan
             .members
             .iter()
@@ -232,13 +245,18 @@ impl RunPlanning {
         .execute(&mut **tx)
         .await?;
         sqlx::query(
-            "UPDATE benchmarks SET comparison_id = $2, left_out = $3, stale = false, results = NULL,
-                    run_at = now()
+            "UPDATE benchmarks SET comparison_id = $2, left_out = $3, model_differences = $4,
+                    stale = false, results = NULL, run_at = now()
              WHERE id = $1",
         )
         .bind(id)
         .bind(comparison_id)
         .bind(serde_json::json!(plan.left_out))
+        .bind(
+            plan.model_differences
+                .as_ref()
+                .map(|differences| serde_json::json!(differences)),
+        )
         .execute(&mut **tx)
         .await?;
         self.tx.commit().await?;
@@ -256,10 +274,14 @@ fn decode_metrics(id: i64, metric_names: &[String]) -> Result<Vec<MetricId>, Sto
 
 /// Everything needed to compute a benchmark's results: its run's members and definition.
 pub struct RunSnapshot {
-    /// The protocol as stored; `benchmark` decodes it.
+    /// The protocol as stored; `benchmark` decodes it, and the functional likewise.
     pub protocol: Value,
+    pub functional: Option<Value>,
     pub metrics: Vec<MetricId>,
     pub bootstrap: Option<Value>,
+    pub permutation: Option<Value>,
+    /// With y from model outputs, y between every two of the members' models.
+    pub model_differences: Option<Vec<ModelDifference>>,
     /// By ascending id.
     pub members: Vec<Member>,
     /// When the run was made, so results computed from it are not stored for a later run.
@@ -267,34 +289,57 @@ pub struct RunSnapshot {
 }
 
 pub async fn snapshot(db: &PgPool, id: i64) -> Result<RunSnapshot, StoreError> {
-    type Stored = (Value, Vec<String>, Option<Value>, DateTime<Utc>);
-    let (protocol, metric_names, bootstrap, run_at): Stored =
-        sqlx::query_as("SELECT protocol, metrics, bootstrap, run_at FROM benchmarks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db)
-            .await?
-            .ok_or_else(|| StoreError::not_found("benchmark", id))?;
-    let rows: Vec<(i64, f64, Value, bool)> = sqlx::query_as(
-        "SELECT representation_id, score, group_key, derived FROM benchmark_members
-         WHERE benchmark_id = $1 ORDER BY representation_id",
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        protocol: Value,
+        functional: Option<Value>,
+        metrics: Vec<String>,
+        bootstrap: Option<Value>,
+        permutation: Option<Value>,
+        model_differences: Option<Value>,
+        run_at: DateTime<Utc>,
+    }
+    let stored: Stored = sqlx::query_as(
+        "SELECT protocol, functional, metrics, bootstrap, permutation, model_differences, run_at
+         FROM benchmarks WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| StoreError::not_found("benchmark", id))?;
+    let rows: Vec<(i64, i64, Option<f64>, Value, bool)> = sqlx::query_as(
+        "SELECT bm.representation_id, r.model_id, bm.score, bm.group_key, bm.derived
+         FROM benchmark_members bm JOIN representations r ON r.id = bm.representation_id
+         WHERE bm.benchmark_id = $1 ORDER BY bm.representation_id",
     )
     .bind(id)
     .fetch_all(db)
     .await?;
     let members = rows
         .into_iter()
-        .map(|(id, score, group_key, derived)| Member {
+        .map(|(id, model_id, score, group_key, derived)| Member {
             id,
+            model_id,
             score,
             group_key,
             derived,
         })
         .collect();
+    let model_differences = stored
+        .model_differences
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|error| {
+            StoreError::Corrupt(format!("benchmark {id}: stored model differences: {error}"))
+        })?;
     Ok(RunSnapshot {
-        protocol,
-        metrics: decode_metrics(id, &metric_names)?,
-        bootstrap,
+        protocol: stored.protocol,
+        functional: stored.functional,
+        metrics: decode_metrics(id, &stored.metrics)?,
+        bootstrap: stored.bootstrap,
+        permutation: stored.permutation,
+        model_differences,
         members,
-        run_at,
+        run_at: stored.run_at,
     })
 }

@@ -36,7 +36,15 @@ pub async fn mark_stale_for_score(
     Ok(())
 }
 
-/// Marks stale the benchmarks whose selection takes a new representation that has their score.
+/// Whether benchmark `b`'s y comes from model outputs (PROTOCOLS "Functional differences").
+macro_rules! functional_from_outputs {
+    () => {
+        "b.functional ->> 'kind' IN ('disagreement', 'jsd')"
+    };
+}
+
+/// Marks stale the benchmarks whose selection takes a new representation that could take part:
+/// one with their score, or whose model has outputs when their y comes from outputs.
 pub async fn mark_stale_for_new_representation(
     tx: &mut PgConnection,
     id: i64,
@@ -47,9 +55,12 @@ pub async fn mark_stale_for_new_representation(
              SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
              WHERE r.id = $1 AND ",
         selection_predicate!(),
-        " AND ",
+        " AND (",
         applicable_score!(),
-        " IS NOT NULL)"
+        " IS NOT NULL OR (",
+        functional_from_outputs!(),
+        " AND EXISTS (SELECT 1 FROM model_outputs o
+                      WHERE o.model_id = r.model_id AND o.dataset_id = b.dataset_id))))"
     ))
     .bind(id)
     .execute(&mut *tx)
@@ -91,6 +102,34 @@ pub async fn mark_stale_for_distances(
     .bind(metrics)
     .bind(rep_a)
     .bind(rep_b)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks stale the benchmarks whose y comes from model outputs and that a change to the outputs
+/// of `model_id` on `dataset_id` concerns: their current run holds a representation of the model,
+/// or their selection takes one (which new outputs would let take part).
+pub async fn mark_stale_for_outputs(
+    tx: &mut PgConnection,
+    model_id: i64,
+    dataset_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND b.dataset_id = $2 AND ",
+        functional_from_outputs!(),
+        " AND EXISTS (
+               SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
+               WHERE r.model_id = $1
+                 AND (EXISTS (SELECT 1 FROM benchmark_members bm
+                              WHERE bm.benchmark_id = b.id AND bm.representation_id = r.id)
+                      OR (",
+        selection_predicate!(),
+        ")))"
+    ))
+    .bind(model_id)
+    .bind(dataset_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -387,30 +387,37 @@ class Client:
         self,
         name: str,
         dataset: DatasetRef,
-        score: str,
+        score: str | None,
         protocol: Mapping[str, Any],
         metrics: Iterable[str],
         select: Mapping[str, Any] | None = None,
         bootstrap: Mapping[str, Any] | None = None,
         description: str | None = None,
+        functional: Mapping[str, Any] | None = None,
+        permutation: Mapping[str, Any] | None = None,
     ) -> Benchmark:
         """Defines and runs a benchmark (README, "Comparing and benchmarking").
 
         It asks whether each metric's distance rank-correlates with the difference in
-        ``score`` between the representations its ``protocol`` pairs. A benchmark of that name
-        with the same definition is returned instead (run again when it turned ``stale``);
-        one with another definition raises :class:`~simbench.ConflictError`.
+        ``score`` between the representations its ``protocol`` pairs, or, with ``score=None``
+        and ``functional={"kind": "disagreement"}`` (or ``"jsd"``), with the difference between
+        their models' outputs (README, "Grounding tests"); ``permutation={"resamples": R,
+        "seed": s}`` adds permutation p-values. A benchmark of that name with the same
+        definition is returned instead (run again when it turned ``stale``); one with another
+        definition raises :class:`~simbench.ConflictError`.
         """
         body: dict[str, Any] = {
             "name": name,
             "dataset": _dataset_name(dataset),
-            "score": score,
             "protocol": dict(protocol),
             "metrics": list(metrics),
         }
         for key, value in (
+            ("score", score),
+            ("functional", functional),
             ("select", select),
             ("bootstrap", bootstrap),
+            ("permutation", permutation),
             ("description", description),
         ):
             if value is not None:
