@@ -39,6 +39,15 @@ impl Functional {
         }
     }
 
+    /// What y is, in a few words for a reader: `|Δ probe|`, `disagreement`, `JSD`.
+    pub fn y_label(&self) -> String {
+        match self {
+            Functional::ScoreDifference { score } => format!("|Δ {score}|"),
+            Functional::Disagreement {} => "disagreement of the outputs".to_owned(),
+            Functional::Jsd {} => "JSD of the outputs".to_owned(),
+        }
+    }
+
     /// How y is computed from model outputs, when it is.
     pub fn outputs_difference(&self) -> Option<OutputsDifference> {
         match self {

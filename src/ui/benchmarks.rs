@@ -13,8 +13,9 @@ use super::error::{UiError, parse_id};
 use super::layout::{Page, Section, fixed, rho_class};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
+
 use crate::benchmark::service::{PairRows, Results};
-use crate::benchmark::{Correlations, GroupResult, Interval, MetricResult, Statistics};
+use crate::benchmark::{Correlations, Functional, GroupResult, Interval, MetricResult, Statistics};
 use crate::http::ApiContext;
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Benchmark, Progress};
@@ -55,14 +56,14 @@ pub(super) async fn list(
             p.notice { "No benchmark yet: create one with " code { "POST /v1/benchmarks" } " or run " code { "simbench demo" } "." }
         } @else {
             table {
-                thead { tr { th { "id" } th { "name" } th { "dataset" } th { "score" } th { "metrics" } th { "status" } th { "progress" } th { "published" } } }
+                thead { tr { th { "id" } th { "name" } th { "dataset" } th { "functional" } th { "metrics" } th { "status" } th { "progress" } th { "published" } } }
                 tbody {
                     @for benchmark in &benchmarks {
                         tr data-benchmark=(benchmark.id) {
                             td.num { (benchmark.id) }
                             td { a href={ "/ui/benchmarks/" (benchmark.id) } { (benchmark.name) } }
                             td { (benchmark.dataset) }
-                            td { code { (benchmark.score) } }
+                            td { (functional_label(benchmark)) }
                             td.num { (benchmark.metrics.len()) }
                             td { (status_badge(benchmark.status.name())) }
                             td { (progress_bar(&benchmark.progress)) }
@@ -118,6 +119,7 @@ pub(super) async fn detail(
         }
         None => groups.first().cloned(),
     };
+    let y_label = functional_label(&benchmark);
     let mut plots = Vec::new();
     if let Some(group) = &chosen {
         let mut by_metric: HashMap<MetricId, PairRows> = data::group_pairs(&ctx, id, Some(group))
@@ -136,7 +138,7 @@ pub(super) async fn detail(
                 Scatter {
                     title: format!("{} · ρ = {}", metric.name(), fixed(rho, 3)),
                     x_label: format!("{} distance", metric.name()),
-                    y_label: format!("|Δ {}|", benchmark.score),
+                    y_label: y_label.clone(),
                     points: pairs
                         .rows
                         .iter()
@@ -157,7 +159,7 @@ pub(super) async fn detail(
         dl.definition {
             dt { "dataset" } dd { (benchmark.dataset) }
             dt { "selection" } dd { code { (benchmark.select) } }
-            dt { "score" } dd { code { (benchmark.score) } }
+            dt { "functional" } dd { (y_label) }
             dt { "protocol" } dd { code { (benchmark.protocol) } }
             dt { "metrics" } dd { (benchmark.metrics.join(", ")) }
             dt { "representations" } dd { (benchmark.n_representations) }
@@ -179,7 +181,7 @@ pub(super) async fn detail(
         (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
         @if let Some(group) = &chosen {
             h2 #scatter { "Pairs of group " (group) }
-            p.lead { "Each point is a pair: x = the metric's distance, y = the difference in " code { (benchmark.score) } ". A good metric puts the points along a rising band." }
+            p.lead { "Each point is a pair: x = the metric's distance, y = " (y_label) " between its two representations. A good metric puts the points along a rising band." }
             div.charts {
                 @for (metric, plot) in &plots {
                     div.chart data-metric=(metric.name()) data-group=(group) { (plot.render()) }
@@ -190,6 +192,19 @@ pub(super) async fn detail(
     Ok(Page::new(&benchmark.name, Section::Benchmarks, content)
         .refreshing((running(&benchmark) || results.partial).then_some(REFRESH_SECS))
         .respond(viewer.session()))
+}
+
+/// What the benchmark's y is, from its stored functional (the score's name for one stored
+/// before functionals existed).
+fn functional_label(benchmark: &Benchmark) -> String {
+    benchmark
+        .functional
+        .clone()
+        .and_then(|functional| serde_json::from_value::<Functional>(functional).ok())
+        .map_or_else(
+            || format!("|Δ {}|", benchmark.score),
+            |functional| functional.y_label(),
+        )
 }
 
 /// A link to a benchmark's page (or its sub-page `suffix`) with the query `params`.
