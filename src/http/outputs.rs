@@ -51,15 +51,12 @@ struct DatasetParam {
 /// decoded and stored as a representation's matrix is; n must be the dataset's row count.
 async fn put(
     State(ctx): State<ApiContext>,
-    ModelUpload {
-        caller,
-        model_id,
-        params,
-        dataset,
-        body,
-    }: ModelUpload<UploadParams>,
+    request: ModelUpload<UploadParams>,
 ) -> Result<Response, ApiError> {
-    let dataset = dataset.ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
+    let (caller, model_id, params) = (request.caller, request.model_id, request.params);
+    let dataset = request
+        .dataset
+        .ok_or_else(|| ApiError::not_found("dataset", &params.dataset))?;
 
     let ReceivedUpload {
         mut tx,
@@ -67,7 +64,7 @@ async fn put(
         dataset_id,
     } = upload::receive_for_dataset(
         &ctx,
-        body,
+        request.body,
         None,
         &dataset.name,
         caller.token_name(),
