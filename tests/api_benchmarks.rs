@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{TestApp, expect_problem, expect_status, npy_f32};
+use common::{TestApp, expect_problem, expect_status, npy_f32, wait_for_benchmark};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -15,26 +15,6 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benc
 fn fixture() -> Value {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("benchmark.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// Polls a benchmark until its distances are all computed (or failed).
-async fn wait_for_benchmark(app: &TestApp, id: i64) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let state = expect_status(
-            app.get(&format!("/v1/benchmarks/{id}")).await,
-            StatusCode::OK,
-        )
-        .await;
-        if state["progress"]["queued"] == 0 && state["progress"]["running"] == 0 {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "benchmark {id} did not finish: {state}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 async fn create_benchmark(app: &TestApp, body: Value) -> Value {

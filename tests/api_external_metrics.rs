@@ -522,7 +522,7 @@ async fn a_benchmark_mixing_cka_and_an_external_metric_completes_when_the_client
     assert_eq!(benchmark["metrics"], json!(["cka", "ext:mine"]));
 
     // The workers compute cka; no job ever names the external metric.
-    common::dashboard::wait_for_benchmark(&app, id).await;
+    common::wait_for_benchmark(&app, id).await;
     let jobs = expect_status(app.get("/v1/jobs?limit=1000").await, StatusCode::OK).await;
     let jobs = jobs["items"].as_array().unwrap();
     assert!(!jobs.is_empty());

@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use common::{TestApp, expect_problem, expect_status};
+use common::{TestApp, expect_problem, expect_status, wait_for_benchmark};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -61,26 +61,6 @@ async fn load_study(app: &TestApp, fixture: &Value) -> HashMap<String, i64> {
 
 fn outputs_path(model: i64) -> String {
     format!("/v1/models/{model}/outputs?dataset={DATASET}")
-}
-
-/// Polls a benchmark until its distances are all computed (or failed).
-async fn wait_for_benchmark(app: &TestApp, id: i64) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let state = expect_status(
-            app.get(&format!("/v1/benchmarks/{id}")).await,
-            StatusCode::OK,
-        )
-        .await;
-        if state["progress"]["queued"] == 0 && state["progress"]["running"] == 0 {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "benchmark {id} did not finish: {state}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 /// The definition of fixture case `case` over `models`, as a client sends it.

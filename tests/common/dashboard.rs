@@ -3,9 +3,9 @@
 
 use reqwest::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{TestApp, expect_status, npy_f32};
+use super::{TestApp, expect_status, npy_f32, wait_for_benchmark};
 
 pub const DATASET: &str = "probe-set";
 pub const LAYERS: usize = 3;
@@ -85,26 +85,6 @@ pub async fn study(app: &TestApp, models: usize) -> Study {
         models: ids,
         representations,
         benchmark,
-    }
-}
-
-/// Polls a benchmark until none of its distances is queued or running.
-pub async fn wait_for_benchmark(app: &TestApp, id: i64) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let state = expect_status(
-            app.get(&format!("/v1/benchmarks/{id}")).await,
-            StatusCode::OK,
-        )
-        .await;
-        if state["progress"]["queued"] == 0 && state["progress"]["running"] == 0 {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "benchmark {id} did not finish: {state}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -476,3 +476,23 @@ pub fn matrix_f32(rows: usize, cols: usize, seed: u64) -> CanonicalMatrix {
         data,
     }
 }
+
+/// Polls a benchmark until none of its distances is queued or running.
+pub async fn wait_for_benchmark(app: &TestApp, id: i64) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let state = expect_status(
+            app.get(&format!("/v1/benchmarks/{id}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        if state["progress"]["queued"] == 0 && state["progress"]["running"] == 0 {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "benchmark {id} did not finish: {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -5,6 +5,20 @@ use sqlx::PgConnection;
 use super::super::ScoreTarget;
 use super::super::error::StoreError;
 
+/// Whether benchmark `b`'s current run holds representation `r` (of model `m`), or its selection
+/// takes it.
+macro_rules! held_or_selected {
+    () => {
+        concat!(
+            "(EXISTS (SELECT 1 FROM benchmark_members bm
+                      WHERE bm.benchmark_id = b.id AND bm.representation_id = r.id)
+              OR (",
+            selection_predicate!(),
+            "))"
+        )
+    };
+}
+
 /// Marks stale the benchmarks a changed score concerns: those of that score name whose current
 /// run holds a representation it applies to, or whose selection takes one.
 pub async fn mark_stale_for_score(
@@ -22,11 +36,9 @@ pub async fn mark_stale_for_score(
            AND EXISTS (
                SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
                WHERE (r.id = $1 OR r.model_id = $2)
-                 AND (EXISTS (SELECT 1 FROM benchmark_members bm
-                              WHERE bm.benchmark_id = b.id AND bm.representation_id = r.id)
-                      OR (",
-        selection_predicate!(),
-        ")))"
+                 AND ",
+        held_or_selected!(),
+        ")"
     ))
     .bind(representation)
     .bind(model)
@@ -122,11 +134,9 @@ pub async fn mark_stale_for_outputs(
         " AND EXISTS (
                SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
                WHERE r.model_id = $1
-                 AND (EXISTS (SELECT 1 FROM benchmark_members bm
-                              WHERE bm.benchmark_id = b.id AND bm.representation_id = r.id)
-                      OR (",
-        selection_predicate!(),
-        ")))"
+                 AND ",
+        held_or_selected!(),
+        ")"
     ))
     .bind(model_id)
     .bind(dataset_id)
