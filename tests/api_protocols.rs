@@ -63,17 +63,22 @@ fn outputs_path(model: i64) -> String {
     format!("/v1/models/{model}/outputs?dataset={DATASET}")
 }
 
-/// The definition of fixture case `case` over `models`, as a client sends it.
+/// The definition of fixture case `case` over its models (every model when it names none), as a
+/// client sends it.
 fn definition(fixture: &Value, case: &str, models: &HashMap<String, i64>) -> Value {
     let expected = &fixture["results"][case];
-    let selected: Vec<i64> = expected["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|name| models[name.as_str().unwrap()])
-        .collect();
+    let select = match expected["models"].as_array() {
+        Some(names) => {
+            let selected: Vec<i64> = names
+                .iter()
+                .map(|name| models[name.as_str().unwrap()])
+                .collect();
+            json!({"models": selected})
+        }
+        None => json!({}),
+    };
     json!({
-        "name": case, "dataset": DATASET, "select": {"models": selected},
+        "name": case, "dataset": DATASET, "select": select,
         "protocol": expected["protocol"], "functional": expected["functional"],
         "permutation": expected["permutation"], "metrics": fixture["metrics"],
     })
@@ -238,6 +243,334 @@ async fn correlation_cases_with_outputs_and_permutations_give_the_golden_results
         .await;
         assert_eq!(again, results, "{case}");
     }
+}
+
+/// A figure that the fixture gives as a number or as null (undefined).
+fn close_or_null(got: &Value, want: &Value, tolerance: f64, what: &str) {
+    if want.is_null() {
+        assert!(got.is_null(), "{what}: got {got}, want null");
+    } else {
+        close(got, want, tolerance, what);
+    }
+}
+
+fn check_separation_case(fixture: &Value, results: &Value) {
+    let tolerance = number(&fixture["tolerance"]["value"], "value tolerance");
+    let expected = &fixture["results"]["separation_cls"];
+    assert_eq!(results["kind"], "separation");
+    assert_eq!(results["statistic"], "auprc");
+    for metric in fixture["metrics"].as_array().unwrap() {
+        let metric = metric.as_str().unwrap();
+        let (got, want) = (&results["metrics"][metric], &expected["metrics"][metric]);
+        for key in ["auprc", "violation_rate"] {
+            close_or_null(
+                &got[key],
+                &want[key],
+                tolerance,
+                &format!("{metric} mean {key}"),
+            );
+        }
+        let (got_groups, want_groups) = (
+            got["groups"].as_array().unwrap(),
+            want["groups"].as_array().unwrap(),
+        );
+        assert_eq!(got_groups.len(), want_groups.len(), "{metric}");
+        for (got, want) in got_groups.iter().zip(want_groups) {
+            let group = want["group"].as_str().unwrap();
+            assert_eq!(got["group"].to_string(), group, "{metric} group label");
+            for key in ["auprc", "violation_rate"] {
+                let what = format!("{metric} group {group} {key}");
+                close_or_null(&got[key], &want[key], tolerance, &what);
+            }
+            let (got_classes, want_classes) = (
+                got["classes"].as_array().unwrap(),
+                want["classes"].as_array().unwrap(),
+            );
+            assert_eq!(got_classes.len(), want_classes.len(), "{metric} {group}");
+            for (got, want) in got_classes.iter().zip(want_classes) {
+                let what =
+                    |key: &str| format!("{metric} group {group} class {} {key}", want["class"]);
+                for key in ["class", "n_in", "n_cross"] {
+                    assert_eq!(got[key], want[key], "{}", what(key));
+                }
+                for key in ["auprc", "violation_rate", "chance"] {
+                    close_or_null(&got[key], &want[key], tolerance, &what(key));
+                }
+            }
+        }
+    }
+}
+
+fn check_monotonicity_case(fixture: &Value, models: &HashMap<String, i64>, results: &Value) {
+    let tolerance = number(&fixture["tolerance"]["value"], "value tolerance");
+    let expected = &fixture["results"]["monotonicity"];
+    assert_eq!(results["kind"], "monotonicity");
+    assert_eq!(results["statistic"], "correlation");
+    for metric in fixture["metrics"].as_array().unwrap() {
+        let metric = metric.as_str().unwrap();
+        let (got, want) = (&results["metrics"][metric], &expected["metrics"][metric]);
+        for key in ["correlation", "violation_rate"] {
+            close_or_null(
+                &got[key],
+                &want[key],
+                tolerance,
+                &format!("{metric} mean {key}"),
+            );
+        }
+        let (got_groups, want_groups) = (
+            got["groups"].as_array().unwrap(),
+            want["groups"].as_array().unwrap(),
+        );
+        assert_eq!(got_groups.len(), want_groups.len(), "{metric}");
+        for (got, want) in got_groups.iter().zip(want_groups) {
+            let name = want["group"].as_str().unwrap();
+            assert_eq!(got["group"], want["group"], "{metric} model name");
+            assert_eq!(got["model"], json!(models[name]), "{metric} {name} id");
+            assert_eq!(
+                got["n_layers"], want["n_layers"],
+                "{metric} {name} n_layers"
+            );
+            for key in ["correlation", "violation_rate"] {
+                let what = format!("{metric} model {name} {key}");
+                close_or_null(&got[key], &want[key], tolerance, &what);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn separation_and_monotonicity_give_the_golden_results() {
+    let app = TestApp::spawn_with_workers(2).await;
+    let fixture = fixture();
+    let models = load_study(&app, &fixture).await;
+
+    let (created, separation) =
+        results_of(&app, &definition(&fixture, "separation_cls", &models)).await;
+    assert_eq!(created["functional"], Value::Null);
+    assert_eq!(created["score"], Value::Null);
+    assert_eq!(created["n_representations"], 24);
+    check_separation_case(&fixture, &separation);
+    let id = created["id"].as_i64().unwrap();
+    let again = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/results")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        again, separation,
+        "stored once complete, read back the same"
+    );
+    // The points behind a group: y = 1 across classes, 0 within one; cka is symmetric, so each
+    // of the 6 x 5 / 2 unordered pairs of layer 0 once.
+    let pairs = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/pairs?metric=cka&group=0"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = pairs["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 15);
+    let within = rows.iter().filter(|row| row["y"] == json!(0.0)).count();
+    assert_eq!(within, 3, "one in-class pair per class of two models");
+    let csv = app
+        .get(&format!("/v1/benchmarks/{id}/results?format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("benchmark,metric,group,class,n_in,n_cross,auprc,violation_rate,chance")
+    );
+    // 3 metrics x 4 layers x 3 classes.
+    assert_eq!(lines.count(), 36);
+
+    let (created, monotonicity) =
+        results_of(&app, &definition(&fixture, "monotonicity", &models)).await;
+    check_monotonicity_case(&fixture, &models, &monotonicity);
+    let id = created["id"].as_i64().unwrap();
+    // pwcca is not symmetric: both orders of each of m0's 6 layer pairs, its layers in depth
+    // order.
+    let pairs = expect_status(
+        app.get(&format!("/v1/benchmarks/{id}/pairs?metric=pwcca&group=m0"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(pairs["rows"].as_array().unwrap().len(), 12);
+    let layers: Vec<i64> = pairs["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["layer"].as_i64().unwrap())
+        .collect();
+    assert_eq!(layers, [0, 1, 2, 3]);
+    let farthest = pairs["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| number(&row["y"], "layers apart"))
+        .fold(0.0, f64::max);
+    assert_eq!(farthest, 3.0);
+
+    // Both on the leaderboard, each column ranking by its own statistic.
+    for id in [
+        separation["benchmark"].clone(),
+        monotonicity["benchmark"].clone(),
+    ] {
+        expect_status(
+            app.post_json(&format!("/v1/benchmarks/{id}/publish"), &json!({}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let board = expect_status(app.get("/v1/leaderboard").await, StatusCode::OK).await;
+    let statistics: Vec<&Value> = board["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|column| &column["statistic"])
+        .collect();
+    assert_eq!(statistics, [&json!("auprc"), &json!("correlation")]);
+    let pwcca = board["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["metric"] == "pwcca")
+        .unwrap();
+    let want = &fixture["results"]["separation_cls"]["metrics"]["pwcca"]["auprc"];
+    close(
+        &pwcca["cells"][0]["value"],
+        want,
+        1e-9,
+        "pwcca's AUPRC cell",
+    );
+    assert_eq!(pwcca["cells"][0]["spearman"], Value::Null);
+}
+
+#[tokio::test]
+async fn separation_and_monotonicity_refuse_what_they_do_not_read() {
+    let app = TestApp::spawn().await;
+    let fixture = fixture();
+    let models = load_study(&app, &fixture).await;
+    let separation = json!({"kind": "separation", "by": "cls", "group_by": "layer"});
+    let base = |protocol: &Value| json!({"name": "b", "dataset": DATASET, "protocol": protocol, "metrics": ["cka"]});
+    let with = |protocol: &Value, key: &str, value: Value| {
+        let mut body = base(protocol);
+        body[key] = value;
+        body
+    };
+    let monotonicity = json!({"kind": "monotonicity"});
+    let refused = [
+        (
+            with(&separation, "score", json!("acc")),
+            "invalid_functional",
+        ),
+        (
+            with(&monotonicity, "functional", json!({"kind": "jsd"})),
+            "invalid_functional",
+        ),
+        (
+            with(&separation, "bootstrap", json!({"resamples": 100})),
+            "invalid_bootstrap",
+        ),
+        (
+            with(&monotonicity, "permutation", json!({"resamples": 100})),
+            "invalid_permutation",
+        ),
+        (
+            base(&json!({"kind": "separation", "by": "architecture", "group_by": "layer"})),
+            "no_class",
+        ),
+    ];
+    for (body, code) in refused {
+        expect_problem(
+            app.post_json("/v1/benchmarks", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+        )
+        .await;
+    }
+    for protocol in [
+        json!({"kind": "separation", "by": "cls", "group_by": "cls"}),
+        json!({"kind": "separation", "by": "", "group_by": "layer"}),
+        json!({"kind": "separation", "group_by": "layer"}),
+        json!({"kind": "monotonicity", "group_by": "layer"}),
+    ] {
+        let response = app.post_json("/v1/benchmarks", &base(&protocol)).await;
+        assert!(
+            response.status().is_client_error(),
+            "{protocol}: {}",
+            response.status()
+        );
+    }
+    let listed = expect_status(app.get("/v1/benchmarks").await, StatusCode::OK).await;
+    assert_eq!(
+        listed["items"],
+        json!([]),
+        "refused definitions leave nothing"
+    );
+
+    // A model without the class key is left out with the reason, and a derived copy never
+    // stands for a layer of its model.
+    let extra = expect_status(
+        app.post_json(
+            "/v1/models",
+            &json!({"name": "unclassed", "metadata": {"seed": 9}, "tags": []}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let extra = extra["id"].as_i64().unwrap();
+    app.upload(extra, DATASET, 0, fixture_file("rep001.npy"))
+        .await;
+    let created = expect_status(
+        app.post_json("/v1/benchmarks", &base(&separation)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let left_out = created["left_out"].as_array().unwrap();
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert!(left_out[0]["reason"].as_str().unwrap().contains("\"cls\""));
+    let m0 = models["m0"];
+    let m0_layers = expect_status(
+        app.get(&format!("/v1/representations?model={m0}&dataset={DATASET}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let layer_0 = m0_layers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["layer"] == 0)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    expect_status(
+        app.post_json(
+            &format!("/v1/representations/{layer_0}/derived"),
+            &json!({"pca_keep": [2]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let mut with_copies = base(&monotonicity);
+    with_copies["name"] = json!("with copies");
+    with_copies["select"] = json!({"models": [m0], "include_derived": true});
+    let created = expect_status(
+        app.post_json("/v1/benchmarks", &with_copies).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["n_representations"], 4);
+    let left_out = created["left_out"].as_array().unwrap();
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert!(left_out[0]["reason"].as_str().unwrap().contains("derived"));
 }
 
 #[tokio::test]

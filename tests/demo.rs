@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use common::{TestApp, expect_status};
+use simbench::benchmark::leaderboard::Statistic;
 use simbench::cli::demo::{DemoArgs, run};
 
 fn small_demo(url: &str, token: &str) -> DemoArgs {
@@ -24,7 +25,7 @@ fn small_demo(url: &str, token: &str) -> DemoArgs {
 }
 
 #[tokio::test]
-async fn the_demo_publishes_four_finished_benchmarks_and_a_leaderboard_of_the_trio() {
+async fn the_demo_publishes_six_finished_benchmarks_and_a_leaderboard_of_the_trio() {
     let app = TestApp::spawn_with_workers(2).await;
     let report = run(&small_demo(&app.base_url, &app.token))
         .await
@@ -36,7 +37,7 @@ async fn the_demo_publishes_four_finished_benchmarks_and_a_leaderboard_of_the_tr
         .expect("run ids read demo-<8 hex>");
     assert!(hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()));
 
-    assert_eq!(report.benchmarks.len(), 4);
+    assert_eq!(report.benchmarks.len(), 6);
     for benchmark in &report.benchmarks {
         assert!(
             benchmark.name.starts_with(&report.run_id),
@@ -58,7 +59,7 @@ async fn the_demo_publishes_four_finished_benchmarks_and_a_leaderboard_of_the_tr
         StatusCode::OK,
     )
     .await;
-    assert_eq!(published["items"].as_array().map(Vec::len), Some(4));
+    assert_eq!(published["items"].as_array().map(Vec::len), Some(6));
 
     // 3 pretrained networks and 3 x 4 finetuned ones, all tagged.
     let models = expect_status(app.get("/v1/models?tag=demo").await, StatusCode::OK).await;
@@ -82,22 +83,43 @@ async fn the_demo_publishes_four_finished_benchmarks_and_a_leaderboard_of_the_tr
         .map(|column| column.id)
         .collect();
     assert_eq!(columns, ids);
-    let mut metrics: Vec<&str> = leaderboard
+    let mut metrics: Vec<String> = leaderboard
         .rows
         .iter()
-        .map(|row| row.metric.as_str())
+        .map(|row| row.metric.name())
         .collect();
     metrics.sort_unstable();
     assert_eq!(metrics, ["cka", "procrustes", "pwcca"]);
+    let statistics: Vec<Statistic> = leaderboard
+        .benchmarks
+        .iter()
+        .map(|column| column.statistic)
+        .collect();
+    assert_eq!(
+        statistics,
+        [
+            Statistic::Spearman,
+            Statistic::Spearman,
+            Statistic::Spearman,
+            Statistic::Spearman,
+            Statistic::Auprc,
+            Statistic::Correlation
+        ]
+    );
     for row in &leaderboard.rows {
-        assert_eq!(row.cells.len(), 4);
-        for cell in &row.cells {
-            let rho = cell.spearman.unwrap_or(f64::NAN);
+        assert_eq!(row.cells.len(), 6);
+        for (cell, statistic) in row.cells.iter().zip(&statistics) {
+            let value = cell.value.unwrap_or(f64::NAN);
+            let range = match statistic {
+                Statistic::Auprc => 0.0..=1.0,
+                _ => -1.0..=1.0,
+            };
             assert!(
-                rho.is_finite() && (-1.0..=1.0).contains(&rho),
-                "{}: ρ = {:?} on benchmark {}",
-                row.metric,
-                cell.spearman,
+                value.is_finite() && range.contains(&value),
+                "{}: {} = {:?} on benchmark {}",
+                row.metric.name(),
+                statistic.name(),
+                cell.value,
                 cell.benchmark
             );
         }

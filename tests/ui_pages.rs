@@ -4,10 +4,10 @@
 mod common;
 
 use common::dashboard::{Browser, DATASET, study};
-use common::{TestApp, expect_status};
+use common::{TestApp, expect_status, wait_for_benchmark};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
-use serde_json::Value;
+use serde_json::{Value, json};
 use simbench::access::Scope;
 use simbench::config::HttpConfig;
 
@@ -433,5 +433,86 @@ async fn public_read_pages_need_no_log_in_but_show_no_write_control() {
         refused.status(),
         StatusCode::SEE_OTHER,
         "a write needs a session: log in first"
+    );
+}
+
+#[tokio::test]
+async fn separation_and_monotonicity_pages_show_classes_and_layer_matrices() {
+    let app = TestApp::spawn_with_workers(2).await;
+    study(&app, 4).await;
+    let mut browser = Browser::new(&app);
+    browser
+        .log_in(&app.token("reader", Scope::Read).await)
+        .await;
+    let mut created = Vec::new();
+    for (name, protocol) in [
+        (
+            "families",
+            json!({"kind": "separation", "by": "family", "group_by": "layer"}),
+        ),
+        ("depth", json!({"kind": "monotonicity"})),
+    ] {
+        let definition = json!({"name": name, "dataset": DATASET, "protocol": protocol,
+            "metrics": ["cka", "procrustes"]});
+        let id = expect_status(
+            app.post_json("/v1/benchmarks", &definition).await,
+            StatusCode::CREATED,
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        wait_for_benchmark(&app, id).await;
+        created.push(id);
+    }
+    let (separation, monotonicity) = (created[0], created[1]);
+
+    let html = browser
+        .get(&format!("/ui/benchmarks/{separation}?group=2"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Design classes of group 2"), "{html}");
+    assert!(html.contains("<table class=\"classes\">"));
+    for class in ["0", "1"] {
+        assert!(
+            html.contains(&format!("data-class=\"{class}\"")),
+            "class {class}"
+        );
+    }
+    assert!(html.contains("Per group (AUPRC)"));
+    assert!(
+        html.contains("1 across design classes"),
+        "the scatter's y label"
+    );
+    let csv = browser
+        .get(&format!("/ui/benchmarks/{separation}?format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    // 2 metrics x 3 layers x 2 classes.
+    assert_eq!(csv.lines().count(), 1 + 12, "{csv}");
+
+    let html = browser
+        .get(&format!("/ui/benchmarks/{monotonicity}?group=net-1"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Layer by layer: net-1"), "{html}");
+    assert!(html.contains("Per model"));
+    let heatmaps = html.matches("data-metric=\"layers-").count();
+    assert_eq!(heatmaps, 2, "one layer matrix per metric");
+    let models: Vec<String> = (0..4)
+        .map(|model| format!("data-group=\"net-{model}\""))
+        .collect();
+    assert!(models.iter().all(|model| html.contains(model.as_str())));
+    assert_eq!(
+        browser
+            .get(&format!("/ui/benchmarks/{monotonicity}?group=net-9"))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
     );
 }

@@ -1,11 +1,12 @@
 //! How the separation and monotonicity results carry undefined figures and the distances they
-//! could not read.
+//! could not read, and the points behind them.
 
 use std::fmt::Display;
 
 use serde::{Deserialize, Serialize};
 
-use super::results::DistanceOutcome;
+use super::results::{DistanceOutcome, ROUNDING_DECIMALS, ScatterRow};
+use crate::stats::round_to_decimals;
 
 /// A figure as the results show it: the value, or `null` with the reason beside it.
 pub(super) fn figure<T, E: Display>(value: Result<T, E>) -> (Option<T>, Option<String>) {
@@ -79,4 +80,20 @@ pub(super) fn value_of(outcome: Option<DistanceOutcome>) -> Option<f64> {
         Some(DistanceOutcome::Value(x)) => Some(x),
         Some(DistanceOutcome::Refused) | None => None,
     }
+}
+
+/// The point of pair (first, second) at height `y`, when its distance is known; x rounded as the
+/// statistics see it.
+pub(super) fn scatter_row(
+    first: i64,
+    second: i64,
+    y: f64,
+    distance: impl Fn(i64, i64) -> Option<DistanceOutcome>,
+) -> Option<ScatterRow> {
+    value_of(distance(first, second)).map(|x| ScatterRow {
+        x: round_to_decimals(x, ROUNDING_DECIMALS),
+        y,
+        first,
+        second,
+    })
 }

@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::results::Comparison;
 use crate::metrics::MetricId;
@@ -14,7 +14,7 @@ use crate::store::status::BenchmarkStatus;
 
 /// The statistic a column ranks by, higher being better in each: a correlation benchmark's mean
 /// Spearman ρ, a separation benchmark's mean AUPRC, a monotonicity benchmark's mean correlation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Statistic {
     Spearman,
@@ -33,14 +33,14 @@ impl Statistic {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Leaderboard {
     pub benchmarks: Vec<Column>,
     /// Best first: by mean rank, then mean ρ.
     pub rows: Vec<Row>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Column {
     pub id: i64,
     pub name: String,
@@ -52,7 +52,7 @@ pub struct Column {
     pub leader: Option<MetricId>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub metric: MetricId,
     /// One cell per benchmark, in the order of `benchmarks`.
@@ -64,7 +64,7 @@ pub struct Row {
     pub n_benchmarks: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cell {
     pub benchmark: i64,
     /// The benchmark value in the column's statistic; null when the metric is missing from the

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Counted, Totals, figure, value_of};
-use super::results::DistanceOutcome;
+use super::figure::{Counted, Totals, figure, scatter_row, value_of};
+use super::results::{DistanceOutcome, ScatterRow};
 use crate::stats::{ModelMonotonicity, Undefined, mean_over_groups};
 
 /// `{"kind": "monotonicity"}` without its `kind`: it takes no options.
@@ -55,6 +55,24 @@ impl ModelStack {
                 ids.clone()
                     .filter(move |second| *second != first)
                     .map(move |second| (first, second))
+            })
+            .collect()
+    }
+
+    /// The points behind the model's figures: x = d(first, second), y = the number of layers
+    /// between them in the stack; each unordered pair once for a `symmetric` metric.
+    pub fn scatter_rows(
+        &self,
+        symmetric: bool,
+        distance: impl Fn(i64, i64) -> Option<DistanceOutcome>,
+    ) -> Vec<ScatterRow> {
+        let position = |id: i64| self.layers.iter().position(|(_, member)| *member == id);
+        self.pairs()
+            .into_iter()
+            .filter(|(first, second)| !symmetric || first < second)
+            .filter_map(|(first, second)| {
+                let apart = position(first)?.abs_diff(position(second)?);
+                scatter_row(first, second, apart as f64, &distance)
             })
             .collect()
     }

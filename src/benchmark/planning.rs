@@ -1,16 +1,18 @@
 //! Planning a run (DESIGN "Benchmark protocols"): the selection's candidates resolved into members
-//! with their scores (or models' outputs) and groups, what is left out and why, and which
-//! distances to queue.
+//! with their scores (or models' outputs), groups and classes, what is left out and why, and which
+//! distances to queue; and the groups of a stored run read back from its members.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
 use super::functional::ModelDifferences;
+use super::monotonicity::{LayerMember, ModelStack, model_stacks};
 use super::protocol::{
-    FunctionalSource, GroupKey, Protocol, ProtocolError, Representation, pairs_needed,
+    FunctionalSource, Group, GroupKey, Protocol, ProtocolError, Representation, pairs_needed,
 };
 use super::results::ResultKey;
+use super::separation::{ClassKey, Separation, SeparationGroup, separation_groups};
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Candidate, LeftOut, Member, PlannedRun};
 
@@ -25,6 +27,9 @@ pub enum PlanError {
     /// Representations are selected, but no model of theirs has outputs on the dataset.
     #[error("no selected representation's model has outputs on the dataset")]
     NoOutputs,
+    /// Representations are selected, but no model of theirs has the separation's class key.
+    #[error("no selected representation's model has {0:?} in its metadata")]
+    NoClass(String),
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
 }
@@ -38,8 +43,8 @@ pub enum FunctionalInput<'a> {
     Outputs(&'a ModelDifferences),
 }
 
-/// The run of `protocol` over `candidates` (by ascending id) taking y from `functional`, for
-/// `metrics`: a mirrored pair is queued only when one of them takes it.
+/// The run of a correlation `protocol` over `candidates` (by ascending id) taking y from
+/// `functional`, for `metrics`: a mirrored pair is queued only when one of them takes it.
 pub fn plan(
     protocol: &Protocol,
     functional: FunctionalInput,
@@ -78,7 +83,9 @@ pub fn plan(
             });
             continue;
         }
-        let group_by = protocol.group_by();
+        let Some(group_by) = protocol.group_by() else {
+            return Err(ProtocolError::NoFunctional(protocol.kind()).into());
+        };
         match group_by.group_of(i64::from(candidate.layer), &candidate.model_metadata) {
             Some(group) => members.push(Representation {
                 id: candidate.id,
@@ -102,14 +109,14 @@ pub fn plan(
     };
     let groups = pairs_needed(&members, protocol, source)?;
     let any_asymmetric = metrics.iter().any(|metric| !metric.is_symmetric());
-    let mut pairs: Vec<(i64, i64)> = groups
-        .iter()
-        .flat_map(|group| group.pairs.iter())
-        .filter(|pair| !pair.is_self_pair() && pair.taken_by(!any_asymmetric))
-        .map(|pair| (pair.first, pair.second))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
+    let pairs = queued(
+        groups
+            .iter()
+            .flat_map(|group| group.pairs.iter())
+            .filter(|pair| !pair.is_self_pair() && pair.taken_by(!any_asymmetric))
+            .map(|pair| (pair.first, pair.second)),
+        metrics,
+    );
     let model_differences = match functional {
         FunctionalInput::Score(_) => None,
         FunctionalInput::Outputs(differences) => {
@@ -132,6 +139,204 @@ pub fn plan(
         pairs,
         model_differences,
     })
+}
+
+/// The run of a separation benchmark: each candidate in its group and class, those without
+/// either left out.
+pub fn plan_separation(
+    separation: &Separation,
+    metrics: &[MetricId],
+    candidates: Vec<Candidate>,
+) -> Result<PlannedRun, PlanError> {
+    if candidates.is_empty() {
+        return Err(PlanError::NothingSelected);
+    }
+    let mut placed = Vec::new();
+    let mut left_out = Vec::new();
+    for candidate in candidates {
+        match separation.place(i64::from(candidate.layer), &candidate.model_metadata) {
+            Ok((group, class)) => placed.push((candidate, group, class)),
+            Err(reason) => left_out.push(LeftOut {
+                representation: candidate.id,
+                reason: reason.to_string(),
+            }),
+        }
+    }
+    if placed.is_empty() {
+        return Err(PlanError::NoClass(separation.by().to_owned()));
+    }
+    let members: Vec<Member> = placed
+        .iter()
+        .map(|(candidate, group, class)| {
+            let mut group_key = group_to_json(group);
+            group_key["class"] = class.0.clone();
+            Member {
+                id: candidate.id,
+                model_id: candidate.model_id,
+                score: None,
+                group_key,
+                derived: candidate.derived,
+            }
+        })
+        .collect();
+    let groups = separation_groups(
+        placed
+            .into_iter()
+            .map(|(candidate, group, class)| (candidate.id, group, class)),
+    );
+    Ok(PlannedRun {
+        members,
+        left_out,
+        pairs: queued(groups.iter().flat_map(SeparationGroup::pairs), metrics),
+        model_differences: None,
+    })
+}
+
+/// The run of a monotonicity benchmark: each model's layers in depth order; derived copies and
+/// second representations of a layer left out.
+pub fn plan_monotonicity(
+    metrics: &[MetricId],
+    candidates: Vec<Candidate>,
+) -> Result<PlannedRun, PlanError> {
+    if candidates.is_empty() {
+        return Err(PlanError::NothingSelected);
+    }
+    let layer_members = candidates.iter().map(|candidate| LayerMember {
+        id: candidate.id,
+        model: candidate.model_id,
+        model_name: candidate.model_name.clone(),
+        layer: i64::from(candidate.layer),
+        derived: candidate.derived,
+    });
+    let (stacks, left_out) = model_stacks(layer_members);
+    let mut members: Vec<Member> = stacks
+        .iter()
+        .flat_map(|stack| {
+            stack.layers.iter().map(|(layer, id)| Member {
+                id: *id,
+                model_id: stack.model,
+                score: None,
+                group_key: json!({"model_name": stack.name, "layer": layer}),
+                derived: false,
+            })
+        })
+        .collect();
+    members.sort_by_key(|member| member.id);
+    Ok(PlannedRun {
+        members,
+        left_out: left_out
+            .into_iter()
+            .map(|(representation, reason)| LeftOut {
+                representation,
+                reason: reason.to_string(),
+            })
+            .collect(),
+        pairs: queued(stacks.iter().flat_map(ModelStack::pairs), metrics),
+        model_differences: None,
+    })
+}
+
+/// The distances to queue for `pairs` (first, second) under `metrics`, each once: when every
+/// metric is symmetric, the two orders of a pair are one distance.
+fn queued(pairs: impl Iterator<Item = (i64, i64)>, metrics: &[MetricId]) -> Vec<(i64, i64)> {
+    let all_symmetric = metrics.iter().all(|metric| metric.is_symmetric());
+    let mut pairs: Vec<(i64, i64)> = pairs
+        .map(|(first, second)| {
+            if all_symmetric {
+                (first.min(second), first.max(second))
+            } else {
+                (first, second)
+            }
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// The groups of a stored run, as its protocol forms them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunGroups {
+    Correlation(Vec<Group>),
+    Separation(Vec<SeparationGroup>),
+    Monotonicity(Vec<ModelStack>),
+}
+
+impl RunGroups {
+    /// The groups of a run of `protocol` from its stored `members`, y from `functional` for the
+    /// correlation protocols; `Err` says why they no longer form the protocol's groups.
+    pub fn of(
+        protocol: &Protocol,
+        members: &[Member],
+        functional: FunctionalSource,
+    ) -> Result<RunGroups, String> {
+        let undecodable = || "a stored group key does not decode".to_owned();
+        match protocol {
+            Protocol::Reference { .. } | Protocol::AllPairs { .. } => {
+                let representations = representations(members).ok_or_else(undecodable)?;
+                pairs_needed(&representations, protocol, functional)
+                    .map(RunGroups::Correlation)
+                    .map_err(|error| error.to_string())
+            }
+            Protocol::Separation(_) => {
+                let placed = members
+                    .iter()
+                    .map(|member| {
+                        let group = group_from_json(&member.group_key)?;
+                        let class = member.group_key.get("class")?.clone();
+                        Some((member.id, group, ClassKey(class)))
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(undecodable)?;
+                Ok(RunGroups::Separation(separation_groups(placed)))
+            }
+            Protocol::Monotonicity(_) => {
+                let layer_members = members
+                    .iter()
+                    .map(|member| {
+                        Some(LayerMember {
+                            id: member.id,
+                            model: member.model_id,
+                            model_name: member.group_key.get("model_name")?.as_str()?.to_owned(),
+                            layer: member.group_key.get("layer")?.as_i64()?,
+                            derived: member.derived,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(undecodable)?;
+                Ok(RunGroups::Monotonicity(model_stacks(layer_members).0))
+            }
+        }
+    }
+
+    /// How the groups are named in query strings, in their order.
+    pub fn labels(&self) -> Vec<String> {
+        match self {
+            RunGroups::Correlation(groups) => {
+                groups.iter().map(|group| group.key.label()).collect()
+            }
+            RunGroups::Separation(groups) => groups.iter().map(|group| group.key.label()).collect(),
+            RunGroups::Monotonicity(stacks) => {
+                stacks.iter().map(|stack| stack.name.clone()).collect()
+            }
+        }
+    }
+
+    /// Every distance the run reads, as (first, second); self pairs left out, as they are 0.
+    pub fn pairs(&self) -> Vec<(i64, i64)> {
+        match self {
+            RunGroups::Correlation(groups) => groups
+                .iter()
+                .flat_map(|group| group.pairs.iter())
+                .filter(|pair| !pair.is_self_pair())
+                .map(|pair| (pair.first, pair.second))
+                .collect(),
+            RunGroups::Separation(groups) => {
+                groups.iter().flat_map(SeparationGroup::pairs).collect()
+            }
+            RunGroups::Monotonicity(stacks) => stacks.iter().flat_map(ModelStack::pairs).collect(),
+        }
+    }
 }
 
 /// The members of a stored run as the protocol sees them; `None` for a group key this module
@@ -181,6 +386,7 @@ mod tests {
         Candidate {
             id,
             model_id: id,
+            model_name: format!("m{id}"),
             layer,
             derived: false,
             model_metadata: metadata,

@@ -1,5 +1,6 @@
 //! Protocols → the pairs a benchmark needs (DESIGN "Benchmark protocols": `reference` and
-//! `all_pairs`, `group_by`, `compare_to`; PROTOCOLS "Correlation": `ordered`).
+//! `all_pairs`, `group_by`, `compare_to`; PROTOCOLS "Correlation": `ordered`). The kinds that
+//! need no functional, `separation` and `monotonicity`, find their pairs in their own modules.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,6 +8,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::functional::ModelDifferences;
+use super::monotonicity::Monotonicity;
+use super::separation::Separation;
 use crate::stats::compare_values;
 
 /// A benchmark protocol, as a client writes it:
@@ -14,7 +17,8 @@ use crate::stats::compare_values;
 /// `{"kind": "all_pairs", "group_by": "none"}`. `compare_to` exists only for `reference`
 /// (`all_pairs` pairs within groups by definition) and defaults to `same_group`; `ordered` only
 /// for `all_pairs`, false unless given (and then not written back, so stored protocols of
-/// before read and print as they were).
+/// before read and print as they were). `separation` and `monotonicity` (PROTOCOLS
+/// "Separation", "Monotonicity") ask no functional difference of the pairs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Protocol {
@@ -33,12 +37,50 @@ pub enum Protocol {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         ordered: bool,
     },
+    /// Design classes by a metadata key within each group: are members of a class closer to
+    /// each other than to the other classes?
+    Separation(Separation),
+    /// Within each model, does distance grow with the number of layers in between?
+    Monotonicity(Monotonicity),
+}
+
+/// What a protocol's results are: correlations of distances with functional differences, or
+/// one of the two tests that need no functional.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolKind {
+    Correlation,
+    Separation,
+    Monotonicity,
+}
+
+impl ProtocolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Correlation => "correlation",
+            ProtocolKind::Separation => "separation",
+            ProtocolKind::Monotonicity => "monotonicity",
+        }
+    }
 }
 
 impl Protocol {
-    pub fn group_by(&self) -> &GroupBy {
+    pub fn kind(&self) -> ProtocolKind {
         match self {
-            Protocol::Reference { group_by, .. } | Protocol::AllPairs { group_by, .. } => group_by,
+            Protocol::Reference { .. } | Protocol::AllPairs { .. } => ProtocolKind::Correlation,
+            Protocol::Separation(_) => ProtocolKind::Separation,
+            Protocol::Monotonicity(_) => ProtocolKind::Monotonicity,
+        }
+    }
+
+    /// What representations are grouped by; monotonicity's groups are models.
+    pub fn group_by(&self) -> Option<&GroupBy> {
+        match self {
+            Protocol::Reference { group_by, .. } | Protocol::AllPairs { group_by, .. } => {
+                Some(group_by)
+            }
+            Protocol::Separation(separation) => Some(separation.group_by()),
+            Protocol::Monotonicity(_) => None,
         }
     }
 }
@@ -243,6 +285,8 @@ pub enum ProtocolError {
          representations the derived ones come from, or use the all_pairs protocol"
     )]
     NoReference { group: GroupKey },
+    #[error("a {} benchmark has no functional differences to pair", .0.name())]
+    NoFunctional(ProtocolKind),
 }
 
 /// The groups of a benchmark over `representations` under `protocol`, each with its reference
@@ -253,6 +297,9 @@ pub fn pairs_needed(
     protocol: &Protocol,
     functional: FunctionalSource,
 ) -> Result<Vec<Group>, ProtocolError> {
+    if protocol.kind() != ProtocolKind::Correlation {
+        return Err(ProtocolError::NoFunctional(protocol.kind()));
+    }
     let by_id = validate(representations)?;
     let mut groups: BTreeMap<&GroupKey, Vec<&Representation>> = BTreeMap::new();
     for representation in by_id.values() {
@@ -300,6 +347,9 @@ pub fn pairs_needed(
                     reference: None,
                     pairs,
                 })
+            }
+            Protocol::Separation(_) | Protocol::Monotonicity(_) => {
+                Err(ProtocolError::NoFunctional(protocol.kind()))
             }
         })
         .collect()

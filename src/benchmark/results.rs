@@ -29,7 +29,7 @@ pub enum DistanceOutcome {
 
 /// One point of a metric's scatter plot in one group: x = d(first, second) and
 /// y = |f(first) − f(second)|, both rounded as the statistics see them.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScatterRow {
     pub x: f64,
     pub y: f64,

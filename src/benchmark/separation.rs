@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::figure::{Counted, Totals, figure, value_of};
+use super::figure::{Counted, Totals, figure, scatter_row, value_of};
 use super::protocol::{GroupBy, GroupKey};
-use super::results::DistanceOutcome;
+use super::results::{DistanceOutcome, ScatterRow};
 use crate::stats::{ClassSeparation, GroupSeparation, SeparationFigures, mean_over_groups};
 
 /// `{"kind": "separation", "by": KEY, "group_by": layer|none|KEY2}` without its `kind`: classes
@@ -171,6 +171,29 @@ impl SeparationGroup {
             }
         }
         pairs
+    }
+
+    /// The points behind the group's figures: x = d(first, second), y = 1 across classes and 0
+    /// within one; each unordered pair once for a `symmetric` metric.
+    pub fn scatter_rows(
+        &self,
+        symmetric: bool,
+        distance: impl Fn(i64, i64) -> Option<DistanceOutcome>,
+    ) -> Vec<ScatterRow> {
+        let class_of = |id: i64| {
+            self.members
+                .iter()
+                .find(|(member, _)| *member == id)
+                .map(|(_, class)| class)
+        };
+        self.pairs()
+            .into_iter()
+            .filter(|(first, second)| !symmetric || first < second)
+            .filter_map(|(first, second)| {
+                let across = class_of(first) != class_of(second);
+                scatter_row(first, second, f64::from(u8::from(across)), &distance)
+            })
+            .collect()
     }
 }
 

@@ -3,17 +3,18 @@
 //! one group, and the team's leaderboard. It reads through `store` and computes off the async
 //! runtime; HTTP and pages call it and only serialise.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use super::by_kind::MetricResults;
 use super::functional::{Functional, ModelDifferences, OutputsDifference, model_differences};
 use super::leaderboard::{Leaderboard, Published, Statistic, rank};
-use super::planning::{self, FunctionalInput, PlanError};
+use super::planning::{self, FunctionalInput, PlanError, RunGroups};
 use super::{
-    Comparison, DistanceOutcome, FunctionalSource, Group, GroupKey, MetricResult, Protocol,
-    ProtocolError, ScatterRow, Table, pairs_needed,
+    Comparison, DistanceOutcome, FunctionalSource, Group, GroupKey, ModelStack, Protocol,
+    ProtocolError, ScatterRow, SeparationGroup, Table, monotonicity_result, separation_result,
 };
 use crate::metrics::{ExternalName, MetricId};
 use crate::stats::{BootstrapOptions, PermutationOptions};
@@ -49,6 +50,13 @@ pub enum BenchmarkError {
          /v1/models/{{id}}/outputs?dataset=NAME"
     )]
     NoOutputs,
+
+    /// A separation benchmark whose selected models have no class.
+    #[error(
+        "no selected representation's model has {by:?} in its metadata, so none falls into a \
+         design class"
+    )]
+    NoClass { by: String },
 
     /// Two models' outputs cannot be compared (they differ in their number of classes).
     #[error("the models' outputs cannot be compared: {0}")]
@@ -104,41 +112,42 @@ async fn plan_and_commit(
 ) -> Result<i64, BenchmarkError> {
     let definition = planning.definition().clone();
     let protocol = decode_protocol(definition.id, &definition.protocol)?;
-    let functional = decode_functional(definition.id, definition.functional.as_ref())?;
     let candidates = planning.candidates().await?;
-    let differences;
-    let input = match &functional {
-        Functional::ScoreDifference { score } => FunctionalInput::Score(score),
-        Functional::Disagreement {} => {
-            differences = outputs_differences(
-                db,
-                definition.dataset_id,
-                &candidates,
-                OutputsDifference::Disagreement,
-            )
-            .await?;
-            FunctionalInput::Outputs(&differences)
+    let planned = match &protocol {
+        Protocol::Reference { .. } | Protocol::AllPairs { .. } => {
+            let functional = decode_functional(definition.id, definition.functional.as_ref())?;
+            let differences;
+            let input = match (functional.score(), functional.outputs_difference()) {
+                (Some(score), _) => FunctionalInput::Score(score),
+                (None, Some(kind)) => {
+                    differences =
+                        outputs_differences(db, definition.dataset_id, &candidates, kind).await?;
+                    FunctionalInput::Outputs(&differences)
+                }
+                (None, None) => {
+                    return Err(BenchmarkError::Internal(format!(
+                        "benchmark {}: a functional without a score or outputs",
+                        definition.id
+                    )));
+                }
+            };
+            planning::plan(&protocol, input, &definition.metrics, candidates)
         }
-        Functional::Jsd {} => {
-            differences = outputs_differences(
-                db,
-                definition.dataset_id,
-                &candidates,
-                OutputsDifference::Jsd,
-            )
-            .await?;
-            FunctionalInput::Outputs(&differences)
+        Protocol::Separation(separation) => {
+            planning::plan_separation(separation, &definition.metrics, candidates)
         }
+        Protocol::Monotonicity(_) => planning::plan_monotonicity(&definition.metrics, candidates),
     };
-    let plan = match planning::plan(&protocol, input, &definition.metrics, candidates) {
+    let plan = match planned {
         Ok(plan) => plan,
-        Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
         Err(PlanError::NoScore) => {
             let known = planning.dataset_score_names().await?;
-            let score = functional.score().unwrap_or_default().to_owned();
+            let score = definition.score_name.clone().unwrap_or_default();
             return Err(BenchmarkError::UnknownScore { score, known });
         }
+        Err(PlanError::NothingSelected) => return Err(BenchmarkError::NothingSelected),
         Err(PlanError::NoOutputs) => return Err(BenchmarkError::NoOutputs),
+        Err(PlanError::NoClass(by)) => return Err(BenchmarkError::NoClass { by }),
         Err(PlanError::Protocol(error)) => return Err(BenchmarkError::InvalidSelection(error)),
     };
     Ok(planning.commit(&plan, run_by).await?)
@@ -180,27 +189,52 @@ fn decode_functional(
         .map_err(|error| BenchmarkError::Internal(format!("benchmark {id} functional: {error}")))
 }
 
-/// A benchmark's correlation table.
-#[derive(Clone, Debug, Serialize)]
+/// A benchmark's results, in the form of its protocol's kind.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
     pub benchmark: i64,
     pub status: BenchmarkStatus,
     /// Some distances are not computed yet: the figures may still move.
     pub partial: bool,
-    pub metrics: BTreeMap<MetricId, MetricResult>,
+    /// The statistic each metric's benchmark value is.
+    pub statistic: Statistic,
+    /// `kind` and each metric's result of that kind.
+    #[serde(flatten)]
+    pub metrics: MetricResults,
     /// With a bootstrap, every ordered pair of distinct metrics compared on shared resamples;
     /// empty without one.
     pub comparisons: Vec<Comparison<MetricId>>,
 }
 
-/// The points behind one metric's statistics in one group, for scatter plots.
-#[derive(Clone, Debug, Serialize)]
+/// Results as stored once complete: `{"format": RESULTS_FORMAT, "table": StoredTable}`.
+#[derive(Serialize, Deserialize)]
+struct StoredTable {
+    #[serde(flatten)]
+    metrics: MetricResults,
+    comparisons: Vec<Comparison<MetricId>>,
+}
+
+/// The points behind one metric's figures in one group, for scatter plots.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PairRows {
     pub metric: MetricId,
+    /// The group's key; for monotonicity, the model's name.
     pub group: GroupKey,
     pub reference: Option<i64>,
-    /// x = d(first, second), y = |f(first) − f(second)|, rounded as the statistics see them.
+    /// x = d(first, second) rounded as the statistics see it; y = the pair's functional
+    /// difference (correlation), 1 across design classes and 0 within one (separation), or the
+    /// number of layers between the two (monotonicity).
     pub rows: Vec<ScatterRow>,
+    /// For monotonicity, the model's representations in depth order; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<StackLayer>,
+}
+
+/// A representation of a monotonicity benchmark's model, at its layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackLayer {
+    pub layer: i64,
+    pub representation: i64,
 }
 
 /// The results of a benchmark's current run: stored ones once complete, else computed from the
@@ -208,16 +242,18 @@ pub struct PairRows {
 pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
     let benchmark = benchmarks::get(db, id).await?;
     let stored = benchmarks::stored_results(db, id).await?;
+    let results = |table: StoredTable, partial: bool| Results {
+        benchmark: id,
+        status: benchmark.status,
+        partial,
+        statistic: table.metrics.statistic(),
+        metrics: table.metrics,
+        comparisons: table.comparisons,
+    };
     if let Some(table) = stored.and_then(current_format) {
-        let table: Table<MetricId> = serde_json::from_value(table)
+        let table: StoredTable = serde_json::from_value(table)
             .map_err(|error| BenchmarkError::Internal(format!("stored results: {error}")))?;
-        return Ok(Results {
-            benchmark: id,
-            status: benchmark.status,
-            partial: false,
-            metrics: table.metrics,
-            comparisons: table.comparisons,
-        });
+        return Ok(results(table, false));
     }
     let run = Run::load(db, id).await?;
     let bootstrap = run
@@ -237,40 +273,25 @@ pub async fn results(db: &PgPool, id: i64) -> Result<Results, BenchmarkError> {
             BenchmarkError::Internal(format!("stored permutation options: {error}"))
         })?;
     let run_at = run.snapshot.run_at;
-    let table = tokio::task::spawn_blocking(move || {
-        let lookup =
-            |metric: &MetricId, first: i64, second: i64| run.distance(*metric, first, second);
-        super::results(
-            &run.groups,
-            &run.snapshot.metrics,
-            lookup,
-            bootstrap.as_ref(),
-            permutation.as_ref(),
-        )
-    })
-    .await
-    .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
-    let partial = table.metrics.values().any(|result| result.partial);
+    let table =
+        tokio::task::spawn_blocking(move || run.table(bootstrap.as_ref(), permutation.as_ref()))
+            .await
+            .map_err(|error| BenchmarkError::Internal(format!("computing results: {error}")))?;
+    let partial = table.metrics.partial();
     if !partial {
         let serialised = serde_json::to_value(&table)
             .map_err(|error| BenchmarkError::Internal(format!("serialising results: {error}")))?;
         let stored = serde_json::json!({"format": RESULTS_FORMAT, "table": serialised});
         benchmarks::store_results(db, id, run_at, &stored).await?;
     }
-    Ok(Results {
-        benchmark: id,
-        status: benchmark.status,
-        partial,
-        metrics: table.metrics,
-        comparisons: table.comparisons,
-    })
+    Ok(results(table, partial))
 }
 
 /// The shape of stored results; those of another shape (an older service's, holding fewer
-/// statistics) are computed again on their next read and stored anew.
-const RESULTS_FORMAT: u32 = 4;
+/// statistics or no kind) are computed again on their next read and stored anew.
+const RESULTS_FORMAT: u32 = 5;
 
-/// The metrics of stored results when they have the current shape.
+/// The table of stored results when they have the current shape.
 fn current_format(mut stored: serde_json::Value) -> Option<serde_json::Value> {
     let format = stored.get("format")?.as_u64()?;
     (format == u64::from(RESULTS_FORMAT)).then(|| stored["table"].take())
@@ -342,10 +363,9 @@ pub async fn needed_pairs(
     }
     let mut keys: Vec<(i64, i64)> = run
         .groups
-        .iter()
-        .flat_map(|group| group.pairs.iter())
-        .filter(|pair| !pair.is_self_pair())
-        .map(|pair| run.key(metric, pair.first, pair.second))
+        .pairs()
+        .into_iter()
+        .map(|(first, second)| run.key(metric, first, second))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -375,21 +395,13 @@ pub async fn leaderboard_with_results(
     for id in benchmarks::published_ids(db).await? {
         let name = benchmarks::get(db, id).await?.name;
         let results = results(db, id).await?;
-        let values = results
-            .metrics
-            .iter()
-            .map(|(metric, result)| {
-                let value = result.statistics.correlations.as_ref().ok();
-                (*metric, value.map(|correlations| correlations.spearman))
-            })
-            .collect();
         columns.push(Published {
             id,
             name,
             status: results.status,
             partial: results.partial,
-            statistic: Statistic::Spearman,
-            values,
+            statistic: results.statistic,
+            values: results.metrics.values(),
             comparisons: results.comparisons.clone(),
         });
         column_results.push(results);
@@ -400,31 +412,38 @@ pub async fn leaderboard_with_results(
 /// A run's groups and the distances known for them.
 struct Run {
     snapshot: RunSnapshot,
-    groups: Vec<Group>,
+    groups: RunGroups,
     distances: HashMap<(MetricId, i64, i64), Outcome>,
     /// The symmetry of the run's external metrics, which decides where their distances are.
     external_symmetry: HashMap<ExternalName, bool>,
+}
+
+/// One group of a run, found by its label.
+#[derive(Clone, Copy)]
+enum RunGroup<'a> {
+    Correlation(&'a Group),
+    Separation(&'a SeparationGroup),
+    Monotonicity(&'a ModelStack),
 }
 
 impl Run {
     async fn load(db: &PgPool, id: i64) -> Result<Run, BenchmarkError> {
         let snapshot = benchmarks::snapshot(db, id).await?;
         let protocol = decode_protocol(id, &snapshot.protocol)?;
-        let members = planning::representations(&snapshot.members).ok_or_else(|| {
-            BenchmarkError::Internal(format!(
-                "benchmark {id}: a stored group key does not decode"
-            ))
-        })?;
         let differences = snapshot.model_differences.as_ref().map(|stored| {
-            let models = members.iter().map(|member| member.model).collect();
+            let models = snapshot
+                .members
+                .iter()
+                .map(|member| member.model_id)
+                .collect();
             ModelDifferences::from_stored(models, stored)
         });
         let source = match &differences {
             Some(differences) => FunctionalSource::Models(differences),
             None => FunctionalSource::Scores,
         };
-        let groups = pairs_needed(&members, &protocol, source)
-            .map_err(|error| BenchmarkError::RunBroken(error.to_string()))?;
+        let groups = RunGroups::of(&protocol, &snapshot.members, source)
+            .map_err(BenchmarkError::RunBroken)?;
         let ids: Vec<i64> = snapshot.members.iter().map(|member| member.id).collect();
         let distances = distances::among(db, &snapshot.metrics, &ids).await?;
         let external: Vec<ExternalName> = snapshot
@@ -441,30 +460,119 @@ impl Run {
         })
     }
 
-    /// The group labelled `wanted`, or the only group when none is named.
-    fn group(&self, wanted: Option<&str>) -> Result<&Group, BenchmarkError> {
-        let labels = || self.groups.iter().map(|group| group.key.label()).collect();
-        match (wanted, self.groups.as_slice()) {
-            (None, [only]) => Ok(only),
-            (None, _) => Err(BenchmarkError::GroupRequired { groups: labels() }),
-            (Some(wanted), groups) => groups
-                .iter()
-                .find(|group| group.key.label() == wanted)
-                .ok_or_else(|| BenchmarkError::UnknownGroup {
-                    wanted: wanted.to_owned(),
-                    groups: labels(),
-                }),
+    /// Each metric's result from the distances known.
+    fn table(
+        &self,
+        bootstrap: Option<&BootstrapOptions>,
+        permutation: Option<&PermutationOptions>,
+    ) -> StoredTable {
+        let metrics = &self.snapshot.metrics;
+        match &self.groups {
+            RunGroups::Correlation(groups) => {
+                let lookup = |metric: &MetricId, first: i64, second: i64| {
+                    self.distance(*metric, first, second)
+                };
+                let Table {
+                    metrics,
+                    comparisons,
+                } = super::results(groups, metrics, lookup, bootstrap, permutation);
+                StoredTable {
+                    metrics: MetricResults::Correlation(metrics),
+                    comparisons,
+                }
+            }
+            RunGroups::Separation(groups) => StoredTable {
+                metrics: MetricResults::Separation(
+                    metrics
+                        .iter()
+                        .map(|metric| {
+                            let lookup = |first, second| self.distance(*metric, first, second);
+                            (*metric, separation_result(groups, lookup))
+                        })
+                        .collect(),
+                ),
+                comparisons: Vec::new(),
+            },
+            RunGroups::Monotonicity(stacks) => StoredTable {
+                metrics: MetricResults::Monotonicity(
+                    metrics
+                        .iter()
+                        .map(|metric| {
+                            let lookup = |first, second| self.distance(*metric, first, second);
+                            (*metric, monotonicity_result(stacks, lookup))
+                        })
+                        .collect(),
+                ),
+                comparisons: Vec::new(),
+            },
         }
     }
 
-    fn pair_rows(&self, group: &Group, metric: MetricId) -> PairRows {
-        let lookup =
-            |metric: &MetricId, first: i64, second: i64| self.distance(*metric, first, second);
-        PairRows {
-            metric,
-            group: group.key.clone(),
-            reference: group.reference,
-            rows: super::scatter_rows(group, &metric, lookup),
+    /// The group labelled `wanted`, or the only group when none is named.
+    fn group(&self, wanted: Option<&str>) -> Result<RunGroup<'_>, BenchmarkError> {
+        let labels = self.groups.labels();
+        let index = match (wanted, labels.len()) {
+            (None, 1) => 0,
+            (None, _) => return Err(BenchmarkError::GroupRequired { groups: labels }),
+            (Some(wanted), _) => {
+                labels
+                    .iter()
+                    .position(|label| label == wanted)
+                    .ok_or_else(|| BenchmarkError::UnknownGroup {
+                        wanted: wanted.to_owned(),
+                        groups: labels.clone(),
+                    })?
+            }
+        };
+        Ok(match &self.groups {
+            RunGroups::Correlation(groups) => RunGroup::Correlation(&groups[index]),
+            RunGroups::Separation(groups) => RunGroup::Separation(&groups[index]),
+            RunGroups::Monotonicity(stacks) => RunGroup::Monotonicity(&stacks[index]),
+        })
+    }
+
+    fn pair_rows(&self, group: RunGroup<'_>, metric: MetricId) -> PairRows {
+        let lookup = |first: i64, second: i64| self.distance(metric, first, second);
+        let symmetric = self.is_symmetric(metric);
+        match group {
+            RunGroup::Correlation(group) => PairRows {
+                metric,
+                group: group.key.clone(),
+                reference: group.reference,
+                rows: super::scatter_rows(group, &metric, |metric: &MetricId, first, second| {
+                    self.distance(*metric, first, second)
+                }),
+                layers: Vec::new(),
+            },
+            RunGroup::Separation(group) => PairRows {
+                metric,
+                group: group.key.clone(),
+                reference: None,
+                rows: group.scatter_rows(symmetric, lookup),
+                layers: Vec::new(),
+            },
+            RunGroup::Monotonicity(stack) => PairRows {
+                metric,
+                group: GroupKey::Metadata(stack.name.clone()),
+                reference: None,
+                rows: stack.scatter_rows(symmetric, lookup),
+                layers: stack
+                    .layers
+                    .iter()
+                    .map(|&(layer, representation)| StackLayer {
+                        layer,
+                        representation,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Whether d(a, b) = d(b, a) under `metric`: a client's metric as it registered.
+    fn is_symmetric(&self, metric: MetricId) -> bool {
+        match metric {
+            MetricId::BuiltIn(metric) => metric.is_symmetric(),
+            MetricId::External(name) => self.external_symmetry.get(&name).copied().unwrap_or(false),
         }
     }
 
@@ -472,10 +580,7 @@ impl Run {
     fn key(&self, metric: MetricId, first: i64, second: i64) -> (i64, i64) {
         match metric {
             MetricId::BuiltIn(metric) => distance_key(metric, first, second),
-            MetricId::External(name) => {
-                let symmetric = self.external_symmetry.get(&name).copied().unwrap_or(false);
-                stored_order(symmetric, first, second)
-            }
+            MetricId::External(_) => stored_order(self.is_symmetric(metric), first, second),
         }
     }
 

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::client::{ScoreItem, ScoreTarget};
 use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape};
+use crate::benchmark::service::Results;
 use crate::metrics::Metric;
+use crate::store::status::BenchmarkStatus;
 use crate::synthetic::{SignalSpec, drifting_layers};
 
 #[derive(Clone, Debug, clap::Args)]
@@ -53,7 +55,7 @@ pub(super) struct Study {
     pub models: Vec<(i64, Vec<i64>)>,
     pub benchmark: i64,
     /// Comparison jobs the benchmark's run queued.
-    pub jobs: u64,
+    pub jobs: i64,
     /// From `POST /v1/benchmarks` to complete results, uploads excluded.
     pub creation_to_results_seconds: f64,
 }
@@ -63,7 +65,7 @@ struct Report {
     #[serde(flatten)]
     shape: StudyShape,
     /// Comparison jobs the run queued (about one per pair).
-    jobs: u64,
+    jobs: i64,
     /// From `POST /v1/benchmarks` to complete results, uploads excluded.
     creation_to_results_seconds: f64,
     results: Latency,
@@ -170,12 +172,12 @@ pub(super) async fn build_study(server: &ServerProcess, args: &StudyArgs) -> any
     let id = server.api.create_benchmark(&definition).await?.id;
     let results_path = format!("/v1/benchmarks/{id}/results");
     loop {
-        let results: Value = server.api.get_json(&results_path).await?;
-        if results["partial"] == false {
+        let results: Results = server.api.get_json(&results_path).await?;
+        if !results.partial {
             break;
         }
-        if results["status"] == "failed" {
-            bail!("the benchmark failed: {results}");
+        if results.status == BenchmarkStatus::Failed {
+            bail!("benchmark {id} failed");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -8,16 +8,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::benchmark::leaderboard::{Cell, Column, Leaderboard, Row};
 pub use crate::http::datasets::NewDataset;
 pub use crate::http::models::NewModel;
 pub use crate::http::pagination::ListResponse;
 pub use crate::http::representations::{DeriveRequest, UploadParams};
 pub use crate::http::scores::{ScoreBatch, ScoreItem};
 pub use crate::store::ScoreTarget;
+pub use crate::store::benchmarks::{Benchmark, Progress};
 pub use crate::store::datasets::Dataset;
 pub use crate::store::models::Model;
 pub use crate::store::representations::Representation;
@@ -41,62 +43,6 @@ pub fn token_from_environment() -> Option<String> {
 pub struct PcaCopy {
     pub id: i64,
     pub pca_keep: usize,
-}
-
-/// A benchmark's state, as much of it as the demo follows.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Benchmark {
-    pub id: i64,
-    pub name: String,
-    pub status: String,
-    pub progress: Progress,
-    #[serde(default)]
-    pub left_out: Vec<Value>,
-    #[serde(default)]
-    pub published: bool,
-}
-
-impl Benchmark {
-    /// Whether its distances are still being computed.
-    pub fn is_pending(&self) -> bool {
-        matches!(self.status.as_str(), "queued" | "running")
-    }
-}
-
-/// The distance work of a benchmark's run.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-pub struct Progress {
-    pub total: u64,
-    pub done: u64,
-    pub failed: u64,
-}
-
-/// `GET /v1/leaderboard`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Leaderboard {
-    pub benchmarks: Vec<Column>,
-    /// Best first.
-    pub rows: Vec<Row>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Column {
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Row {
-    pub metric: String,
-    pub cells: Vec<Cell>,
-    pub mean_spearman: Option<f64>,
-    pub mean_rank: Option<f64>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Cell {
-    pub benchmark: i64,
-    pub spearman: Option<f64>,
 }
 
 /// The service at one base URL, with the caller's bearer token when there is one.

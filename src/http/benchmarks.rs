@@ -12,7 +12,7 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{ListResponse, page_request};
 use super::{ApiContext, Routes, parse_metric_id, parse_metric_ids, validate};
 use crate::benchmark::service;
-use crate::benchmark::{Functional, Protocol};
+use crate::benchmark::{Functional, Protocol, ProtocolKind};
 use crate::http::error::ApiError;
 use crate::metrics::MetricId;
 use crate::stats::{BootstrapOptions, PermutationOptions};
@@ -78,15 +78,56 @@ fn functional_of(score: Option<String>, functional: Option<Value>) -> Result<Fun
     Ok(functional)
 }
 
+/// Bootstrap intervals and permutation p-values are defined for correlations only.
+fn refuse_for_kind(
+    kind: ProtocolKind,
+    bootstrap: &Option<Value>,
+    permutation: &Option<Value>,
+) -> Result<(), ApiError> {
+    let refused = |code: &'static str, option: &str| {
+        ApiError::unprocessable(
+            code,
+            format!(
+                "{option} is defined for the correlation protocols (reference, all_pairs), not \
+                 for a {} benchmark",
+                kind.name()
+            ),
+        )
+    };
+    if bootstrap.is_some() {
+        return Err(refused("invalid_bootstrap", "bootstrap"));
+    }
+    if permutation.is_some() {
+        return Err(refused("invalid_permutation", "permutation"));
+    }
+    Ok(())
+}
+
 async fn create(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Json(request): Json<NewBenchmark>,
 ) -> Result<impl IntoResponse, ApiError> {
     validate::name("benchmark", &request.name)?;
-    let functional = functional_of(request.score, request.functional)?;
+    let functional = match request.protocol.kind() {
+        ProtocolKind::Correlation => Some(functional_of(request.score, request.functional)?),
+        kind => {
+            refuse_for_kind(kind, &request.bootstrap, &request.permutation)?;
+            if request.score.is_some() || request.functional.is_some() {
+                return Err(ApiError::unprocessable(
+                    "invalid_functional",
+                    format!(
+                        "a {} benchmark reads only distances, so it takes no score or functional",
+                        kind.name()
+                    ),
+                ));
+            }
+            None
+        }
+    };
     // The reference is the representation with the highest score, which outputs do not give.
-    if let (Protocol::Reference { .. }, None) = (&request.protocol, functional.score()) {
+    let score = functional.as_ref().and_then(Functional::score);
+    if let (Protocol::Reference { .. }, None) = (&request.protocol, score) {
         return Err(ApiError::unprocessable(
             "reference_needs_score",
             "the reference protocol picks its reference by score, so its functional must be a \
@@ -127,8 +168,8 @@ async fn create(
         description: request.description,
         dataset: request.dataset,
         selection: request.select,
-        score: functional.score().map(str::to_owned),
-        functional: Some(json!(functional)),
+        score: score.map(str::to_owned),
+        functional: functional.as_ref().map(|functional| json!(functional)),
         protocol: json!(request.protocol),
         metrics,
         bootstrap,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::benchmark::ProtocolKind;
 use crate::benchmark::leaderboard::Leaderboard;
 use crate::benchmark::service::{PairRows, Results};
 use crate::http::error::ApiError;
@@ -100,36 +101,82 @@ pub(crate) fn leaderboard(board: &Leaderboard) -> Result<String, ApiError> {
     table.finish()
 }
 
-/// The columns of the per-group statistics, as the results JSON names them.
-const GROUP_FIELDS: [&str; 8] = [
-    "spearman",
-    "spearman_p",
-    "kendall",
-    "kendall_p",
-    "bad_frac",
-    "n_pairs",
-    "n_refused",
-    "n_missing",
-];
+/// The columns of each kind's records after `benchmark` and `metric`, as the results JSON names
+/// them, and where the records are: in each group (`group_fields`), or in each class of each
+/// group (`class_fields`, separation).
+struct ResultColumns {
+    group_fields: &'static [&'static str],
+    class_fields: &'static [&'static str],
+}
 
-/// One record per metric and group.
+fn result_columns(kind: ProtocolKind) -> ResultColumns {
+    match kind {
+        ProtocolKind::Correlation => ResultColumns {
+            group_fields: &[
+                "group",
+                "reference",
+                "spearman",
+                "spearman_p",
+                "kendall",
+                "kendall_p",
+                "bad_frac",
+                "n_pairs",
+                "n_refused",
+                "n_missing",
+            ],
+            class_fields: &[],
+        },
+        ProtocolKind::Separation => ResultColumns {
+            group_fields: &["group"],
+            class_fields: &[
+                "class",
+                "n_in",
+                "n_cross",
+                "auprc",
+                "violation_rate",
+                "chance",
+            ],
+        },
+        ProtocolKind::Monotonicity => ResultColumns {
+            group_fields: &[
+                "group",
+                "model",
+                "correlation",
+                "violation_rate",
+                "n_layers",
+                "n_refused",
+                "n_missing",
+            ],
+            class_fields: &[],
+        },
+    }
+}
+
+/// One record per metric and group (per metric, group and class for separation).
 pub(crate) fn results(results: &Results) -> Result<String, ApiError> {
-    let mut header = vec!["benchmark", "metric", "group", "reference"];
-    header.extend(GROUP_FIELDS);
+    let columns = result_columns(results.metrics.kind());
+    let mut header = vec!["benchmark", "metric"];
+    header.extend(columns.group_fields);
+    header.extend(columns.class_fields);
     let mut table = Table::new(&header)?;
-    let metrics = serde_json::to_value(&results.metrics)
+    let document = serde_json::to_value(&results.metrics)
         .map_err(|error| ApiError::Internal(format!("results as JSON: {error}")))?;
-    for (metric, result) in metrics.as_object().into_iter().flatten() {
-        let groups = result["groups"].as_array().into_iter().flatten();
-        for group in groups {
-            let mut record = vec![
-                results.benchmark.to_string(),
-                metric.clone(),
-                json_text(&group["group"]),
-                json_text(&group["reference"]),
-            ];
-            record.extend(GROUP_FIELDS.iter().map(|field| json_text(&group[*field])));
-            table.record(&record)?;
+    let fields = |object: &Value, names: &[&str]| -> Vec<String> {
+        names.iter().map(|name| json_text(&object[*name])).collect()
+    };
+    for (metric, result) in document["metrics"].as_object().into_iter().flatten() {
+        for group in result["groups"].as_array().into_iter().flatten() {
+            let mut record = vec![results.benchmark.to_string(), metric.clone()];
+            record.extend(fields(group, columns.group_fields));
+            if columns.class_fields.is_empty() {
+                table.record(&record)?;
+                continue;
+            }
+            for class in group["classes"].as_array().into_iter().flatten() {
+                let mut class_record = record.clone();
+                class_record.extend(fields(class, columns.class_fields));
+                table.record(&class_record)?;
+            }
         }
     }
     table.finish()

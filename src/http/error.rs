@@ -299,6 +299,7 @@ impl From<BenchmarkError> for ApiError {
             }
             BenchmarkError::UnknownScore { .. } => ApiError::unprocessable("unknown_score", detail),
             BenchmarkError::NoOutputs => ApiError::unprocessable("no_outputs", detail),
+            BenchmarkError::NoClass { .. } => ApiError::unprocessable("no_class", detail),
             BenchmarkError::IncomparableOutputs(_) => {
                 ApiError::unprocessable("incomparable_outputs", detail)
             }

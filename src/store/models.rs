@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::error::StoreError;
-use super::{Page, PageRequest, outputs, representations};
+use super::{Page, PageRequest, benchmarks, outputs, representations};
 
 #[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Model {
@@ -122,13 +122,15 @@ pub async fn update<E: From<StoreError>>(
     tags: Option<&[String]>,
 ) -> Result<Model, E> {
     let mut tx = db.begin().await.map_err(StoreError::from)?;
-    let current: Value = sqlx::query_scalar("SELECT metadata FROM models WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from)?
-        .ok_or_else(|| StoreError::not_found("model", id))?;
-    let metadata = edit_metadata(current)?;
+    let (current, current_tags): (Value, Vec<String>) =
+        sqlx::query_as("SELECT metadata, tags FROM models WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or_else(|| StoreError::not_found("model", id))?;
+    let metadata = edit_metadata(current.clone())?;
+    let changed = metadata != current || tags.is_some_and(|tags| tags != current_tags.as_slice());
     sqlx::query(
         "UPDATE models SET metadata = $2, tags = coalesce($3::text[], tags), updated_at = now()
          WHERE id = $1",
@@ -139,6 +141,9 @@ pub async fn update<E: From<StoreError>>(
     .execute(&mut *tx)
     .await
     .map_err(StoreError::from)?;
+    if changed {
+        benchmarks::mark_stale_for_model(&mut tx, id).await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(get(db, id).await?)
 }

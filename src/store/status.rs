@@ -90,6 +90,13 @@ impl JobStatus {
     }
 }
 
+impl BenchmarkStatus {
+    /// Whether the run's distances are still being computed.
+    pub fn is_pending(self) -> bool {
+        matches!(self, BenchmarkStatus::Queued | BenchmarkStatus::Running)
+    }
+}
+
 /// A status text that is not one of the list.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown status {text:?}; valid statuses are: {}", valid.join(", "))]

@@ -1,7 +1,7 @@
 //! `/ui/benchmarks` and `/ui/benchmarks/{id}`: definitions, progress, correlation tables and
 //! the scatter plots behind a group.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -10,12 +10,17 @@ use maud::{Markup, html};
 use super::charts::{Point, Scatter, full_precision};
 use super::data;
 use super::error::{UiError, parse_id};
-use super::layout::{Page, Section, fixed, rho_class};
+use super::grounding;
+use super::layout::{Page, Section, colour_cell, count_cell, fixed, rho_cell, stat_cell};
 use super::session::Viewer;
 use super::{query_pairs, query_value, wants_csv};
 
+use crate::benchmark::leaderboard::Statistic;
 use crate::benchmark::service::{PairRows, Results};
-use crate::benchmark::{Correlations, Functional, GroupResult, Interval, MetricResult, Statistics};
+use crate::benchmark::{
+    Correlations, Functional, Interval, MetricResult, MetricResults, Protocol, ProtocolKind,
+    Statistics,
+};
 use crate::http::ApiContext;
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Benchmark, Progress};
@@ -51,7 +56,7 @@ pub(super) async fn list(
     let benchmarks = data::benchmarks(&ctx).await?;
     let content = html! {
         h1 { "Benchmarks" }
-        p.lead { "Each benchmark asks whether a metric's distances track differences in a functionality score, over a selection of representations grouped by a protocol." }
+        p.lead { "Each benchmark asks whether a metric's distances track what the representations do: differences in a score or in model outputs (correlation protocols), design classes (separation) or depth (monotonicity)." }
         @if benchmarks.is_empty() {
             p.notice { "No benchmark yet: create one with " code { "POST /v1/benchmarks" } " or run " code { "simbench demo" } "." }
         } @else {
@@ -98,17 +103,7 @@ pub(super) async fn detail(
         .iter()
         .filter_map(|name| name.parse().ok())
         .collect();
-    let groups: Vec<String> = metrics
-        .first()
-        .and_then(|metric| results.metrics.get(metric))
-        .map(|result| {
-            result
-                .groups
-                .iter()
-                .map(|group| group.group.label())
-                .collect()
-        })
-        .unwrap_or_default();
+    let groups = results.metrics.group_labels();
     let chosen = match query_value(&params, "group") {
         Some(wanted) if groups.iter().any(|group| group == wanted) => Some(wanted.to_owned()),
         Some(wanted) => {
@@ -120,46 +115,91 @@ pub(super) async fn detail(
         None => groups.first().cloned(),
     };
     let y_label = functional_label(&benchmark);
-    let mut plots = Vec::new();
+    let statistic = statistic_symbol(results.statistic);
+    let mut pairs = Vec::new();
     if let Some(group) = &chosen {
         let mut by_metric: HashMap<MetricId, PairRows> = data::group_pairs(&ctx, id, Some(group))
             .await?
             .into_iter()
             .map(|pairs| (pairs.metric, pairs))
             .collect();
-        for metric in &metrics {
-            let Some(pairs) = by_metric.remove(metric) else {
-                continue;
-            };
-            let rho = group_result(&results, metric, group)
-                .and_then(|result| spearman(&result.statistics));
-            plots.push((
-                *metric,
-                Scatter {
-                    title: format!("{} · ρ = {}", metric.name(), fixed(rho, 3)),
-                    x_label: format!("{} distance", metric.name()),
-                    y_label: y_label.clone(),
-                    points: pairs
-                        .rows
-                        .iter()
-                        .map(|row| Point {
-                            x: row.x,
-                            y: row.y,
-                            first: row.first,
-                            second: row.second,
-                        })
-                        .collect(),
-                },
-            ));
-        }
+        pairs = metrics
+            .iter()
+            .filter_map(|metric| by_metric.remove(metric))
+            .collect();
     }
+    let plots: Vec<(MetricId, Scatter)> = chosen
+        .as_ref()
+        .map(|group| {
+            pairs
+                .iter()
+                .map(|rows| {
+                    let value = results.metrics.group_value(&rows.metric, group);
+                    let scatter = Scatter {
+                        title: format!(
+                            "{} · {statistic} = {}",
+                            rows.metric.name(),
+                            fixed(value, 3)
+                        ),
+                        x_label: format!("{} distance", rows.metric.name()),
+                        y_label: y_label.clone(),
+                        points: rows
+                            .rows
+                            .iter()
+                            .map(|row| Point {
+                                x: row.x,
+                                y: row.y,
+                                first: row.first,
+                                second: row.second,
+                            })
+                            .collect(),
+                    };
+                    (rows.metric, scatter)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tables = match &results.metrics {
+        MetricResults::Correlation(table) => html! {
+            h2 { "Per metric" }
+            (metric_table(&metrics, table))
+            h2 { "Per group (Spearman ρ)" }
+            (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
+        },
+        MetricResults::Separation(table) => html! {
+            h2 { "Per metric (mean over groups)" }
+            (grounding::separation_metric_table(&metrics, table))
+            h2 { "Per group (AUPRC)" }
+            (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
+            @if let Some(group) = &chosen {
+                h2 #classes { "Design classes of group " (group) }
+                p.lead { "AUPRC of telling a class's own pairs from its pairs with other classes by distance (chance: the fraction of in-class pairs), and the fraction of (in-class, cross) pairs of pairs the metric orders wrongly." }
+                (grounding::class_table(&metrics, group, table))
+            }
+        },
+        MetricResults::Monotonicity(table) => html! {
+            h2 { "Per metric (mean over models)" }
+            (grounding::monotonicity_metric_table(&metrics, table))
+            h2 { "Per model (correlation of distance with layers apart)" }
+            (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
+            @if let Some(model) = &chosen {
+                h2 #layers { "Layer by layer: " (model) }
+                p.lead { "Each metric's distance between two layers of the model (row: first argument). A monotone metric grows away from the diagonal." }
+                div.charts {
+                    @for heatmap in grounding::layer_matrices(model, &pairs) {
+                        div.chart { (heatmap.render()) }
+                    }
+                }
+            }
+        },
+    };
     let content = html! {
         h1 { "Benchmark " (benchmark.name) " " (status_badge(benchmark.status.name())) }
         @if let Some(description) = &benchmark.description { p.lead { (description) } }
         dl.definition {
             dt { "dataset" } dd { (benchmark.dataset) }
             dt { "selection" } dd { code { (benchmark.select) } }
-            dt { "functional" } dd { (y_label) }
+            dt { "y" } dd { (y_label) }
             dt { "protocol" } dd { code { (benchmark.protocol) } }
             dt { "metrics" } dd { (benchmark.metrics.join(", ")) }
             dt { "representations" } dd { (benchmark.n_representations) }
@@ -175,13 +215,10 @@ pub(super) async fn detail(
                 }
             }
         }
-        h2 { "Per metric" }
-        (metric_table(&metrics, &results))
-        h2 { "Per group (Spearman ρ)" }
-        (group_table(&metrics, &groups, chosen.as_deref(), id, &results))
+        (tables)
         @if let Some(group) = &chosen {
             h2 #scatter { "Pairs of group " (group) }
-            p.lead { "Each point is a pair: x = the metric's distance, y = " (y_label) " between its two representations. A good metric puts the points along a rising band." }
+            p.lead { "Each point is a pair: x = the metric's distance, y = " (y_label) " between its two representations. " (reading_hint(results.metrics.kind())) }
             div.charts {
                 @for (metric, plot) in &plots {
                     div.chart data-metric=(metric.name()) data-group=(group) { (plot.render()) }
@@ -194,17 +231,48 @@ pub(super) async fn detail(
         .respond(viewer.session()))
 }
 
-/// What the benchmark's y is, from its stored functional (the score's name for one stored
-/// before functionals existed).
+/// What the benchmark's y is: from its stored functional (the score's name for one stored
+/// before functionals existed), or what the kinds without one compare distances with.
 fn functional_label(benchmark: &Benchmark) -> String {
-    benchmark
-        .functional
-        .clone()
-        .and_then(|functional| serde_json::from_value::<Functional>(functional).ok())
-        .map_or_else(
-            || format!("|Δ {}|", benchmark.score),
-            |functional| functional.y_label(),
-        )
+    let protocol = serde_json::from_value::<Protocol>(benchmark.protocol.clone()).ok();
+    match protocol {
+        Some(Protocol::Separation(separation)) => {
+            format!(
+                "1 across design classes of {:?}, 0 within one",
+                separation.by()
+            )
+        }
+        Some(Protocol::Monotonicity(_)) => "layers apart".to_owned(),
+        _ => benchmark
+            .functional
+            .clone()
+            .and_then(|functional| serde_json::from_value::<Functional>(functional).ok())
+            .map_or_else(
+                || format!("|Δ {}|", benchmark.score),
+                |functional| functional.y_label(),
+            ),
+    }
+}
+
+fn statistic_symbol(statistic: Statistic) -> &'static str {
+    match statistic {
+        Statistic::Spearman => "ρ",
+        Statistic::Auprc => "AUPRC",
+        Statistic::Correlation => "monotonicity",
+    }
+}
+
+/// How a good metric's points lie, for each kind.
+fn reading_hint(kind: ProtocolKind) -> &'static str {
+    match kind {
+        ProtocolKind::Correlation => "A good metric puts the points along a rising band.",
+        ProtocolKind::Separation => {
+            "A good metric puts every pair of one class (y = 0) left of the pairs across classes (y = 1)."
+        }
+        ProtocolKind::Monotonicity => {
+            "A good metric's distances grow with the number of layers between the two."
+        }
+    }
 }
 
 /// A link to a benchmark's page (or its sub-page `suffix`) with the query `params`.
@@ -230,47 +298,8 @@ pub(super) async fn pairs_csv(
     Ok(data::csv_response(data::pairs_csv(&pairs)?))
 }
 
-fn group_result<'a>(
-    results: &'a Results,
-    metric: &MetricId,
-    group: &str,
-) -> Option<&'a GroupResult> {
-    results
-        .metrics
-        .get(metric)?
-        .groups
-        .iter()
-        .find(|result| result.group.label() == group)
-}
-
 fn correlations(statistics: &Statistics) -> Option<&Correlations> {
     statistics.correlations.as_ref().ok()
-}
-
-fn spearman(statistics: &Statistics) -> Option<f64> {
-    correlations(statistics).map(|correlations| correlations.spearman)
-}
-
-/// A statistic, printed with `decimals` and carrying its full value; a dash when it is
-/// undefined (or not a finite number, which the JSON API shows as `null` too).
-fn stat_cell(value: Option<f64>, decimals: usize) -> Markup {
-    let number = value.filter(|value| value.is_finite());
-    html! { td.num data-value=[number.map(full_precision)] { (fixed(number, decimals)) } }
-}
-
-/// A count of the table, as a statistic cell without decimals.
-fn count_cell(count: Option<usize>) -> Markup {
-    stat_cell(count.map(|count| count as f64), 0)
-}
-
-/// A correlation coloured by its value.
-fn rho_cell(rho: Option<f64>) -> Markup {
-    html! {
-        @match rho.filter(|rho| rho.is_finite()) {
-            Some(rho) => { td.num.(rho_class(rho)) data-value=(full_precision(rho)) { (format!("{rho:.3}")) } }
-            None => { td.num { "—" } }
-        }
-    }
 }
 
 fn interval_cell(interval: Option<&Interval>) -> Markup {
@@ -288,7 +317,7 @@ fn interval_cell(interval: Option<&Interval>) -> Markup {
     }
 }
 
-fn metric_table(metrics: &[MetricId], results: &Results) -> Markup {
+fn metric_table(metrics: &[MetricId], results: &BTreeMap<MetricId, MetricResult>) -> Markup {
     html! {
         table.metrics {
             thead { tr {
@@ -298,7 +327,7 @@ fn metric_table(metrics: &[MetricId], results: &Results) -> Markup {
             } }
             tbody {
                 @for metric in metrics {
-                    @let result: Option<&MetricResult> = results.metrics.get(metric);
+                    @let result: Option<&MetricResult> = results.get(metric);
                     @let correlations = result.and_then(|result| correlations(&result.statistics));
                     tr data-metric=(metric.name()) {
                         th { (metric.name()) }
@@ -319,6 +348,7 @@ fn metric_table(metrics: &[MetricId], results: &Results) -> Markup {
     }
 }
 
+/// Each group's value of each metric in the benchmark's statistic, and the group's size.
 fn group_table(
     metrics: &[MetricId],
     groups: &[String],
@@ -331,20 +361,59 @@ fn group_table(
             thead { tr {
                 th { "group" }
                 @for metric in metrics { th.num { (metric.name()) } }
-                th.num { "pairs" }
+                th.num { (group_size_header(results.metrics.kind())) }
             } }
             tbody {
                 @for group in groups {
                     tr.selected[chosen == Some(group.as_str())] data-group=(group) {
                         th { a href={ (page_href(id, &[("group", group)], "")) "#scatter" } { (group) } }
                         @for metric in metrics {
-                            (rho_cell(group_result(results, metric, group).and_then(|result| spearman(&result.statistics))))
+                            @let value = results.metrics.group_value(metric, group);
+                            @let colour = match results.statistic { Statistic::Auprc => value.map(|auprc| 2.0 * auprc - 1.0), _ => value };
+                            (colour_cell(colour, value))
                         }
-                        @let pairs = metrics.first().and_then(|metric| group_result(results, metric, group));
-                        td.num { (pairs.map_or(0, |result| result.n_pairs)) }
+                        (count_cell(group_size(&results.metrics, group)))
                     }
                 }
             }
+        }
+    }
+}
+
+/// What the last column of the group table counts: a correlation group's pairs, a separation
+/// group's in-class pairs, a model's layers.
+fn group_size_header(kind: ProtocolKind) -> &'static str {
+    match kind {
+        ProtocolKind::Correlation => "pairs",
+        ProtocolKind::Separation => "in-class pairs",
+        ProtocolKind::Monotonicity => "layers",
+    }
+}
+
+/// The count of [`group_size_header`] for the group labelled `label`, from the first metric's
+/// result (every metric has the same groups).
+fn group_size(metrics: &MetricResults, label: &str) -> Option<usize> {
+    match metrics {
+        MetricResults::Correlation(table) => {
+            let result = table.values().next()?;
+            let group = result
+                .groups
+                .iter()
+                .find(|group| group.group.label() == label)?;
+            Some(group.n_pairs)
+        }
+        MetricResults::Separation(table) => {
+            let result = table.values().next()?;
+            let group = result
+                .groups
+                .iter()
+                .find(|group| group.group.label() == label)?;
+            Some(group.classes.iter().map(|class| class.n_in).sum())
+        }
+        MetricResults::Monotonicity(table) => {
+            let result = table.values().next()?;
+            let model = result.groups.iter().find(|model| model.group == label)?;
+            Some(model.n_layers)
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
-use super::charts::diverging;
+use super::charts::{diverging, full_precision};
 use crate::store::sessions::Session;
 
 /// Buckets of the diverging colour classes for ρ: ρ = -1, -0.9, …, 1.
@@ -173,6 +173,33 @@ fn head(title: &str, refresh_secs: Option<u32>) -> Markup {
 /// A number as printed in tables: three decimals, or a dash when missing.
 pub(super) fn fixed(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "—".to_owned(), |value| format!("{value:.decimals$}"))
+}
+
+/// A statistic, printed with `decimals` and carrying its full value; a dash when it is
+/// undefined (or not a finite number, which the JSON API shows as `null` too).
+pub(super) fn stat_cell(value: Option<f64>, decimals: usize) -> Markup {
+    let number = value.filter(|value| value.is_finite());
+    html! { td.num data-value=[number.map(full_precision)] { (fixed(number, decimals)) } }
+}
+
+/// A count of the table, as a statistic cell without decimals.
+pub(super) fn count_cell(count: Option<usize>) -> Markup {
+    stat_cell(count.map(|count| count as f64), 0)
+}
+
+/// A correlation coloured by its value.
+pub(super) fn rho_cell(rho: Option<f64>) -> Markup {
+    colour_cell(rho, rho)
+}
+
+/// `shown`, coloured by `colour` on the scale of correlations (−1 to 1).
+pub(super) fn colour_cell(colour: Option<f64>, shown: Option<f64>) -> Markup {
+    html! {
+        @match (colour.filter(|value| value.is_finite()), shown.filter(|value| value.is_finite())) {
+            (Some(colour), Some(shown)) => { td.num.(rho_class(colour)) data-value=(full_precision(shown)) { (format!("{shown:.3}")) } }
+            (_, shown) => { td.num data-value=[shown.map(full_precision)] { (fixed(shown, 3)) } }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub(super) async fn page(
                                             data-value=(full_precision(value))
                                             data-benchmark=(cell.benchmark)
                                             data-tied=(cell.tied_with_leader)
-                                            title=(cell_text(column, cell.tied_with_leader, column_results.metrics.get(&row.metric), value)) {
+                                            title=(cell_text(column, cell.tied_with_leader, column_results.metrics.correlation().and_then(|metrics| metrics.get(&row.metric)), value)) {
                                             @if leads { "★ " } @else if cell.tied_with_leader { "≈ " }
                                             (format!("{value:.3}"))
                                         }
@@ -105,8 +105,9 @@ fn colour_class(statistic: Statistic, value: f64) -> String {
     }
 }
 
-/// The hover text of a cell: the value, its bootstrap interval when one was estimated, and how
-/// it stands against the column's leader.
+/// The hover text of a cell: the value, its bootstrap interval when one was estimated (`result`
+/// is the metric's correlation result, absent for the other kinds), and how it stands against
+/// the column's leader.
 fn cell_text(column: &Column, tied: bool, result: Option<&MetricResult>, value: f64) -> String {
     let symbol = match column.statistic {
         Statistic::Spearman => "ρ",
@@ -121,9 +122,11 @@ fn cell_text(column: &Column, tied: bool, result: Option<&MetricResult>, value: 
         Some(Interval::Undefined(reason)) => {
             format!("{symbol} = {value:.4}; no bootstrap interval: {reason}")
         }
-        Some(Interval::NotRequested) | None => {
+        Some(Interval::NotRequested) => {
             format!("{symbol} = {value:.4}; no bootstrap interval requested")
         }
+        // Separation and monotonicity have no bootstrap.
+        None => format!("{symbol} = {value:.4}"),
     };
     match column.leader {
         Some(leader) if tied => format!(

@@ -8,6 +8,7 @@ pub mod charts;
 mod compare;
 mod data;
 mod error;
+mod grounding;
 mod jobs;
 mod layout;
 mod leaderboard;

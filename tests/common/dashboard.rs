@@ -18,15 +18,15 @@ pub struct Study {
     pub benchmark: i64,
 }
 
-/// `models` models of [`LAYERS`] named layers each, a `probe` score per representation, and
+/// `models` models of [`LAYERS`] named layers each (in two `family` design classes by the
+/// parity of their `seed`), a `probe` score per representation, and
 /// one published benchmark over them (CKA and Procrustes, one group per layer: every pair of
 /// models at that layer, with a bootstrap so the pages show intervals and ties), run to the end. Four models give each group six pairs.
 pub async fn study(app: &TestApp, models: usize) -> Study {
     let mut ids = Vec::new();
     let mut representations = Vec::new();
     for model in 0..models {
-        let body =
-            json!({"name": format!("net-{model}"), "metadata": {"seed": model}, "tags": ["ui"]});
+        let body = json!({"name": format!("net-{model}"), "metadata": {"seed": model, "family": model % 2}, "tags": ["ui"]});
         let id = expect_status(
             app.post_json("/v1/models", &body).await,
             StatusCode::CREATED,

@@ -170,6 +170,77 @@ def test_a_benchmark_runs_to_results_pairs_and_the_leaderboard(client, unique):
     assert client.get_benchmark(benchmark.id).name == column
 
 
+def family_study(client, unique):
+    """Two design families (metadata ``family``) of two models each: a family shares a large
+    shift of the inputs, and each model's layers move further along its own direction."""
+    inputs = activations(60, 8, seed=0, dtype=np.float64)
+    shifts = [2.0 * activations(60, 8, seed=1000 + family, dtype=np.float64) for family in (0, 1)]
+    for index in range(4):
+        family = index % 2
+        model = client.model(f"{unique}-m{index}", metadata={"family": family}, tags=[unique])
+        direction = activations(60, 8, seed=2000 + index, dtype=np.float64)
+        for layer in range(3):
+            noise = activations(60, 8, seed=100 * index + layer, dtype=np.float64)
+            values = inputs + shifts[family] + 0.4 * layer * direction + 0.05 * noise
+            client.upload(model, f"{unique}-d", layer, values)
+
+
+def test_separation_and_monotonicity_benchmarks_read_their_own_kind(client, unique):
+    family_study(client, unique)
+    separation = client.benchmark(
+        f"{unique}-families",
+        f"{unique}-d",
+        None,
+        {"kind": "separation", "by": "family", "group_by": "layer"},
+        METRICS,
+        select={"tags": [unique]},
+    )
+    assert separation.wait(timeout=120).status == "done"
+    results = separation.results()
+    assert (results.kind, results.statistic) == ("separation", "auprc")
+    frame = results.to_frame()
+    assert list(frame.columns) == ["metric", *simbench.results.FIGURES["separation"], "n_groups"]
+    for record in frame.to_dict("records"):
+        expected = results.json["metrics"][record["metric"]]
+        assert record["auprc"] == pytest.approx(expected["auprc"])
+        assert record["n_groups"] == 3
+    # 2 metrics x 3 layers x 2 families; each family's one in-class pair is the closest.
+    classes = results.classes_frame()
+    assert len(classes) == len(METRICS) * 3 * 2
+    assert set(classes["n_in"]) == {1} and set(classes["n_cross"]) == {4}
+    assert (classes["chance"] == pytest.approx(0.2)).all()
+    assert (classes["auprc"] == 1.0).all()
+    pairs = separation.pairs("cka", group=0).to_frame()
+    assert sorted(pairs["y"]) == [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+
+    monotonicity = client.benchmark(
+        f"{unique}-depth",
+        f"{unique}-d",
+        None,
+        {"kind": "monotonicity"},
+        METRICS,
+        select={"tags": [unique]},
+    )
+    assert monotonicity.wait(timeout=120).status == "done"
+    results = monotonicity.results()
+    assert (results.kind, results.statistic) == ("monotonicity", "correlation")
+    by_model = results.to_frame(groups=True)
+    assert list(by_model.columns) == [
+        "metric",
+        "group",
+        "model",
+        "n_layers",
+        *simbench.results.FIGURES["monotonicity"],
+    ]
+    assert len(by_model) == len(METRICS) * 4
+    assert set(by_model["n_layers"]) == {3}
+    assert set(by_model["group"]) == {f"{unique}-m{index}" for index in range(4)}
+    # Each layer moves further along one direction: distance grows with the layers between.
+    assert (by_model["correlation"] == 1.0).all()
+    pairs = monotonicity.pairs("cka", group=f"{unique}-m0").to_frame()
+    assert sorted(pairs["y"]) == [1.0, 1.0, 2.0]
+
+
 def test_derived_copies_and_jobs(client, unique):
     (_, stored, _), *_ = study(client, unique, models=1, layers=1)
     copies = client.derive(stored, [4, 2])

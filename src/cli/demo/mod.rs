@@ -1,6 +1,6 @@
-//! `simbench demo`: the paper's four subtasks on a synthetic study, end to end against a running
-//! service — upload, principal-component copies, scores, four benchmarks computed by the
-//! service's workers, publication, and the leaderboard.
+//! `simbench demo`: the paper's four subtasks and ReSi's separation and monotonicity tests on a
+//! synthetic study, end to end against a running service — upload, principal-component copies,
+//! scores, six benchmarks computed by the service's workers, publication, and the leaderboard.
 
 mod table;
 
@@ -18,6 +18,7 @@ use super::client::{
 use super::progress::ProgressBar;
 use crate::matrix::{CanonicalMatrix, Dtype};
 use crate::metrics::{Metric, parse_metric_list};
+use crate::store::status::BenchmarkStatus;
 use crate::synthetic::study::{Network, Study, StudySpec};
 
 /// Requests in flight at once while uploading: enough to overlap round trips, few enough to
@@ -75,32 +76,40 @@ pub struct DemoArgs {
 pub struct DemoReport {
     /// `demo-<8 hex>`: the prefix of every name the run created.
     pub run_id: String,
-    /// The four benchmarks as they were once published.
+    /// The six benchmarks as they were once published.
     pub benchmarks: Vec<Benchmark>,
     pub leaderboard: Leaderboard,
 }
 
-/// One of the paper's subtasks as a benchmark of this run.
+/// One of the paper's subtasks, or one of ReSi's grounding tests, as a benchmark of this run.
 struct Subtask {
     slug: &'static str,
     /// For the legend under the table.
     summary: &'static str,
     description: &'static str,
-    score: &'static str,
+    /// The score whose differences are y; none for the tests that read only distances.
+    score: Option<&'static str>,
     select: Value,
-    group_by: &'static str,
+    protocol: Value,
 }
 
-fn subtasks() -> [Subtask; 4] {
-    [
+/// Finetuned networks per pretrained checkpoint that the separation test takes: all pairs of
+/// every finetuned network would cost far more than the other benchmarks together.
+const SEPARATION_FINETUNES: usize = 3;
+
+/// The paper's four subtasks, then ReSi's separation and monotonicity tests; `separated` are the
+/// models the separation test takes.
+fn subtasks(separated: &[i64]) -> Vec<Subtask> {
+    let reference = |group_by: &str| json!({"kind": "reference", "group_by": group_by, "compare_to": "same_group"});
+    vec![
         Subtask {
             slug: "layer-depth",
             summary: "probe accuracy across the layers of each pretrained network",
             description: "Subtask 1, layer depth: in each pretrained network, the layer with \
                           the best linear probe against every layer; f = probe accuracy.",
-            score: "probe_acc",
+            score: Some("probe_acc"),
             select: json!({"metadata": {"stage": "pretrained"}}),
-            group_by: "seed",
+            protocol: reference("seed"),
         },
         Subtask {
             slug: "pc-deletion",
@@ -108,42 +117,66 @@ fn subtasks() -> [Subtask; 4] {
             description: "Subtask 2, principal-component deletion: within each layer, the best \
                           pretrained representation against the others and their top-k \
                           principal-component copies; f = probe accuracy.",
-            score: "probe_acc",
+            score: Some("probe_acc"),
             select: json!({"metadata": {"stage": "pretrained"}, "include_derived": true}),
-            group_by: "layer",
+            protocol: reference("layer"),
         },
         Subtask {
             slug: "finetune-seeds",
             summary: "out-of-distribution accuracy of networks finetuned from one checkpoint",
             description: "Subtask 3, finetuning seeds: networks finetuned from pretraining seed \
                           0, compared within each layer; f = out-of-distribution accuracy.",
-            score: "ood_acc",
+            score: Some("ood_acc"),
             select: json!({"metadata": {"stage": "finetuned", "seed": 0}}),
-            group_by: "layer",
+            protocol: reference("layer"),
         },
         Subtask {
             slug: "pretrain-finetune-seeds",
             summary: "stress-test accuracy across pretraining x finetuning seeds",
             description: "Subtask 4, pretraining and finetuning seeds: every finetuned network, \
                           compared within each layer; f = stress-test accuracy.",
-            score: "stress_acc",
+            score: Some("stress_acc"),
             select: json!({"metadata": {"stage": "finetuned"}}),
-            group_by: "layer",
+            protocol: reference("layer"),
+        },
+        Subtask {
+            slug: "checkpoints",
+            summary: "separation of networks by the checkpoint they were finetuned from (AUPRC)",
+            description: "ReSi's separation test: within each layer, networks finetuned from \
+                          one pretrained checkpoint (metadata seed) form a design class, and a \
+                          good metric puts a class's members closer to each other than to the \
+                          other classes; AUPRC per class, averaged.",
+            score: None,
+            select: json!({"models": separated}),
+            protocol: json!({"kind": "separation", "by": "seed", "group_by": "layer"}),
+        },
+        Subtask {
+            slug: "layer-order",
+            summary: "monotonicity of distance with the layers between, in each pretrained network",
+            description: "ReSi's monotonicity test: within each pretrained network, a layer's \
+                          distance to the others should grow with the number of layers in \
+                          between; Spearman correlation per layer, averaged.",
+            score: None,
+            select: json!({"metadata": {"stage": "pretrained"}}),
+            protocol: json!({"kind": "monotonicity"}),
         },
     ]
 }
 
 impl Subtask {
     fn definition(&self, run_id: &str, metrics: &[Metric]) -> Value {
-        json!({
+        let mut definition = json!({
             "name": format!("{run_id}-{}", self.slug),
             "description": self.description,
             "dataset": run_id,
             "select": self.select,
-            "score": self.score,
-            "protocol": {"kind": "reference", "group_by": self.group_by, "compare_to": "same_group"},
+            "protocol": self.protocol,
             "metrics": metrics.iter().map(|metric| metric.name()).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(score) = self.score {
+            definition["score"] = json!(score);
+        }
+        definition
     }
 }
 
@@ -204,24 +237,36 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     client.set_scores(&scores).await?;
     println!("{} scores set", scores.len());
 
-    let subtasks = subtasks();
+    let separated: Vec<i64> = study
+        .finetuned
+        .iter()
+        .zip(&finetuned)
+        .filter(|(network, _)| {
+            network
+                .finetuning
+                .is_some_and(|finetuning| finetuning.seed < SEPARATION_FINETUNES)
+        })
+        .map(|(_, uploaded)| uploaded.model)
+        .collect();
+    let subtasks = subtasks(&separated);
     let mut benchmarks = Vec::with_capacity(subtasks.len());
     for subtask in &subtasks {
         let benchmark = client
             .create_benchmark(&subtask.definition(&run_id, &metrics))
             .await?;
-        if !benchmark.left_out.is_empty() {
+        let left_out = benchmark.left_out.as_array().map_or(0, Vec::len);
+        if left_out > 0 {
             println!(
-                "note: benchmark {} left out {} representations",
-                benchmark.name,
-                benchmark.left_out.len()
+                "note: benchmark {} left out {left_out} representations",
+                benchmark.name
             );
         }
         benchmarks.push(benchmark);
     }
     println!(
-        "4 benchmarks created ({}); the service's workers compute {} metrics on every pair they \
+        "{} benchmarks created ({}); the service's workers compute {} metrics on every pair they \
          need",
+        benchmarks.len(),
         benchmarks
             .iter()
             .map(|benchmark| format!("#{}", benchmark.id))
@@ -231,13 +276,13 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     );
     let finished = wait_for(&client, &benchmarks).await?;
     for benchmark in &finished {
-        match benchmark.status.as_str() {
-            "done" => {}
-            "failed" => println!(
+        match benchmark.status {
+            BenchmarkStatus::Done => {}
+            BenchmarkStatus::Failed => println!(
                 "note: {} distances of {} failed; GET /v1/benchmarks/{}/results says which",
                 benchmark.progress.failed, benchmark.name, benchmark.id
             ),
-            other => println!("note: benchmark {} ended {other}", benchmark.name),
+            other => println!("note: benchmark {} ended {}", benchmark.name, other.name()),
         }
     }
 
@@ -248,7 +293,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     let leaderboard = client.leaderboard().await?;
     println!(
         "\nLeaderboard ({} published benchmarks): Spearman ρ between each metric's distance and \
-         the difference in function, higher is better",
+         the difference in function (the separation test's AUPRC and the monotonicity test's \
+         correlation where the header says so), higher is better",
         leaderboard.benchmarks.len()
     );
     print!("\n{}", table::render(&leaderboard, &run_id));
@@ -419,7 +465,7 @@ fn scores_of(
     Ok(scores)
 }
 
-/// Polls the benchmarks, with a progress bar over the pairs they compare (summed over the four:
+/// Polls the benchmarks, with a progress bar over the pairs they compare (summed over the benchmarks:
 /// a pair two of them share counts twice), until none is queued or running; returns their final
 /// states.
 async fn wait_for(client: &Client, benchmarks: &[Benchmark]) -> anyhow::Result<Vec<Benchmark>> {
@@ -431,13 +477,14 @@ async fn wait_for(client: &Client, benchmarks: &[Benchmark]) -> anyhow::Result<V
         for benchmark in benchmarks {
             states.push(client.benchmark(benchmark.id).await?);
         }
-        let total = states.iter().map(|state| state.progress.total).sum();
+        let count = |value: i64| u64::try_from(value).unwrap_or(0);
+        let total = states.iter().map(|state| count(state.progress.total)).sum();
         let done = states
             .iter()
-            .map(|state| state.progress.done + state.progress.failed)
+            .map(|state| count(state.progress.done + state.progress.failed))
             .sum();
         bar.set(done, total);
-        if states.iter().all(|state| !state.is_pending()) {
+        if states.iter().all(|state| !state.status.is_pending()) {
             bar.finish();
             return Ok(states);
         }

@@ -18,8 +18,8 @@ pub use runs::{
     begin_create, begin_rerun, snapshot,
 };
 pub use staleness::{
-    mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_new_representation,
-    mark_stale_for_outputs, mark_stale_for_score,
+    mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_model,
+    mark_stale_for_new_representation, mark_stale_for_outputs, mark_stale_for_score,
 };
 
 /// Which representations of the dataset a benchmark takes; an absent field does not restrict.
@@ -62,7 +62,7 @@ pub struct Definition {
 
 /// The score a benchmark's y is the difference of: serialises as its name, or `null` when y comes
 /// from something else (model outputs); displays as the name, or as what y is then.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ScoreName(pub Option<String>);
 
@@ -93,8 +93,8 @@ impl From<ModelDifference> for (i64, i64, f64) {
     }
 }
 
-/// A benchmark as the API shows it.
-#[derive(Clone, Debug, Serialize)]
+/// A benchmark as the API shows it (and its clients read it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Benchmark {
     pub id: i64,
     pub name: String,
@@ -120,7 +120,7 @@ pub struct Benchmark {
 }
 
 /// The distance work of the current run, in comparison items (see `store::comparisons`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Progress {
     pub total: i64,
     pub done: i64,

@@ -37,6 +37,7 @@ pub struct StoredDefinition {
 pub struct Candidate {
     pub id: i64,
     pub model_id: i64,
+    pub model_name: String,
     pub layer: i32,
     pub derived: bool,
     pub model_metadata: Value,
@@ -174,7 +175,8 @@ impl RunPlanning {
     /// The representations the selection takes, by ascending id, with the benchmark's score.
     pub async fn candidates(&mut self) -> Result<Vec<Candidate>, StoreError> {
         Ok(sqlx::query_as::<_, Candidate>(concat!(
-            "SELECT r.id, r.model_id, r.layer, r.parent_id IS NOT NULL AS derived,
+            "SELECT r.id, r.model_id, m.name AS model_name, r.layer,
+                    r.parent_id IS NOT NULL AS derived,
                     m.metadata AS model_metadata, ",
             applicable_score!(),
             " AS score

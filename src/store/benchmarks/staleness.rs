@@ -144,3 +144,22 @@ pub async fn mark_stale_for_outputs(
     .await?;
     Ok(())
 }
+
+/// Marks stale the benchmarks a change to the metadata or tags of model `model_id` concerns:
+/// their current run holds one of its representations, or their selection now takes one (its
+/// groups, design classes and selection read both).
+pub async fn mark_stale_for_model(tx: &mut PgConnection, model_id: i64) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "UPDATE benchmarks b SET stale = true
+         WHERE NOT b.stale AND EXISTS (
+               SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
+               WHERE r.model_id = $1
+                 AND ",
+        held_or_selected!(),
+        ")"
+    ))
+    .bind(model_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -402,7 +402,10 @@ class Client:
         ``score`` between the representations its ``protocol`` pairs, or, with ``score=None``
         and ``functional={"kind": "disagreement"}`` (or ``"jsd"``), with the difference between
         their models' outputs (README, "Grounding tests"); ``permutation={"resamples": R,
-        "seed": s}`` adds permutation p-values. A benchmark of that name with the same
+        "seed": s}`` adds permutation p-values. With ``score=None`` and the protocol
+        ``{"kind": "separation", "by": KEY, "group_by": "layer"}`` or ``{"kind":
+        "monotonicity"}``, it asks whether the metric separates design classes or grows with
+        depth instead, from the distances alone. A benchmark of that name with the same
         definition is returned instead (run again when it turned ``stale``); one with another
         definition raises :class:`~simbench.ConflictError`.
         """

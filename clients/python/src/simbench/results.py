@@ -11,7 +11,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The statistics of a benchmark's metric and of each of its groups, in the API's names.
+#: The statistics of a correlation benchmark's metric and of each of its groups, in the API's
+#: names.
 STATISTICS = (
     "spearman",
     "spearman_p",
@@ -22,6 +23,16 @@ STATISTICS = (
     "n_refused",
     "n_missing",
 )
+
+#: The figures of each kind of benchmark (the results' ``kind``), per metric and per group.
+FIGURES = {
+    "correlation": STATISTICS,
+    "separation": ("auprc", "violation_rate", "n_refused", "n_missing"),
+    "monotonicity": ("correlation", "violation_rate", "n_refused", "n_missing"),
+}
+
+#: The figures of each design class of a separation benchmark's group.
+CLASS_FIGURES = ("n_in", "n_cross", "auprc", "violation_rate", "chance")
 
 
 def _pandas() -> Any:
@@ -86,14 +97,15 @@ class Leaderboard:
         return [row["metric"] for row in self.json["rows"]]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per metric (best first, indexed by ``metric``): each benchmark's mean
-        Spearman ρ under the benchmark's name, then ``mean_spearman``, ``mean_rank`` and
-        ``n_benchmarks``."""
+        """One row per metric (best first, indexed by ``metric``): each benchmark's value in
+        the statistic it ranks by (its column's ``statistic``: mean Spearman ρ, AUPRC or
+        monotonicity correlation) under the benchmark's name, then ``mean_spearman``,
+        ``mean_rank`` and ``n_benchmarks``."""
         pandas = _pandas()
         names = _column_names(self.json["benchmarks"])
         records = []
         for row in self.json["rows"]:
-            cells = {cell["benchmark"]: cell.get("spearman") for cell in row["cells"]}
+            cells = {cell["benchmark"]: cell.get("value") for cell in row["cells"]}
             record: dict[str, Any] = {"metric": row["metric"]}
             for benchmark in self.json["benchmarks"]:
                 record[names[benchmark["id"]]] = _number(cells.get(benchmark["id"]))
@@ -107,7 +119,7 @@ class Leaderboard:
 @dataclass(frozen=True)
 class BenchmarkResults:
     """``GET /v1/benchmarks/{id}/results``: per metric, the mean over groups and each group's
-    statistics."""
+    figures, in the form of the benchmark's ``kind`` (README, "Grounding tests")."""
 
     json: dict[str, Any] = field(repr=False)
 
@@ -116,36 +128,69 @@ class BenchmarkResults:
         """Whether some distances are still missing."""
         return bool(self.json.get("partial"))
 
+    @property
+    def kind(self) -> str:
+        """``correlation``, ``separation`` or ``monotonicity``."""
+        return str(self.json.get("kind", "correlation"))
+
+    @property
+    def statistic(self) -> str:
+        """The benchmark value's statistic: ``spearman``, ``auprc`` or ``correlation``."""
+        return str(self.json.get("statistic", "spearman"))
+
     def metric(self, name: str) -> dict[str, Any]:
         """One metric's results as the API gives them."""
         return dict(self.json["metrics"][name])
 
     def to_frame(self, groups: bool = False) -> pd.DataFrame:
         """One row per metric (``groups=False``: its mean over groups, with ``n_groups``), or
-        one row per metric and group (``groups=True``, with ``group`` and ``reference``)."""
+        one row per metric and group (``groups=True``, with ``group``, and ``reference`` for
+        the correlation kind or ``model`` and ``n_layers`` for monotonicity); the figures are
+        the kind's (:data:`FIGURES`)."""
         pandas = _pandas()
+        figures = FIGURES.get(self.kind, STATISTICS)
+        extra = {"correlation": ("reference",), "monotonicity": ("model", "n_layers")}
+        group_keys = ("group", *extra.get(self.kind, ())) if groups else ()
         records = []
         for metric, result in self.json["metrics"].items():
             if groups:
                 for group in result.get("groups", []):
-                    record = {"metric": metric, "group": group.get("group")}
-                    record["reference"] = group.get("reference")
-                    record.update({key: _number(group.get(key)) for key in STATISTICS})
+                    record = {"metric": metric}
+                    record.update({key: group.get(key) for key in group_keys})
+                    record.update({key: _number(group.get(key)) for key in figures})
                     records.append(record)
             else:
                 record = {"metric": metric}
-                record.update({key: _number(result.get(key)) for key in STATISTICS})
+                record.update({key: _number(result.get(key)) for key in figures})
                 record["n_groups"] = result.get("n_groups")
                 records.append(record)
-        key_columns = ["metric", "group", "reference"] if groups else ["metric"]
         tail = [] if groups else ["n_groups"]
-        return pandas.DataFrame.from_records(records, columns=[*key_columns, *STATISTICS, *tail])
+        columns = ["metric", *group_keys, *figures, *tail]
+        return pandas.DataFrame.from_records(records, columns=columns)
+
+    def classes_frame(self) -> pd.DataFrame:
+        """A separation benchmark's design classes: one row per metric, group and class, with
+        :data:`CLASS_FIGURES`; empty for the other kinds."""
+        records = []
+        for metric, result in self.json["metrics"].items():
+            for group in result.get("groups", []):
+                for design_class in group.get("classes", []):
+                    record = {"metric": metric, "group": group.get("group")}
+                    record["class"] = design_class.get("class")
+                    record.update(
+                        {key: _number(design_class.get(key)) for key in CLASS_FIGURES}
+                    )
+                    records.append(record)
+        columns = ["metric", "group", "class", *CLASS_FIGURES]
+        return _pandas().DataFrame.from_records(records, columns=columns)
 
 
 @dataclass(frozen=True)
 class Pairs:
     """``GET /v1/benchmarks/{id}/pairs``: the (x, y) points behind one group's statistics,
-    x = d(first, second) and y = |f(first) − f(second)|."""
+    x = d(first, second) and y the pair's functional difference (correlation kinds), 1 across
+    design classes and 0 within one (separation), or the layers between them
+    (monotonicity)."""
 
     json: dict[str, Any] = field(repr=False)
 

@@ -1,0 +1,180 @@
+//! The tables of the benchmark page for the kinds that need no functional (README "Grounding
+//! tests"): a separation benchmark's figures per metric, per group and per design class; a
+//! monotonicity benchmark's figures per metric and per model, and a model's layer-by-layer
+//! distance matrix.
+
+use std::collections::{BTreeMap, HashMap};
+
+use maud::{Markup, html};
+
+use super::charts::{HeatCell, Heatmap};
+use super::layout::{colour_cell, count_cell, stat_cell};
+use crate::benchmark::service::PairRows;
+use crate::benchmark::{MonotonicityResult, SeparationResult};
+use crate::metrics::MetricId;
+
+pub(super) fn separation_metric_table(
+    metrics: &[MetricId],
+    results: &BTreeMap<MetricId, SeparationResult>,
+) -> Markup {
+    html! {
+        table.metrics {
+            thead { tr {
+                th { "metric" } th.num { "AUPRC" } th.num { "violation rate" } th.num { "groups" }
+                th.num { "refused" } th.num { "missing" } th { "why undefined" }
+            } }
+            tbody {
+                @for metric in metrics {
+                    @let result = results.get(metric);
+                    tr data-metric=(metric.name()) {
+                        th { (metric.name()) }
+                        (colour_cell(result.and_then(|result| result.auprc).map(auprc_as_correlation), result.and_then(|result| result.auprc)))
+                        (stat_cell(result.and_then(|result| result.violation_rate), 3))
+                        (count_cell(result.map(|result| result.totals.n_groups)))
+                        (count_cell(result.map(|result| result.totals.counted.refused)))
+                        (count_cell(result.map(|result| result.totals.counted.missing)))
+                        td { (result.and_then(|result| result.reason.clone()).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// AUPRC on the colour scale of correlations: 0.5 is neutral.
+fn auprc_as_correlation(auprc: f64) -> f64 {
+    2.0 * auprc - 1.0
+}
+
+/// The design classes of the group labelled `group`: their sizes and chance level, and each
+/// metric's AUPRC and violation rate for the class.
+pub(super) fn class_table(
+    metrics: &[MetricId],
+    group: &str,
+    results: &BTreeMap<MetricId, SeparationResult>,
+) -> Markup {
+    let groups: HashMap<MetricId, _> = metrics
+        .iter()
+        .filter_map(|metric| {
+            let result = results.get(metric)?;
+            let found = result
+                .groups
+                .iter()
+                .find(|result| result.group.label() == group)?;
+            Some((*metric, found))
+        })
+        .collect();
+    let Some(classes) = metrics
+        .iter()
+        .find_map(|metric| groups.get(metric))
+        .map(|group| &group.classes)
+    else {
+        return html! {};
+    };
+    html! {
+        table.classes {
+            thead {
+                tr {
+                    th rowspan="2" { "class" } th.num rowspan="2" { "in-class pairs" }
+                    th.num rowspan="2" { "cross pairs" } th.num rowspan="2" { "chance AUPRC" }
+                    @for metric in metrics { th.num colspan="2" { (metric.name()) } }
+                }
+                tr { @for _ in metrics { th.num { "AUPRC" } th.num { "violations" } } }
+            }
+            tbody {
+                @for (index, class) in classes.iter().enumerate() {
+                    tr data-class=(class.class.0.to_string()) {
+                        th { (class.class.0.to_string()) }
+                        td.num { (class.n_in) }
+                        td.num { (class.n_cross) }
+                        (stat_cell(class.chance, 3))
+                        @for metric in metrics {
+                            @let figures = groups.get(metric).and_then(|group| group.classes.get(index));
+                            (colour_cell(figures.and_then(|class| class.auprc).map(auprc_as_correlation), figures.and_then(|class| class.auprc)))
+                            (stat_cell(figures.and_then(|class| class.violation_rate), 3))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn monotonicity_metric_table(
+    metrics: &[MetricId],
+    results: &BTreeMap<MetricId, MonotonicityResult>,
+) -> Markup {
+    html! {
+        table.metrics {
+            thead { tr {
+                th { "metric" } th.num { "correlation" } th.num { "violation rate" } th.num { "models" }
+                th.num { "refused" } th.num { "missing" } th { "why undefined" }
+            } }
+            tbody {
+                @for metric in metrics {
+                    @let result = results.get(metric);
+                    @let correlation = result.and_then(|result| result.figures.correlation);
+                    tr data-metric=(metric.name()) {
+                        th { (metric.name()) }
+                        (colour_cell(correlation, correlation))
+                        (stat_cell(result.and_then(|result| result.figures.violation_rate), 3))
+                        (count_cell(result.map(|result| result.totals.n_groups)))
+                        (count_cell(result.map(|result| result.totals.counted.refused)))
+                        (count_cell(result.map(|result| result.totals.counted.missing)))
+                        td { (result.and_then(|result| result.figures.correlation_reason.clone()).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One heatmap per metric of the distances between the layers of one model, in depth order,
+/// from the pairs behind its figures (row = first argument). The diagonal is 0 by definition.
+pub(super) fn layer_matrices(model: &str, pairs: &[PairRows]) -> Vec<Heatmap> {
+    pairs
+        .iter()
+        .map(|rows| {
+            let mut known: HashMap<(i64, i64), f64> = HashMap::new();
+            for row in &rows.rows {
+                known.insert((row.first, row.second), row.x);
+                // The rows of a symmetric metric hold each unordered pair once.
+                known.entry((row.second, row.first)).or_insert(row.x);
+            }
+            let cells = rows
+                .layers
+                .iter()
+                .map(|row| {
+                    rows.layers
+                        .iter()
+                        .map(|column| HeatCell {
+                            a: row.representation,
+                            b: column.representation,
+                            value: if row.representation == column.representation {
+                                Some(0.0)
+                            } else {
+                                known
+                                    .get(&(row.representation, column.representation))
+                                    .copied()
+                            },
+                        })
+                        .collect()
+                })
+                .collect();
+            let labels: Vec<String> = rows
+                .layers
+                .iter()
+                .map(|layer| layer.layer.to_string())
+                .collect();
+            Heatmap {
+                id: format!("layers-{}", rows.metric.name()),
+                title: format!("{} · {model}", rows.metric.name()),
+                row_title: "layer (first)".to_owned(),
+                column_title: "layer (second)".to_owned(),
+                row_labels: labels.clone(),
+                column_labels: labels,
+                cells,
+            }
+        })
+        .collect()
+}
