@@ -535,6 +535,41 @@ async fn separation_and_monotonicity_refuse_what_they_do_not_read() {
     let left_out = created["left_out"].as_array().unwrap();
     assert_eq!(left_out.len(), 1, "{left_out:?}");
     assert!(left_out[0]["reason"].as_str().unwrap().contains("\"cls\""));
+    // Its classes come from the metadata: giving the model a class makes the benchmark stale,
+    // and its next run takes it; a patch that changes nothing leaves the benchmark as it is.
+    let separation_id = created["id"].as_i64().unwrap();
+    let state_of = |id: i64| {
+        let app = &app;
+        async move {
+            expect_status(app.get(&format!("/v1/benchmarks/{id}")).await, StatusCode::OK).await
+        }
+    };
+    let patch = |metadata: Value| {
+        let app = &app;
+        async move {
+            let path = format!("/v1/models/{extra}");
+            let response = app
+                .client
+                .patch(app.url(&path))
+                .json(&json!({"metadata": metadata}))
+                .send()
+                .await
+                .unwrap();
+            expect_status(response, StatusCode::OK).await
+        }
+    };
+    patch(json!({"seed": 9})).await;
+    assert_ne!(state_of(separation_id).await["status"], "stale");
+    patch(json!({"cls": 1})).await;
+    assert_eq!(state_of(separation_id).await["status"], "stale");
+    let rerun = expect_status(
+        app.post_json(&format!("/v1/benchmarks/{separation_id}/run"), &json!({}))
+            .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(rerun["left_out"], json!([]));
+    assert_eq!(rerun["n_representations"], 25);
     let m0 = models["m0"];
     let m0_layers = expect_status(
         app.get(&format!("/v1/representations?model={m0}&dataset={DATASET}"))

@@ -177,9 +177,7 @@ class BenchmarkResults:
                 for design_class in group.get("classes", []):
                     record = {"metric": metric, "group": group.get("group")}
                     record["class"] = design_class.get("class")
-                    record.update(
-                        {key: _number(design_class.get(key)) for key in CLASS_FIGURES}
-                    )
+                    record.update({key: _number(design_class.get(key)) for key in CLASS_FIGURES})
                     records.append(record)
         columns = ["metric", "group", "class", *CLASS_FIGURES]
         return _pandas().DataFrame.from_records(records, columns=columns)
