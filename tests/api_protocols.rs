@@ -254,34 +254,55 @@ fn close_or_null(got: &Value, want: &Value, tolerance: f64, what: &str) {
     }
 }
 
-fn check_separation_case(fixture: &Value, results: &Value) {
+/// The checks every kind's case shares: the results' `kind` and `statistic`, each metric's
+/// `figures` (its means) against the case's, and its groups one by one against the case's with
+/// `check_group(metric, got, want)`, the group's `figures` compared already.
+fn check_case(
+    fixture: &Value,
+    case: &str,
+    results: &Value,
+    (kind, statistic): (&str, &str),
+    figures: &[&str],
+    mut check_group: impl FnMut(&str, &Value, &Value),
+) {
     let tolerance = number(&fixture["tolerance"]["value"], "value tolerance");
-    let expected = &fixture["results"]["separation_cls"];
-    assert_eq!(results["kind"], "separation");
-    assert_eq!(results["statistic"], "auprc");
+    let expected = &fixture["results"][case];
+    assert_eq!(results["kind"], kind);
+    assert_eq!(results["statistic"], statistic);
     for metric in fixture["metrics"].as_array().unwrap() {
         let metric = metric.as_str().unwrap();
         let (got, want) = (&results["metrics"][metric], &expected["metrics"][metric]);
-        for key in ["auprc", "violation_rate"] {
-            close_or_null(
-                &got[key],
-                &want[key],
-                tolerance,
-                &format!("{metric} mean {key}"),
-            );
+        for key in figures {
+            let what = format!("{case} {metric} mean {key}");
+            close_or_null(&got[key], &want[key], tolerance, &what);
         }
         let (got_groups, want_groups) = (
             got["groups"].as_array().unwrap(),
             want["groups"].as_array().unwrap(),
         );
-        assert_eq!(got_groups.len(), want_groups.len(), "{metric}");
+        assert_eq!(got_groups.len(), want_groups.len(), "{case} {metric}");
         for (got, want) in got_groups.iter().zip(want_groups) {
-            let group = want["group"].as_str().unwrap();
-            assert_eq!(got["group"].to_string(), group, "{metric} group label");
-            for key in ["auprc", "violation_rate"] {
-                let what = format!("{metric} group {group} {key}");
+            for key in figures {
+                let what = format!("{case} {metric} group {} {key}", want["group"]);
                 close_or_null(&got[key], &want[key], tolerance, &what);
             }
+            check_group(metric, got, want);
+        }
+    }
+}
+
+fn check_separation_case(fixture: &Value, results: &Value) {
+    let tolerance = number(&fixture["tolerance"]["value"], "value tolerance");
+    let figures = ["auprc", "violation_rate"];
+    check_case(
+        fixture,
+        "separation_cls",
+        results,
+        ("separation", "auprc"),
+        &figures,
+        |metric, got, want| {
+            let group = want["group"].as_str().unwrap();
+            assert_eq!(got["group"].to_string(), group, "{metric} group label");
             let (got_classes, want_classes) = (
                 got["classes"].as_array().unwrap(),
                 want["classes"].as_array().unwrap(),
@@ -297,45 +318,25 @@ fn check_separation_case(fixture: &Value, results: &Value) {
                     close_or_null(&got[key], &want[key], tolerance, &what(key));
                 }
             }
-        }
-    }
+        },
+    );
 }
 
 fn check_monotonicity_case(fixture: &Value, models: &HashMap<String, i64>, results: &Value) {
-    let tolerance = number(&fixture["tolerance"]["value"], "value tolerance");
-    let expected = &fixture["results"]["monotonicity"];
-    assert_eq!(results["kind"], "monotonicity");
-    assert_eq!(results["statistic"], "correlation");
-    for metric in fixture["metrics"].as_array().unwrap() {
-        let metric = metric.as_str().unwrap();
-        let (got, want) = (&results["metrics"][metric], &expected["metrics"][metric]);
-        for key in ["correlation", "violation_rate"] {
-            close_or_null(
-                &got[key],
-                &want[key],
-                tolerance,
-                &format!("{metric} mean {key}"),
-            );
-        }
-        let (got_groups, want_groups) = (
-            got["groups"].as_array().unwrap(),
-            want["groups"].as_array().unwrap(),
-        );
-        assert_eq!(got_groups.len(), want_groups.len(), "{metric}");
-        for (got, want) in got_groups.iter().zip(want_groups) {
+    check_case(
+        fixture,
+        "monotonicity",
+        results,
+        ("monotonicity", "correlation"),
+        &["correlation", "violation_rate"],
+        |metric, got, want| {
             let name = want["group"].as_str().unwrap();
             assert_eq!(got["group"], want["group"], "{metric} model name");
             assert_eq!(got["model"], json!(models[name]), "{metric} {name} id");
-            assert_eq!(
-                got["n_layers"], want["n_layers"],
-                "{metric} {name} n_layers"
-            );
-            for key in ["correlation", "violation_rate"] {
-                let what = format!("{metric} model {name} {key}");
-                close_or_null(&got[key], &want[key], tolerance, &what);
-            }
-        }
-    }
+            let layers = (&got["n_layers"], &want["n_layers"]);
+            assert_eq!(layers.0, layers.1, "{metric} {name} n_layers");
+        },
+    );
 }
 
 #[tokio::test]
@@ -541,7 +542,11 @@ async fn separation_and_monotonicity_refuse_what_they_do_not_read() {
     let state_of = |id: i64| {
         let app = &app;
         async move {
-            expect_status(app.get(&format!("/v1/benchmarks/{id}")).await, StatusCode::OK).await
+            expect_status(
+                app.get(&format!("/v1/benchmarks/{id}")).await,
+                StatusCode::OK,
+            )
+            .await
         }
     };
     let patch = |metadata: Value| {

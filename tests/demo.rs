@@ -71,6 +71,31 @@ async fn the_demo_publishes_six_finished_benchmarks_and_a_leaderboard_of_the_tri
             .is_some_and(|name| name.starts_with(&report.run_id))
     }));
 
+    // Finetuned networks carry their logits on the dataset; pretrained ones have no head.
+    for model in models {
+        let name = model["name"].as_str().unwrap();
+        let path = format!(
+            "/v1/models/{}/outputs?dataset={}",
+            model["id"], report.run_id
+        );
+        let response = app
+            .client
+            .get(app.url(&path))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .unwrap();
+        if name.contains("-finetuned-") {
+            let stored = expect_status(response, StatusCode::OK).await;
+            assert_eq!(
+                (stored["n_rows"].as_i64(), stored["n_classes"].as_i64()),
+                (Some(120), Some(2))
+            );
+        } else {
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
+        }
+    }
+
     let leaderboard = &report.leaderboard;
     let ids: Vec<i64> = report
         .benchmarks

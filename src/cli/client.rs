@@ -22,6 +22,7 @@ pub use crate::store::ScoreTarget;
 pub use crate::store::benchmarks::{Benchmark, Progress};
 pub use crate::store::datasets::Dataset;
 pub use crate::store::models::Model;
+pub use crate::store::outputs::ModelOutputs;
 pub use crate::store::representations::Representation;
 use crate::transform::PcaKeep;
 
@@ -158,6 +159,26 @@ impl Client {
         self.send_json("POST /v1/models/{id}/representations", || {
             self.http
                 .post(self.url(&path))
+                .header("content-type", "application/x-npy")
+                .body(npy.clone())
+        })
+        .await
+    }
+
+    /// Stores a model's logits on a dataset (`.npy`), replacing any it had.
+    pub async fn put_outputs(
+        &self,
+        model: i64,
+        dataset: &str,
+        npy: Vec<u8>,
+    ) -> anyhow::Result<ModelOutputs> {
+        let query = serde_urlencoded::to_string([("dataset", dataset), ("replace", "true")])
+            .context("encoding the outputs query")?;
+        let path = format!("/v1/models/{model}/outputs?{query}");
+        let npy = bytes::Bytes::from(npy);
+        self.send_json("PUT /v1/models/{id}/outputs", || {
+            self.http
+                .put(self.url(&path))
                 .header("content-type", "application/x-npy")
                 .body(npy.clone())
         })

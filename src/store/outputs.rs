@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::benchmarks::mark_stale_for_outputs;
@@ -13,7 +13,7 @@ use super::blobs;
 use super::error::StoreError;
 
 /// What is stored for a (model, dataset); the logits themselves stay in the blob.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ModelOutputs {
     pub model_id: i64,
     pub model: String,

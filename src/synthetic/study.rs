@@ -55,6 +55,9 @@ const ROBUSTNESS_SPREAD_FINETUNE: f64 = 0.9;
 const FINETUNE_STRENGTH: f64 = 1.6;
 /// Strength of the finetuning changes unrelated to robustness, relative to the ρ-driven ones.
 const FINETUNE_IDIOSYNCRASY: f64 = 0.35;
+/// Scale of a finetuned head's margin, and the noise on it.
+const OUTPUT_SCALE: f64 = 3.0;
+const OUTPUT_NOISE: f64 = 0.5;
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StudyError {
@@ -140,6 +143,10 @@ pub struct Network {
     pub finetuning: Option<Finetuning>,
     /// Indexed by layer.
     pub layers: Vec<Layer>,
+    /// A finetuned network's n x 2 logits on the dataset (negative, positive class): its head
+    /// reads the label score with weight ρ and the shortcut with weight 1 − ρ; every value
+    /// exactly representable in float32. None for a pretrained network, which has no head.
+    pub outputs: Option<Array2<f64>>,
 }
 
 /// What finetuning gave a network, with its model-level functionality scores.
@@ -247,16 +254,20 @@ impl Study {
                         + 0.25 * robustness
                         + 0.04 * rng.sample::<f64, _>(StandardNormal),
                 };
+                // Drawn last, so that the scores above do not depend on it.
+                let outputs = finetuned_outputs(&world, robustness, &mut rng);
                 finetuned.push(Network {
                     pretrain_seed: seed,
                     finetuning: Some(finetuning),
                     layers: probed(layers, &labels, &[])?,
+                    outputs: Some(outputs),
                 });
             }
             pretrained.push(Network {
                 pretrain_seed: seed,
                 finetuning: None,
                 layers: probed(activations, &labels, &spec.pca_keep)?,
+                outputs: None,
             });
         }
         Ok(Study {
@@ -265,6 +276,21 @@ impl Study {
             finetuned,
         })
     }
+}
+
+/// A finetuned network's logits: the head's margin z = OUTPUT_SCALE·(ρ s + (1 − ρ) h) + noise on
+/// each input, split as (−z/2, z/2), so that networks of similar robustness disagree less.
+fn finetuned_outputs(world: &World, robustness: f64, rng: &mut impl Rng) -> Array2<f64> {
+    let n = world.label_score.len();
+    let mut logits = Array2::zeros((n, 2));
+    for (index, mut row) in logits.rows_mut().into_iter().enumerate() {
+        let signal =
+            robustness * world.label_score[index] + (1.0 - robustness) * world.shortcut[index];
+        let margin = OUTPUT_SCALE * signal + OUTPUT_NOISE * rng.sample::<f64, _>(StandardNormal);
+        row[0] = f64::from((-margin / 2.0) as f32);
+        row[1] = f64::from((margin / 2.0) as f32);
+    }
+    logits
 }
 
 /// The layers of one pretrained network, before rounding.
@@ -436,6 +462,46 @@ mod tests {
             [32, 16, 8, 4, 2, 1]
         );
         assert_eq!(StudySpec::new(600, 3, 6, 6, 12, 0).pca_keep, [1]);
+    }
+
+    #[test]
+    fn finetuned_heads_are_more_accurate_the_more_robust_and_pretrained_ones_have_none() {
+        let spec = StudySpec::new(400, 16, 3, 3, 6, 2);
+        let study = Study::generate(&spec).expect("a study");
+        assert!(
+            study
+                .pretrained
+                .iter()
+                .all(|network| network.outputs.is_none())
+        );
+        let accuracy = |network: &Network| {
+            let logits = network.outputs.as_ref().expect("a finetuned head");
+            assert_eq!(logits.dim(), (spec.n, 2));
+            assert!(
+                logits
+                    .iter()
+                    .all(|value| f64::from(*value as f32) == *value)
+            );
+            let correct = logits
+                .rows()
+                .into_iter()
+                .zip(&study.labels)
+                .filter(|(row, label)| (row[1] > row[0]) == **label)
+                .count();
+            correct as f64 / spec.n as f64
+        };
+        let robustness = |network: &Network| network.finetuning.expect("finetuned").robustness;
+        let by_robustness = |a: &&Network, b: &&Network| robustness(a).total_cmp(&robustness(b));
+        let least = study.finetuned.iter().min_by(by_robustness).unwrap();
+        let most = study.finetuned.iter().max_by(by_robustness).unwrap();
+        assert!(
+            accuracy(most) > accuracy(least) + 0.1,
+            "ρ {:.2} → {:.3}, ρ {:.2} → {:.3}",
+            robustness(most),
+            accuracy(most),
+            robustness(least),
+            accuracy(least)
+        );
     }
 
     #[test]

@@ -10,35 +10,70 @@ use maud::{Markup, html};
 use super::charts::{HeatCell, Heatmap};
 use super::layout::{colour_cell, count_cell, stat_cell};
 use crate::benchmark::service::PairRows;
-use crate::benchmark::{MonotonicityResult, SeparationResult};
+use crate::benchmark::{MonotonicityResult, SeparationResult, Totals};
 use crate::metrics::MetricId;
 
-pub(super) fn separation_metric_table(
+/// One metric's row in the per-metric table of a kind without a functional.
+struct MetricRow {
+    value: Option<f64>,
+    violation_rate: Option<f64>,
+    totals: Totals,
+    reason: Option<String>,
+}
+
+/// The per-metric table: the benchmark value (headed `value_header`, coloured by `colour` of it
+/// on the scale of correlations), the violation rate, how many groups (headed `groups_header`),
+/// the distances refused and missing, and why the value is undefined.
+fn metric_table(
     metrics: &[MetricId],
-    results: &BTreeMap<MetricId, SeparationResult>,
+    (value_header, groups_header): (&str, &str),
+    colour: fn(f64) -> f64,
+    row_of: impl Fn(&MetricId) -> Option<MetricRow>,
 ) -> Markup {
     html! {
         table.metrics {
             thead { tr {
-                th { "metric" } th.num { "AUPRC" } th.num { "violation rate" } th.num { "groups" }
-                th.num { "refused" } th.num { "missing" } th { "why undefined" }
+                th { "metric" } th.num { (value_header) } th.num { "violation rate" }
+                th.num { (groups_header) } th.num { "refused" } th.num { "missing" }
+                th { "why undefined" }
             } }
             tbody {
                 @for metric in metrics {
-                    @let result = results.get(metric);
+                    @let row = row_of(metric);
+                    @let value = row.as_ref().and_then(|row| row.value);
                     tr data-metric=(metric.name()) {
                         th { (metric.name()) }
-                        (colour_cell(result.and_then(|result| result.auprc).map(auprc_as_correlation), result.and_then(|result| result.auprc)))
-                        (stat_cell(result.and_then(|result| result.violation_rate), 3))
-                        (count_cell(result.map(|result| result.totals.n_groups)))
-                        (count_cell(result.map(|result| result.totals.counted.refused)))
-                        (count_cell(result.map(|result| result.totals.counted.missing)))
-                        td { (result.and_then(|result| result.reason.clone()).unwrap_or_default()) }
+                        (colour_cell(value.map(colour), value))
+                        (stat_cell(row.as_ref().and_then(|row| row.violation_rate), 3))
+                        (count_cell(row.as_ref().map(|row| row.totals.n_groups)))
+                        (count_cell(row.as_ref().map(|row| row.totals.counted.refused)))
+                        (count_cell(row.as_ref().map(|row| row.totals.counted.missing)))
+                        td { (row.and_then(|row| row.reason).unwrap_or_default()) }
                     }
                 }
             }
         }
     }
+}
+
+pub(super) fn separation_metric_table(
+    metrics: &[MetricId],
+    results: &BTreeMap<MetricId, SeparationResult>,
+) -> Markup {
+    metric_table(
+        metrics,
+        ("AUPRC", "groups"),
+        auprc_as_correlation,
+        |metric| {
+            let result = results.get(metric)?;
+            Some(MetricRow {
+                value: result.auprc,
+                violation_rate: result.violation_rate,
+                totals: result.totals,
+                reason: result.reason.clone(),
+            })
+        },
+    )
 }
 
 /// AUPRC on the colour scale of correlations: 0.5 is neutral.
@@ -104,29 +139,20 @@ pub(super) fn monotonicity_metric_table(
     metrics: &[MetricId],
     results: &BTreeMap<MetricId, MonotonicityResult>,
 ) -> Markup {
-    html! {
-        table.metrics {
-            thead { tr {
-                th { "metric" } th.num { "correlation" } th.num { "violation rate" } th.num { "models" }
-                th.num { "refused" } th.num { "missing" } th { "why undefined" }
-            } }
-            tbody {
-                @for metric in metrics {
-                    @let result = results.get(metric);
-                    @let correlation = result.and_then(|result| result.figures.correlation);
-                    tr data-metric=(metric.name()) {
-                        th { (metric.name()) }
-                        (colour_cell(correlation, correlation))
-                        (stat_cell(result.and_then(|result| result.figures.violation_rate), 3))
-                        (count_cell(result.map(|result| result.totals.n_groups)))
-                        (count_cell(result.map(|result| result.totals.counted.refused)))
-                        (count_cell(result.map(|result| result.totals.counted.missing)))
-                        td { (result.and_then(|result| result.figures.correlation_reason.clone()).unwrap_or_default()) }
-                    }
-                }
-            }
-        }
-    }
+    metric_table(
+        metrics,
+        ("correlation", "models"),
+        |value| value,
+        |metric| {
+            let result = results.get(metric)?;
+            Some(MetricRow {
+                value: result.figures.correlation,
+                violation_rate: result.figures.violation_rate,
+                totals: result.totals,
+                reason: result.figures.correlation_reason.clone(),
+            })
+        },
+    )
 }
 
 /// One heatmap per metric of the distances between the layers of one model, in depth order,

@@ -316,6 +316,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
          behind them: /v1/benchmarks/<id>/pairs?metric=cka&group=<group>.",
         client.base_url()
     );
+    println!(
+        "Every finetuned network's logits are stored too, for ReSi's output-based tests: a \
+         benchmark with \"functional\": {{\"kind\": \"disagreement\"}} (or \"jsd\") and \
+         \"protocol\": {{\"kind\": \"all_pairs\", \"group_by\": \"layer\"}} on dataset {run_id} \
+         correlates distances with how often two networks' predictions differ."
+    );
     println!("\nIn a browser (log in with the same token):");
     println!(
         "  the leaderboard      {}/ui/leaderboard",
@@ -359,6 +365,10 @@ async fn upload_study(
         for (index, layer) in network.layers.iter().enumerate() {
             let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, &layer.activations).to_npy();
             layers.push(client.upload(model, run_id, index, npy).await?.id);
+        }
+        if let Some(logits) = &network.outputs {
+            let npy = CanonicalMatrix::from_f64_as(Dtype::Float32, logits).to_npy();
+            client.put_outputs(model, run_id, npy).await?;
         }
         anyhow::Ok(Uploaded { model, layers })
     }))

@@ -19,6 +19,19 @@ macro_rules! held_or_selected {
     };
 }
 
+/// Whether benchmark `b`'s current run holds a representation of model `$1`, or its selection
+/// takes one.
+macro_rules! holds_or_selects_model {
+    () => {
+        concat!(
+            "EXISTS (SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
+                     WHERE r.model_id = $1 AND ",
+            held_or_selected!(),
+            ")"
+        )
+    };
+}
+
 /// Marks stale the benchmarks a changed score concerns: those of that score name whose current
 /// run holds a representation it applies to, or whose selection takes one.
 pub async fn mark_stale_for_score(
@@ -131,12 +144,8 @@ pub async fn mark_stale_for_outputs(
         "UPDATE benchmarks b SET stale = true
          WHERE NOT b.stale AND b.dataset_id = $2 AND ",
         functional_from_outputs!(),
-        " AND EXISTS (
-               SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
-               WHERE r.model_id = $1
-                 AND ",
-        held_or_selected!(),
-        ")"
+        " AND ",
+        holds_or_selects_model!(),
     ))
     .bind(model_id)
     .bind(dataset_id)
@@ -150,13 +159,8 @@ pub async fn mark_stale_for_outputs(
 /// groups, design classes and selection read both).
 pub async fn mark_stale_for_model(tx: &mut PgConnection, model_id: i64) -> Result<(), StoreError> {
     sqlx::query(concat!(
-        "UPDATE benchmarks b SET stale = true
-         WHERE NOT b.stale AND EXISTS (
-               SELECT 1 FROM representations r JOIN models m ON m.id = r.model_id
-               WHERE r.model_id = $1
-                 AND ",
-        held_or_selected!(),
-        ")"
+        "UPDATE benchmarks b SET stale = true WHERE NOT b.stale AND ",
+        holds_or_selects_model!(),
     ))
     .bind(model_id)
     .execute(&mut *tx)
