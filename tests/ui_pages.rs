@@ -482,7 +482,7 @@ async fn separation_and_monotonicity_pages_show_classes_and_layer_matrices() {
     }
     assert!(html.contains("Per group (AUPRC)"));
     assert!(
-        html.contains("1 across design classes"),
+        html.contains("&quot;family&quot; differs (1) or not (0)"),
         "the scatter's y label"
     );
     let csv = browser

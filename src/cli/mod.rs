@@ -65,8 +65,8 @@ pub enum Command {
     BenchUi(bench_ui::BenchUiArgs),
     /// Time the permutation p-values of many groups, random and exact.
     BenchStats(bench_stats::BenchStatsArgs),
-    /// Run the paper's four subtasks on a synthetic study against a running service and print
-    /// the leaderboard.
+    /// Run the paper's four subtasks and ReSi's separation and monotonicity tests on a synthetic
+    /// study against a running service and print the leaderboard.
     Demo(demo::DemoArgs),
     /// Upload a model's layers (.npy files, a folder of them, or a .safetensors file with a
     /// tensor per layer) and its scores to a running service.

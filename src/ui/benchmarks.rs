@@ -237,10 +237,7 @@ fn functional_label(benchmark: &Benchmark) -> String {
     let protocol = serde_json::from_value::<Protocol>(benchmark.protocol.clone()).ok();
     match protocol {
         Some(Protocol::Separation(separation)) => {
-            format!(
-                "1 across design classes of {:?}, 0 within one",
-                separation.by()
-            )
+            format!("{:?} differs (1) or not (0)", separation.by())
         }
         Some(Protocol::Monotonicity(_)) => "layers apart".to_owned(),
         _ => benchmark

@@ -107,7 +107,7 @@ pub(super) fn class_table(
         return html! {};
     };
     html! {
-        table.classes {
+        div.scroll { table.classes {
             thead {
                 tr {
                     th rowspan="2" { "class" } th.num rowspan="2" { "in-class pairs" }
@@ -131,7 +131,7 @@ pub(super) fn class_table(
                     }
                 }
             }
-        }
+        } }
     }
 }
 

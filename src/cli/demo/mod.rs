@@ -93,13 +93,8 @@ struct Subtask {
     protocol: Value,
 }
 
-/// Finetuned networks per pretrained checkpoint that the separation test takes: all pairs of
-/// every finetuned network would cost far more than the other benchmarks together.
-const SEPARATION_FINETUNES: usize = 3;
-
-/// The paper's four subtasks, then ReSi's separation and monotonicity tests; `separated` are the
-/// models the separation test takes.
-fn subtasks(separated: &[i64]) -> Vec<Subtask> {
+/// The paper's four subtasks, then ReSi's separation and monotonicity tests.
+fn subtasks() -> Vec<Subtask> {
     let reference = |group_by: &str| json!({"kind": "reference", "group_by": group_by, "compare_to": "same_group"});
     vec![
         Subtask {
@@ -140,15 +135,17 @@ fn subtasks(separated: &[i64]) -> Vec<Subtask> {
             protocol: reference("layer"),
         },
         Subtask {
-            slug: "checkpoints",
-            summary: "separation of networks by the checkpoint they were finetuned from (AUPRC)",
-            description: "ReSi's separation test: within each layer, networks finetuned from \
-                          one pretrained checkpoint (metadata seed) form a design class, and a \
-                          good metric puts a class's members closer to each other than to the \
-                          other classes; AUPRC per class, averaged.",
+            slug: "reliance",
+            summary: "separation of label- from shortcut-reliant networks of one checkpoint (AUPRC)",
+            description: "ReSi's separation test, as its shortcut test: within each layer, the \
+                          networks finetuned from pretraining seed 0 fall into two design \
+                          classes by metadata reliance (the more robust half relies on the \
+                          label, the other on the shortcut), and a good metric puts a class's \
+                          members closer to each other than to the other class; AUPRC per class, \
+                          averaged.",
             score: None,
-            select: json!({"models": separated}),
-            protocol: json!({"kind": "separation", "by": "seed", "group_by": "layer"}),
+            select: json!({"metadata": {"stage": "finetuned", "seed": 0}}),
+            protocol: json!({"kind": "separation", "by": "reliance", "group_by": "layer"}),
         },
         Subtask {
             slug: "layer-order",
@@ -237,18 +234,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     client.set_scores(&scores).await?;
     println!("{} scores set", scores.len());
 
-    let separated: Vec<i64> = study
-        .finetuned
-        .iter()
-        .zip(&finetuned)
-        .filter(|(network, _)| {
-            network
-                .finetuning
-                .is_some_and(|finetuning| finetuning.seed < SEPARATION_FINETUNES)
-        })
-        .map(|(_, uploaded)| uploaded.model)
-        .collect();
-    let subtasks = subtasks(&separated);
+    let subtasks = subtasks();
     let mut benchmarks = Vec::with_capacity(subtasks.len());
     for subtask in &subtasks {
         let benchmark = client
@@ -354,7 +340,7 @@ async fn upload_study(
     let total: usize = networks.iter().map(|network| network.layers.len()).sum();
     let mut bar = ProgressBar::new("uploads", total as u64);
     let mut uploads = stream::iter(networks.iter().map(|network| async move {
-        let (name, metadata) = model_identity(run_id, network);
+        let (name, metadata) = model_identity(run_id, study, network);
         let new = NewModel {
             name,
             metadata,
@@ -383,8 +369,9 @@ async fn upload_study(
     Ok((uploaded, finetuned))
 }
 
-/// A model's name and metadata: benchmarks select by `stage` and group by `seed`.
-fn model_identity(run_id: &str, network: &Network) -> (String, Value) {
+/// A model's name and metadata: benchmarks select by `stage` and group by `seed`; the
+/// separation test's design classes are a finetuned network's `reliance`.
+fn model_identity(run_id: &str, study: &Study, network: &Network) -> (String, Value) {
     let seed = network.pretrain_seed;
     match network.finetuning {
         None => (
@@ -393,8 +380,27 @@ fn model_identity(run_id: &str, network: &Network) -> (String, Value) {
         ),
         Some(finetuning) => (
             format!("{run_id}-finetuned-s{seed}-f{}", finetuning.seed),
-            json!({"stage": "finetuned", "seed": seed, "finetune_seed": finetuning.seed}),
+            json!({"stage": "finetuned", "seed": seed, "finetune_seed": finetuning.seed,
+                   "reliance": reliance(study, seed, finetuning.robustness)}),
         ),
+    }
+}
+
+/// What a finetuned network relies on, as a design class: `label` for the more robust half of
+/// the networks finetuned from its checkpoint, `shortcut` for the other half (ReSi's shortcut
+/// test, with the study's robustness ρ as the design).
+fn reliance(study: &Study, pretrain_seed: usize, robustness: f64) -> &'static str {
+    let siblings: Vec<f64> = study
+        .finetuned
+        .iter()
+        .filter(|network| network.pretrain_seed == pretrain_seed)
+        .filter_map(|network| network.finetuning.map(|finetuning| finetuning.robustness))
+        .collect();
+    let less_robust = siblings.iter().filter(|other| **other < robustness).count();
+    if 2 * less_robust >= siblings.len() {
+        "label"
+    } else {
+        "shortcut"
     }
 }
 
