@@ -9,7 +9,9 @@ run: setup
 	cargo run --release -- serve
 
 ## The same bring-up and the browser the dashboard tests drive, then the whole test suite (each
-## test gets its own database), the Python client's tests against a real server, and the fuzzer.
+## test gets its own database), the Python client's tests against a real server, and the fuzzer,
+## both on the binary the suite built (a plain `cargo build` would resolve other features and
+## compile it again).
 test:
 	./scripts/setup-local.sh --drop-test-databases
 	./scripts/setup-browser.sh
@@ -18,8 +20,8 @@ test:
 	else \
 		cargo test --all-targets --no-fail-fast; \
 	fi
-	./scripts/test-python-client.sh
-	./scripts/fuzz.sh
+	SIMBENCH_BIN=$(CURDIR)/target/debug/simbench ./scripts/test-python-client.sh
+	SIMBENCH_BIN=$(CURDIR)/target/debug/simbench ./scripts/fuzz.sh
 
 ## About two minutes of schemathesis against a real server on a scratch database.
 fuzz: setup

@@ -10,6 +10,8 @@
 #  - the checks not_a_server_error, status_code_conformance, content_type_conformance and
 #    response_schema_conformance over every operation of openapi.yaml; any failure fails the script.
 # FUZZ_MAX_EXAMPLES (default 60) bounds the cases per operation, FUZZ_SEED makes a run repeatable.
+# Set SIMBENCH_BIN to fuzz a binary built elsewhere; otherwise `cargo build` makes
+# target/debug/simbench.
 set -euo pipefail
 
 schemathesis_version=4.32.5
@@ -95,8 +97,11 @@ free_port() {
 
 command -v curl >/dev/null || apt_install curl
 install_schemathesis
-cargo build --quiet --bin simbench
-simbench=$root/target/debug/simbench
+simbench=${SIMBENCH_BIN:-}
+if [[ -z "$simbench" ]]; then
+    (cd "$root" && cargo build --quiet --bin simbench)
+    simbench=$root/target/debug/simbench
+fi
 
 database=simbench_test_$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
 mkdir -p "$work"
