@@ -15,6 +15,7 @@ use super::results::ResultKey;
 use super::separation::{ClassKey, Separation, SeparationGroup, separation_groups};
 use crate::metrics::MetricId;
 use crate::store::benchmarks::{Candidate, LeftOut, Member, PlannedRun};
+use crate::store::jobs::stored_order;
 
 /// Why a selection cannot be run.
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -241,13 +242,7 @@ pub fn plan_monotonicity(
 fn queued(pairs: impl Iterator<Item = (i64, i64)>, metrics: &[MetricId]) -> Vec<(i64, i64)> {
     let all_symmetric = metrics.iter().all(|metric| metric.is_symmetric());
     let mut pairs: Vec<(i64, i64)> = pairs
-        .map(|(first, second)| {
-            if all_symmetric {
-                (first.min(second), first.max(second))
-            } else {
-                (first, second)
-            }
-        })
+        .map(|(first, second)| stored_order(all_symmetric, first, second))
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
