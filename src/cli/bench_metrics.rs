@@ -24,7 +24,7 @@ const MEASURES_FIGURE: &str = "G- and R-class measures, one call";
 
 /// The measures of README, Measures, beyond the paper's ten, of the cost classes `classes`, at
 /// their default parameters.
-fn measures_beyond_the_paper(classes: &[CostClass]) -> Vec<Metric> {
+pub(super) fn measures_beyond_the_paper(classes: &[CostClass]) -> Vec<Metric> {
     MetricKind::ALL
         .into_iter()
         .map(Metric::of)
@@ -410,7 +410,7 @@ fn discard<T, E: std::fmt::Display>(outcome: Result<T, E>) -> Result<(), String>
     outcome.map(drop).map_err(|error| error.to_string())
 }
 
-fn median(mut seconds: Vec<f64>) -> f64 {
+pub(super) fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);
     let middle = seconds.len() / 2;
     if seconds.len() % 2 == 1 {

@@ -2,16 +2,14 @@
 //! database — against the pure compute rate `bench-metrics` measures in the same run.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::bench_metrics::TRIO_FIGURE;
-use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape};
+use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape, unordered_pairs};
 use crate::metrics::Metric;
-use crate::synthetic::{SignalSpec, drifting_layers};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchQueueArgs {
@@ -97,50 +95,13 @@ async fn time_all_pairs(
     server: &ServerProcess,
     args: &BenchQueueArgs,
 ) -> anyhow::Result<(usize, f64)> {
-    let spec = SignalSpec::new(args.n, args.d);
-    let mut ids = Vec::new();
-    let per_model = args.representations.div_ceil(2);
-    for (index, seed) in [11u64, 12].into_iter().enumerate() {
-        let layers = per_model.min(args.representations - ids.len());
-        if layers == 0 {
-            break;
-        }
-        let model = server.create_model(&format!("network-{index}")).await?;
-        let activations = drifting_layers(&spec, layers, 0.3, seed);
-        ids.extend(server.upload_layers(model, &activations).await?);
-    }
+    let ids = server
+        .upload_drifting_study(args.representations, args.n, args.d)
+        .await?;
     // Each unordered pair once, as bench-metrics times it: `all_pairs` would also ask for the
     // reverse order of the asymmetric pwcca.
-    let pairs: Vec<[i64; 2]> = ids
-        .iter()
-        .enumerate()
-        .flat_map(|(index, &first)| ids[index + 1..].iter().map(move |&second| [first, second]))
-        .collect();
-    let started = Instant::now();
-    let comparison: Value = server
-        .api
-        .post_json(
-            "/v1/comparisons",
-            &json!({"pairs": pairs, "metrics": Metric::PAPER_TRIO}),
-        )
-        .await?;
-    let id = comparison["id"]
-        .as_i64()
-        .context("a comparison has an id")?;
-    let state = loop {
-        let state: Value = server
-            .api
-            .get_json(&format!("/v1/comparisons/{id}"))
-            .await?;
-        if state["queued"] == 0 && state["running"] == 0 {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    if state["status"] != "done" {
-        bail!("the comparison ended {}: {state}", state["status"]);
-    }
+    let pairs = unordered_pairs(&ids);
+    let seconds = server.time_comparison(&pairs, &Metric::PAPER_TRIO).await?;
     Ok((pairs.len(), seconds))
 }
 

@@ -1,6 +1,7 @@
 //! The `simbench` command line: one binary, one subcommand per role.
 
 mod bench_benchmark;
+mod bench_measures;
 mod bench_metrics;
 mod bench_queue;
 mod bench_stats;
@@ -59,6 +60,8 @@ pub enum Command {
     BenchUpload(bench_upload::BenchUploadArgs),
     /// Measure pairs per second through the service against the pure compute rate.
     BenchQueue(bench_queue::BenchQueueArgs),
+    /// Time each measure through the service on all pairs of a study, against ReSi's figures.
+    BenchMeasures(bench_measures::BenchMeasuresArgs),
     /// Measure a paper-sized benchmark from creation to results, and query latencies.
     BenchBenchmark(bench_benchmark::BenchBenchmarkArgs),
     /// Time every dashboard page on the bench-benchmark study: server time and size.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchMetrics(args) => bench_metrics::run(args),
         Command::BenchUpload(args) => block_on(bench_upload::run(args)),
         Command::BenchQueue(args) => block_on(bench_queue::run(args)),
+        Command::BenchMeasures(args) => block_on(bench_measures::run(args)),
         Command::BenchBenchmark(args) => block_on(bench_benchmark::run(args)),
         Command::BenchStats(args) => bench_stats::run(args),
         Command::BenchUi(args) => block_on(bench_ui::run(args)),

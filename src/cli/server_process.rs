@@ -3,12 +3,12 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ndarray::Array2;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor};
 
@@ -16,7 +16,9 @@ use super::client::{Client, NewModel};
 use crate::access::{self, Scope};
 use crate::config::{DatabaseConfig, cores};
 use crate::matrix::{CanonicalMatrix, Dtype};
+use crate::metrics::Metric;
 use crate::store::{self, tokens::NewToken};
+use crate::synthetic::{SignalSpec, drifting_layers};
 
 /// What every benchmark that runs its own `simbench serve` takes: the PostgreSQL server to make
 /// a scratch database on, the service's worker count, and the output form.
@@ -218,6 +220,67 @@ impl ServerProcess {
         Ok(ids)
     }
 
+    /// Uploads `representations` layers of n x d activations (not timed), split over two models
+    /// of `synthetic::drifting_layers`, as the service benchmarks study them; returns their ids.
+    pub async fn upload_drifting_study(
+        &self,
+        representations: usize,
+        n: usize,
+        d: usize,
+    ) -> anyhow::Result<Vec<i64>> {
+        let spec = SignalSpec::new(n, d);
+        let mut ids = Vec::new();
+        let per_model = representations.div_ceil(2);
+        for (index, seed) in [11u64, 12].into_iter().enumerate() {
+            let layers = per_model.min(representations - ids.len());
+            if layers == 0 {
+                break;
+            }
+            let model = self.create_model(&format!("network-{index}")).await?;
+            let activations = drifting_layers(&spec, layers, 0.3, seed);
+            ids.extend(self.upload_layers(model, &activations).await?);
+        }
+        Ok(ids)
+    }
+
+    /// Asks for `metrics` on `pairs` in one comparison and returns the seconds from the request
+    /// to its last distance; an error unless every job of it finished.
+    pub async fn time_comparison(
+        &self,
+        pairs: &[[i64; 2]],
+        metrics: &[Metric],
+    ) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let comparison: Value = self
+            .api
+            .post_json(
+                "/v1/comparisons",
+                &json!({"pairs": pairs, "metrics": metrics}),
+            )
+            .await?;
+        let id = comparison["id"]
+            .as_i64()
+            .context("a comparison has an id")?;
+        let state = loop {
+            let state: Value = self.api.get_json(&format!("/v1/comparisons/{id}")).await?;
+            if state["queued"] == 0 && state["running"] == 0 {
+                break state;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        if state["status"] != "done" {
+            bail!("the comparison ended {}: {state}", state["status"]);
+        }
+        Ok(seconds)
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn prometheus_text(&self) -> anyhow::Result<String> {
+        let response = self.api.http().get(self.api.url("/metrics")).send().await?;
+        Ok(response.error_for_status()?.text().await?)
+    }
+
     /// Resident memory now, in bytes.
     pub fn resident_bytes(&self) -> anyhow::Result<u64> {
         proc_status_kib(self.pid(), "VmRSS:").map(|kib| kib * 1024)
@@ -267,6 +330,14 @@ async fn write_token(database_url: &str) -> anyhow::Result<String> {
     let issued = access::issue(&mut *db.acquire().await?, &new).await?;
     db.close().await;
     Ok(issued.plaintext.expose().to_owned())
+}
+
+/// Each unordered pair of `ids` once.
+pub fn unordered_pairs(ids: &[i64]) -> Vec<[i64; 2]> {
+    ids.iter()
+        .enumerate()
+        .flat_map(|(index, &first)| ids[index + 1..].iter().map(move |&second| [first, second]))
+        .collect()
 }
 
 /// A field of `/proc/<pid>/status`, in KiB.

@@ -230,7 +230,15 @@ impl Prepared {
 
     /// [`Prepared::prepare_for`], skipping the metrics whose cost on a pair of this representation
     /// with itself exceeds `budget` ([`compare_within`] refuses them).
-    pub fn prepare_within(&self, metrics: &[Metric], budget: MemoryBudget) {
+    ///
+    /// Returns the seconds each metric spent preparing: a part several metrics read counts for
+    /// the first of them, and a part prepared before costs nothing.
+    pub fn prepare_within(
+        &self,
+        metrics: &[Metric],
+        budget: MemoryBudget,
+    ) -> BTreeMap<Metric, f64> {
+        let mut seconds = BTreeMap::new();
         let (n, d) = (self.n_rows(), self.n_cols());
         let admitted: Vec<Metric> = metrics
             .iter()
@@ -239,35 +247,39 @@ impl Prepared {
             .collect();
         let lists_k = lists_neighbours(&admitted, n);
         for metric in admitted {
-            if let Some(measure) = nclass::Measure::of(metric) {
-                self.n_class.prepare(measure, lists_k, self);
-                continue;
+            let started = std::time::Instant::now();
+            self.prepare_parts(metric, lists_k);
+            *seconds.entry(metric).or_default() += started.elapsed().as_secs_f64();
+        }
+        seconds
+    }
+
+    fn prepare_parts(&self, metric: Metric, lists_k: usize) {
+        if let Some(measure) = nclass::Measure::of(metric) {
+            self.n_class.prepare(measure, lists_k, self);
+            return;
+        }
+        match metric.kind() {
+            MetricKind::CcaMean | MetricKind::CcaMeanSq | MetricKind::Pwcca | MetricKind::Svcca => {
+                let _ = self.spectrum();
             }
-            match metric.kind() {
-                MetricKind::CcaMean
-                | MetricKind::CcaMeanSq
-                | MetricKind::Pwcca
-                | MetricKind::Svcca => {
-                    let _ = self.spectrum();
-                }
-                MetricKind::Gulp | MetricKind::LinearRegression => {
-                    let _ = self.centred_basis();
-                }
-                MetricKind::EigenspaceOverlap => {
-                    let _ = self.raw_basis();
-                }
-                MetricKind::AlignedCosine => {
-                    self.unit_rows();
-                }
-                MetricKind::Rsa => {
-                    let _ = self.rdm_ranks();
-                }
-                MetricKind::MutualKnn => {
-                    let _ = self.neighbours();
-                }
-                // The other kinds read only eager parts and the pair's products.
-                _ => {}
+            MetricKind::Gulp | MetricKind::LinearRegression => {
+                let _ = self.centred_basis();
             }
+            MetricKind::EigenspaceOverlap => {
+                let _ = self.raw_basis();
+            }
+            MetricKind::AlignedCosine => {
+                self.unit_rows();
+            }
+            MetricKind::Rsa => {
+                let _ = self.rdm_ranks();
+            }
+            MetricKind::MutualKnn => {
+                let _ = self.neighbours();
+            }
+            // The other kinds read only eager parts and the pair's products.
+            _ => {}
         }
     }
 
@@ -421,8 +433,9 @@ pub fn compare_within(
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timed {
     pub value: Result<f64, MetricError>,
-    /// Work shared between metrics (M = XᵀY, the canonical decomposition) counts for the first
-    /// metric of the call that needs it.
+    /// M = XᵀY, the pair's one n-sized product, is split evenly between the G-class metrics of
+    /// the call, which all start from it; other shared work (the canonical decomposition, the
+    /// nuclear norm) counts for the first metric of the call that needs it.
     pub seconds: f64,
 }
 
@@ -466,14 +479,29 @@ pub fn compare_timed(
         nuclear_norm: OnceLock::new(),
         canonical: OnceLock::new(),
     };
+    let sharing_cross = admitted
+        .iter()
+        .filter(|metric| metric.kind().cost_class() == CostClass::Gram)
+        .count();
+    let cross_share = if sharing_cross > 0 && x.n_rows() == y.n_rows() {
+        let started = std::time::Instant::now();
+        pair.cross();
+        started.elapsed().as_secs_f64() / sharing_cross as f64
+    } else {
+        0.0
+    };
     metrics
         .iter()
         .map(|&metric| {
             let started = std::time::Instant::now();
-            let value = budget
-                .check(metric, n, d1, d2)
-                .and_then(|()| pair.value(metric));
-            let seconds = started.elapsed().as_secs_f64();
+            let admitted = budget.check(metric, n, d1, d2);
+            let share = if admitted.is_ok() && metric.kind().cost_class() == CostClass::Gram {
+                cross_share
+            } else {
+                0.0
+            };
+            let value = admitted.and_then(|()| pair.value(metric));
+            let seconds = started.elapsed().as_secs_f64() + share;
             (metric, Timed { value, seconds })
         })
         .collect()

@@ -44,7 +44,7 @@ impl Instruments {
         let compute_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "simbench_compute_seconds",
-                "Seconds spent computing one metric for one pair (shared work counted where first needed)",
+                "Seconds spent on one metric for one pair, the lazily prepared parts of its representations included (M = XᵀY split between the G-class metrics of a job; other shared work counted where first needed)",
             )
             .buckets(prometheus::exponential_buckets(0.001, 2.0, 16).expect("valid buckets")),
             &["metric"],
