@@ -5,12 +5,12 @@
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
-use ndarray::{Array2, linalg::general_mat_mul};
+use ndarray::{Array2, Axis, linalg::general_mat_mul};
 use ndarray_linalg::{EigValsh, Eigh, JobSvd, SVDDC, UPLO};
 use serde::Serialize;
 
 use crate::metrics::{
-    CostClass, Metric, MetricKind, Prepared, blas_core, blas_threads, compare, linalg,
+    CostClass, Metric, MetricKind, Prepared, assignment, blas_core, blas_threads, compare, linalg,
     set_blas_threads,
 };
 use crate::synthetic::{SignalSpec, related_pair};
@@ -312,7 +312,7 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
     }
 
     let cross = x.t().dot(&y);
-    let kernels = kernel_figures(&mut stopwatch, &x, &cross)?;
+    let kernels = kernel_figures(&mut stopwatch, &x, &y, &cross)?;
 
     let report = Report {
         run: Run::new(&args, stopwatch),
@@ -330,9 +330,11 @@ pub fn run(args: BenchMetricsArgs) -> anyhow::Result<()> {
 fn kernel_figures(
     stopwatch: &mut Stopwatch,
     x: &Array2<f64>,
+    y: &Array2<f64>,
     cross: &Array2<f64>,
 ) -> anyhow::Result<Vec<Figure>> {
     let gram = x.t().dot(x);
+    let correlations = column_correlations(x, y);
     let mut failure = None;
     let mut note = |outcome: Result<(), String>| {
         if let Err(error) = outcome {
@@ -364,6 +366,15 @@ fn kernel_figures(
         stopwatch.figure("singular values of M, eigvalsh(MᵀM)", || {
             note(discard(linalg::singular_values_from_gram(cross)))
         }),
+        stopwatch.figure(
+            "assignment on the column correlations (hard_corr_match)",
+            || {
+                std::hint::black_box(assignment::max_weight_matching(correlations.view()));
+            },
+        ),
+        stopwatch.figure("assignment on M (permutation_procrustes)", || {
+            std::hint::black_box(assignment::max_weight_matching(cross.view()));
+        }),
         stopwatch.figure("full SVD of M, dgesdd", || {
             note(discard(cross.svddc(JobSvd::All)))
         }),
@@ -393,6 +404,22 @@ fn kernel_figures(
         Some(error) => anyhow::bail!("a kernel failed: {error}"),
         None => Ok(figures),
     }
+}
+
+/// The Pearson correlations of every column of X with every column of Y, hard_corr_match's
+/// weights.
+fn column_correlations(x: &Array2<f64>, y: &Array2<f64>) -> Array2<f64> {
+    let standardised = |matrix: &Array2<f64>| {
+        let mut centred = matrix - &matrix.mean_axis(Axis(0)).expect("at least one row");
+        for mut column in centred.columns_mut() {
+            let norm = column.dot(&column).sqrt();
+            if norm > 0.0 {
+                column /= norm;
+            }
+        }
+        centred
+    };
+    standardised(x).t().dot(&standardised(y))
 }
 
 /// The shape of pwcca's per-pair work after M (`metrics::cca::canonical`): T = W M W, eigh(T Tᵀ)

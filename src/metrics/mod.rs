@@ -6,7 +6,7 @@
 //! decompositions between the metrics of one call.
 
 mod aligned;
-mod assignment;
+pub mod assignment;
 mod cca;
 mod cka;
 mod error;
