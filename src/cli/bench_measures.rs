@@ -10,7 +10,9 @@ use ndarray::{Array2, linalg::general_mat_mul};
 use serde::Serialize;
 
 use super::bench_metrics::{measures_beyond_the_paper, median};
-use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape, unordered_pairs};
+use super::server_process::{
+    ServerProcess, ServiceBenchArgs, StudyShape, drifting_study, unordered_pairs,
+};
 use crate::metrics::{CostClass, Metric, MetricKind};
 use crate::synthetic::{SignalSpec, related_pair};
 
@@ -75,19 +77,12 @@ struct Report {
 
 #[derive(Debug, Serialize)]
 struct Alone {
-    metric: Metric,
-    /// From the comparison request to its last distance, over `pairs`: loading and preparing
-    /// the representations included, uploads not.
-    seconds_per_pair: f64,
+    /// Seconds from the comparison request to its last distance, over `pairs`: loading and
+    /// preparing the representations included, uploads not.
+    #[serde(flatten)]
+    cost: MeasureCost,
     /// Median of the GEMMs timed just before this measure's service started.
     gemm_seconds: f64,
-    ratio_to_gemm: f64,
-    resi_ratio_to_gemm: Option<f64>,
-    /// ReSi's ratio over the service's; `None` without a ReSi figure.
-    times_cheaper_than_resi: Option<f64>,
-    /// Whether the service is `REQUIRED_FACTOR` times cheaper; `None` where no target applies
-    /// (no ReSi figure, or ReSi under one GEMM).
-    met: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,30 +102,46 @@ struct Together {
 
 #[derive(Debug, Serialize)]
 struct Share {
-    metric: Metric,
+    /// Compute and an equal part of the shared preparation, over the workers that run side by
+    /// side: wall seconds per pair.
+    #[serde(flatten)]
+    cost: MeasureCost,
     /// The workers' seconds per pair (`simbench_compute_seconds`, one BLAS thread each): M = XᵀY
     /// split evenly between the G-class metrics of a job, and the lazily prepared parts of a
     /// representation (eigenbases, unit rows, neighbour lists, distances, kernels) counted for
     /// the first metric that needs them, once per representation as the cache keeps them.
     compute_seconds_per_pair: f64,
-    /// Compute and an equal part of the shared preparation, over the workers that run side by
-    /// side: wall seconds per pair.
+}
+
+/// A measure's seconds per pair, in GEMMs and against ReSi's figure.
+#[derive(Debug, Serialize)]
+struct MeasureCost {
+    metric: Metric,
     seconds_per_pair: f64,
     ratio_to_gemm: f64,
     resi_ratio_to_gemm: Option<f64>,
+    /// ReSi's ratio over the service's; `None` without a ReSi figure.
     times_cheaper_than_resi: Option<f64>,
+    /// Whether the service is `REQUIRED_FACTOR` times cheaper; `None` where no target applies
+    /// (no ReSi figure, or ReSi under one GEMM).
     met: Option<bool>,
 }
 
-/// ReSi's ratio over the service's, and whether that meets `REQUIRED_FACTOR` where a target
-/// applies (a ReSi figure above one GEMM).
-fn against_resi(metric: Metric, ratio_to_gemm: f64) -> (Option<f64>, Option<f64>, Option<bool>) {
-    let resi = resi_ratio(metric);
-    let cheaper = resi.map(|resi| resi / ratio_to_gemm);
-    let met = resi
-        .filter(|resi| *resi > 1.0)
-        .map(|resi| resi / ratio_to_gemm >= REQUIRED_FACTOR);
-    (resi, cheaper, met)
+impl MeasureCost {
+    fn new(metric: Metric, seconds_per_pair: f64, gemm_seconds: f64) -> MeasureCost {
+        let ratio_to_gemm = seconds_per_pair / gemm_seconds;
+        let resi = resi_ratio(metric);
+        MeasureCost {
+            metric,
+            seconds_per_pair,
+            ratio_to_gemm,
+            resi_ratio_to_gemm: resi,
+            times_cheaper_than_resi: resi.map(|resi| resi / ratio_to_gemm),
+            met: resi
+                .filter(|resi| *resi > 1.0)
+                .map(|resi| resi / ratio_to_gemm >= REQUIRED_FACTOR),
+        }
+    }
 }
 
 pub async fn run(args: BenchMeasuresArgs) -> anyhow::Result<()> {
@@ -152,29 +163,20 @@ pub async fn run(args: BenchMeasuresArgs) -> anyhow::Result<()> {
     } else {
         args.measures.clone()
     };
+    let study = drifting_study(args.representations, args.n, args.d);
     let mut alone = Vec::new();
     for metric in alone_metrics {
         let gemm_seconds = gemm.median_seconds();
-        let (count, seconds, _) = time_cold_study(&args, &[metric]).await?;
-        let ratio_to_gemm = seconds / count as f64 / gemm_seconds;
-        let (resi_ratio_to_gemm, times_cheaper_than_resi, met) =
-            against_resi(metric, ratio_to_gemm);
-        alone.push(Alone {
-            metric,
-            seconds_per_pair: seconds / count as f64,
-            gemm_seconds,
-            ratio_to_gemm,
-            resi_ratio_to_gemm,
-            times_cheaper_than_resi,
-            met,
-        });
-        eprintln!("{metric}: {:.3} s per pair", seconds / count as f64);
+        let (pairs, seconds, _) = time_cold_study(&args, &study, &[metric]).await?;
+        let cost = MeasureCost::new(metric, seconds / pairs as f64, gemm_seconds);
+        eprintln!("{metric}: {:.3} s per pair", cost.seconds_per_pair);
+        alone.push(Alone { cost, gemm_seconds });
     }
 
     let every =
         measures_beyond_the_paper(&[CostClass::Gram, CostClass::Rows, CostClass::Neighbourhood]);
     let gemm_seconds = gemm.median_seconds();
-    let (pairs, seconds, prometheus) = time_cold_study(&args, &every).await?;
+    let (pairs, seconds, prometheus) = time_cold_study(&args, &study, &every).await?;
     let together = apportion(&args, &every, pairs, seconds, gemm_seconds, &prometheus)?;
     let report = Report {
         shape: StudyShape {
@@ -221,20 +223,12 @@ fn apportion(
         let compute_seconds_per_pair = per_pair(*computed);
         let seconds_per_pair =
             (compute_seconds_per_pair + preparation / every.len() as f64) / workers;
-        let ratio_to_gemm = seconds_per_pair / gemm_seconds;
-        let (resi_ratio_to_gemm, times_cheaper_than_resi, met) =
-            against_resi(metric, ratio_to_gemm);
         shares.push(Share {
-            metric,
+            cost: MeasureCost::new(metric, seconds_per_pair, gemm_seconds),
             compute_seconds_per_pair,
-            seconds_per_pair,
-            ratio_to_gemm,
-            resi_ratio_to_gemm,
-            times_cheaper_than_resi,
-            met,
         });
     }
-    let attributed: f64 = shares.iter().map(|share| share.seconds_per_pair).sum();
+    let attributed: f64 = shares.iter().map(|share| share.cost.seconds_per_pair).sum();
     Ok(Together {
         metrics: every.to_vec(),
         seconds_per_pair: per_pair(seconds),
@@ -262,13 +256,12 @@ fn resi_ratio(metric: Metric) -> Option<f64> {
 /// and returns the pair count, its seconds and the service's `/metrics` text after it.
 async fn time_cold_study(
     args: &BenchMeasuresArgs,
+    study: &[Vec<Array2<f64>>],
     metrics: &[Metric],
 ) -> anyhow::Result<(usize, f64, String)> {
     let server = ServerProcess::start_computing(&args.service).await?;
     let measured = async {
-        let ids = server
-            .upload_drifting_study(args.representations, args.n, args.d)
-            .await?;
+        let ids = server.upload_study(study).await?;
         let pairs = unordered_pairs(&ids);
         let seconds = server.time_comparison(&pairs, metrics).await?;
         let prometheus = server.prometheus_text().await?;
@@ -330,16 +323,7 @@ fn print_table(report: &Report) {
     );
     print_header("each measure alone");
     for alone in &report.alone {
-        print_row(
-            alone.metric,
-            alone.seconds_per_pair,
-            alone.ratio_to_gemm,
-            (
-                alone.resi_ratio_to_gemm,
-                alone.times_cheaper_than_resi,
-                alone.met,
-            ),
-        );
+        print_row(&alone.cost);
     }
     let together = &report.together;
     println!(
@@ -355,16 +339,7 @@ fn print_table(report: &Report) {
     );
     print_header("each measure's share");
     for share in &together.shares {
-        print_row(
-            share.metric,
-            share.seconds_per_pair,
-            share.ratio_to_gemm,
-            (
-                share.resi_ratio_to_gemm,
-                share.times_cheaper_than_resi,
-                share.met,
-            ),
-        );
+        print_row(&share.cost);
     }
 }
 
@@ -375,25 +350,22 @@ fn print_header(title: &str) {
     );
 }
 
-fn print_row(
-    metric: Metric,
-    seconds_per_pair: f64,
-    ratio_to_gemm: f64,
-    (resi, cheaper, met): (Option<f64>, Option<f64>, Option<bool>),
-) {
+fn print_row(cost: &MeasureCost) {
     let optional = |value: Option<f64>, unit: &str| {
         value.map_or_else(|| "–".to_owned(), |value| format!("{value:.2}{unit}"))
     };
-    let met = match met {
+    let met = match cost.met {
         Some(true) => "met",
         Some(false) => "NOT met",
         None => "–",
     };
     println!(
-        "{:<28} {seconds_per_pair:>10.4} {ratio_to_gemm:>8.2} {:>8} {:>10}  {met:>7}",
-        metric.to_string(),
-        optional(resi, ""),
-        optional(cheaper, "x"),
+        "{:<28} {:>10.4} {:>8.2} {:>8} {:>10}  {met:>7}",
+        cost.metric.to_string(),
+        cost.seconds_per_pair,
+        cost.ratio_to_gemm,
+        optional(cost.resi_ratio_to_gemm, ""),
+        optional(cost.times_cheaper_than_resi, "x"),
     );
 }
 

@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::bench_metrics::TRIO_FIGURE;
-use super::server_process::{ServerProcess, ServiceBenchArgs, StudyShape, unordered_pairs};
+use super::server_process::{
+    ServerProcess, ServiceBenchArgs, StudyShape, drifting_study, unordered_pairs,
+};
 use crate::metrics::Metric;
 
 #[derive(Clone, Debug, clap::Args)]
@@ -95,9 +97,8 @@ async fn time_all_pairs(
     server: &ServerProcess,
     args: &BenchQueueArgs,
 ) -> anyhow::Result<(usize, f64)> {
-    let ids = server
-        .upload_drifting_study(args.representations, args.n, args.d)
-        .await?;
+    let study = drifting_study(args.representations, args.n, args.d);
+    let ids = server.upload_study(&study).await?;
     // Each unordered pair once, as bench-metrics times it: `all_pairs` would also ask for the
     // reverse order of the asymmetric pwcca.
     let pairs = unordered_pairs(&ids);

@@ -220,25 +220,13 @@ impl ServerProcess {
         Ok(ids)
     }
 
-    /// Uploads `representations` layers of n x d activations (not timed), split over two models
-    /// of `synthetic::drifting_layers`, as the service benchmarks study them; returns their ids.
-    pub async fn upload_drifting_study(
-        &self,
-        representations: usize,
-        n: usize,
-        d: usize,
-    ) -> anyhow::Result<Vec<i64>> {
-        let spec = SignalSpec::new(n, d);
+    /// Uploads the layers of each model of `study` (not timed) as one model each; returns the
+    /// representation ids, model by model in layer order.
+    pub async fn upload_study(&self, study: &[Vec<Array2<f64>>]) -> anyhow::Result<Vec<i64>> {
         let mut ids = Vec::new();
-        let per_model = representations.div_ceil(2);
-        for (index, seed) in [11u64, 12].into_iter().enumerate() {
-            let layers = per_model.min(representations - ids.len());
-            if layers == 0 {
-                break;
-            }
+        for (index, layers) in study.iter().enumerate() {
             let model = self.create_model(&format!("network-{index}")).await?;
-            let activations = drifting_layers(&spec, layers, 0.3, seed);
-            ids.extend(self.upload_layers(model, &activations).await?);
+            ids.extend(self.upload_layers(model, layers).await?);
         }
         Ok(ids)
     }
@@ -330,6 +318,21 @@ async fn write_token(database_url: &str) -> anyhow::Result<String> {
     let issued = access::issue(&mut *db.acquire().await?, &new).await?;
     db.close().await;
     Ok(issued.plaintext.expose().to_owned())
+}
+
+/// What the service benchmarks study: `representations` layers of n x d activations split over
+/// two models of `synthetic::drifting_layers`, layer by layer for each model.
+pub fn drifting_study(representations: usize, n: usize, d: usize) -> Vec<Vec<Array2<f64>>> {
+    let spec = SignalSpec::new(n, d);
+    let per_model = representations.div_ceil(2);
+    [11u64, 12]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, seed)| {
+            let layers = per_model.min(representations - index * per_model);
+            (layers > 0).then(|| drifting_layers(&spec, layers, 0.3, seed))
+        })
+        .collect()
 }
 
 /// Each unordered pair of `ids` once.

@@ -473,38 +473,42 @@ pub fn compare_timed(
             .any(|metric| metric.kind() == MetricKind::Pwcca),
         side_by_side: needs_nuclear_norm && needs_canonical,
         cross: OnceLock::new(),
+        cross_seconds: OnceLock::new(),
         raw_cross: OnceLock::new(),
         correlations: OnceLock::new(),
         centred_rotated: Lazy::default(),
         nuclear_norm: OnceLock::new(),
         canonical: OnceLock::new(),
     };
-    let sharing_cross = admitted
-        .iter()
-        .filter(|metric| metric.kind().cost_class() == CostClass::Gram)
-        .count();
-    let cross_share = if sharing_cross > 0 && x.n_rows() == y.n_rows() {
-        let started = std::time::Instant::now();
-        pair.cross();
-        started.elapsed().as_secs_f64() / sharing_cross as f64
-    } else {
-        0.0
+    // M = XᵀY is split between the G-class metrics of the call, all of which start from it.
+    let shares_cross = |metric: &Metric| {
+        metric.kind().cost_class() == CostClass::Gram && admitted.contains(metric)
     };
-    metrics
+    let cross_is_shared = admitted.iter().any(shares_cross);
+    let mut timed: BTreeMap<Metric, Timed> = metrics
         .iter()
         .map(|&metric| {
+            let had_cross = pair.cross.get().is_some();
             let started = std::time::Instant::now();
-            let admitted = budget.check(metric, n, d1, d2);
-            let share = if admitted.is_ok() && metric.kind().cost_class() == CostClass::Gram {
-                cross_share
-            } else {
-                0.0
-            };
-            let value = admitted.and_then(|()| pair.value(metric));
-            let seconds = started.elapsed().as_secs_f64() + share;
+            let value = budget
+                .check(metric, n, d1, d2)
+                .and_then(|()| pair.value(metric));
+            let mut seconds = started.elapsed().as_secs_f64();
+            if cross_is_shared && !had_cross {
+                seconds -= pair.cross_seconds.get().copied().unwrap_or(0.0);
+            }
             (metric, Timed { value, seconds })
         })
-        .collect()
+        .collect();
+    let sharing = timed.keys().filter(|metric| shares_cross(metric)).count();
+    if let Some(cross_seconds) = pair.cross_seconds.get().filter(|_| sharing > 0) {
+        for (metric, outcome) in &mut timed {
+            if shares_cross(metric) {
+                outcome.seconds += cross_seconds / sharing as f64;
+            }
+        }
+    }
+    timed
 }
 
 /// The neighbours at which one call's kNN lists are computed: the largest k of `metrics` that
@@ -529,6 +533,8 @@ struct Pair<'a> {
     /// [`Pair::decompose_side_by_side`] may then compute at once.
     side_by_side: bool,
     cross: OnceLock<Array2<f64>>,
+    /// How long `cross` took, which [`compare_timed`] splits between the G-class metrics.
+    cross_seconds: OnceLock<f64>,
     raw_cross: OnceLock<Array2<f64>>,
     correlations: OnceLock<Array2<f64>>,
     centred_rotated: Lazy<Array2<f64>>,
@@ -633,8 +639,12 @@ impl Pair<'_> {
 
     /// M = XᵀY, the pair's one n-sized product.
     fn cross(&self) -> &Array2<f64> {
-        self.cross
-            .get_or_init(|| self.x.normalised.t().dot(&self.y.normalised))
+        self.cross.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let cross = self.x.normalised.t().dot(&self.y.normalised);
+            let _ = self.cross_seconds.set(started.elapsed().as_secs_f64());
+            cross
+        })
     }
 
     /// XᵀY / (c_x c_y) of the raw matrices: M + (n / (c_x c_y)) x̄ȳᵀ, a rank-one update of M
