@@ -5,10 +5,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use common::{TestApp, expect_problem, expect_status, npy_f32, wait_for_benchmark};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use simbench::benchmark::{Functional, Protocol};
+use simbench::store::benchmarks::{self, Definition, PlannedRun, Selection};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benchmark");
 
@@ -466,11 +469,7 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
         0.99,
     )
     .await;
-    let state = expect_status(
-        app.get(&format!("/v1/benchmarks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let state = get_benchmark(&app, id).await;
     assert_eq!(
         state["status"], "stale",
         "a score inside the selection changed"
@@ -494,21 +493,13 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
     let outsider = app.create_model("outsider").await;
     app.upload_representation(outsider, "d", 0, npy_f32(40, 6, 99))
         .await;
-    let state = expect_status(
-        app.get(&format!("/v1/benchmarks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let state = get_benchmark(&app, id).await;
     assert_eq!(state["status"], "done");
 
     // A new layer of a selected model, with the score, is inside the selection.
     let model = model_of(&app, study[1][0]).await;
     let newcomer = app.upload(model, "d", 7, npy_f32(40, 6, 77)).await;
-    let state = expect_status(
-        app.get(&format!("/v1/benchmarks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let state = get_benchmark(&app, id).await;
     assert_eq!(
         state["status"], "done",
         "without a score it cannot take part"
@@ -519,11 +510,7 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
         0.7,
     )
     .await;
-    let state = expect_status(
-        app.get(&format!("/v1/benchmarks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let state = get_benchmark(&app, id).await;
     assert_eq!(state["status"], "stale");
     let rerun = app
         .client
@@ -535,6 +522,69 @@ async fn changed_scores_and_new_representations_make_a_benchmark_stale_until_run
         expect_status(rerun, StatusCode::ACCEPTED).await["n_representations"],
         7
     );
+}
+
+/// A write that lands while a new benchmark's run is being planned concerns a run the planning
+/// could not see it in: it waits for the run to commit, then marks it stale.
+#[tokio::test]
+async fn a_score_set_while_a_run_is_planned_makes_that_run_stale() {
+    let app = TestApp::spawn().await;
+    let study = small_study(&app, 2).await;
+    let protocol: Protocol =
+        serde_json::from_value(json!({"kind": "reference", "group_by": "seed"})).unwrap();
+    let definition = Definition {
+        name: "planned".into(),
+        description: None,
+        dataset: "d".into(),
+        selection: Selection {
+            tags: Some(vec!["study".into()]),
+            ..Selection::default()
+        },
+        score: Some("probe".into()),
+        functional: Some(json!(Functional::ScoreDifference {
+            score: "probe".into()
+        })),
+        protocol: json!(protocol),
+        metrics: vec!["cka".parse().unwrap()],
+        bootstrap: None,
+        permutation: None,
+    };
+    let mut planning = benchmarks::begin_create(&app.db, &definition, None)
+        .await
+        .unwrap();
+    let candidates = planning.candidates().await.unwrap();
+    assert!(
+        candidates.iter().all(|candidate| candidate.score.is_none()),
+        "the planning reads the data before the score is set"
+    );
+
+    let (client, url) = (
+        app.client.clone(),
+        app.url(&format!("/v1/representations/{}/scores/probe", study[0][1])),
+    );
+    let writer =
+        tokio::spawn(async move { client.put(url).json(&json!({"value": 0.9})).send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !writer.is_finished(),
+        "the score waits for the run being planned"
+    );
+    let id = planning.commit(&PlannedRun::default(), None).await.unwrap();
+    expect_status(writer.await.unwrap().unwrap(), StatusCode::OK).await;
+
+    let state = get_benchmark(&app, id).await;
+    assert_eq!(
+        state["status"], "stale",
+        "the run was planned without the score"
+    );
+}
+
+async fn get_benchmark(app: &TestApp, id: i64) -> Value {
+    expect_status(
+        app.get(&format!("/v1/benchmarks/{id}")).await,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn model_of(app: &TestApp, representation: i64) -> i64 {

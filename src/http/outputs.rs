@@ -60,6 +60,7 @@ async fn put(
 
     let ReceivedUpload {
         mut tx,
+        held_off,
         blob_id,
         dataset_id,
     } = upload::receive_for_dataset(
@@ -76,7 +77,8 @@ async fn put(
         dataset_id,
         created_by: caller.token_name().map(str::to_owned),
     };
-    let stored = outputs::store_upload(&mut tx, &target, blob_id, params.replace).await?;
+    let stored =
+        outputs::store_upload(&mut tx, &held_off, &target, blob_id, params.replace).await?;
     tx.commit().await?;
 
     let status = match stored {

@@ -14,11 +14,11 @@ use super::upload::{
 };
 use super::{ApiContext, Routes, validate};
 use crate::http::error::ApiError;
-use crate::store::blobs;
 use crate::store::datasets;
 use crate::store::representations::{
     self, Representation, RepresentationFilter, Stored, UploadTarget,
 };
+use crate::store::{benchmarks, blobs};
 use crate::transform::{PcaKeep, TransformError, pca_keep_addressed};
 
 pub(super) fn router() -> Routes {
@@ -82,6 +82,7 @@ async fn upload(
 
     let ReceivedUpload {
         mut tx,
+        held_off,
         blob_id,
         dataset_id,
     } = receive_for_dataset(
@@ -103,7 +104,8 @@ async fn upload(
         layer_name: params.layer_name,
         created_by: caller.token_name().map(str::to_owned),
     };
-    let stored = representations::store_upload(&mut tx, &target, blob_id, params.replace).await?;
+    let stored =
+        representations::store_upload(&mut tx, &held_off, &target, blob_id, params.replace).await?;
     tx.commit().await?;
 
     let (status, id, replaced) = match stored {
@@ -243,8 +245,10 @@ async fn derive(
         for (k, (copy, sha256)) in missing.iter().zip(copies) {
             let written = blobs::write(&ctx.db, &copy, sha256).await?;
             let mut tx = written.tx;
+            let held_off = benchmarks::hold_off_planning(&mut tx).await?;
             representations::insert_derived(
                 &mut tx,
+                &held_off,
                 &parent,
                 &transform_of(*k),
                 written.id,

@@ -17,6 +17,7 @@ use super::extract::{Path, Query};
 use super::{ApiContext, validate};
 use crate::http::error::ApiError;
 use crate::matrix::{Decoded, Dtype, MatrixInfo, npy_header, spawn_decoder};
+use crate::store::benchmarks::{self, PlanningHeldOff};
 use crate::store::blobs::{self, BlobWriter, WrittenBlob};
 use crate::store::datasets::{self, Dataset};
 use crate::store::models;
@@ -75,6 +76,7 @@ impl<P: DatasetQuery + DeserializeOwned + Send> FromRequest<ApiContext> for Mode
 /// finishes by storing what the blob is for.
 pub(super) struct ReceivedUpload {
     pub tx: Transaction<'static, Postgres>,
+    pub held_off: PlanningHeldOff,
     pub blob_id: i64,
     pub dataset_id: i64,
 }
@@ -91,10 +93,13 @@ pub(super) async fn receive_for_dataset(
 ) -> Result<ReceivedUpload, ApiError> {
     let (info, written) = receive_matrix(ctx, body, tensor, accept).await?;
     let mut tx = written.tx;
+    // Before the dataset's row lock, which planning would wait for.
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     let dataset_id =
         datasets::lock_for_upload(&mut tx, dataset, info.rows as i64, created_by).await?;
     Ok(ReceivedUpload {
         tx,
+        held_off,
         blob_id: written.id,
         dataset_id,
     })

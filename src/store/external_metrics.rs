@@ -167,6 +167,7 @@ pub struct PutOutcome {
 /// Refusals name the row (0-based index in `rows`).
 pub async fn put_distances(db: &PgPool, rows: &[DistanceRow]) -> Result<PutOutcome, StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = super::benchmarks::hold_off_planning(&mut tx).await?;
     let mut names: Vec<ExternalName> = rows.iter().map(|row| row.metric).collect();
     names.sort_unstable();
     names.dedup();
@@ -286,6 +287,7 @@ pub async fn put_distances(db: &PgPool, rows: &[DistanceRow]) -> Result<PutOutco
             changed.iter().map(|&i| metric_texts[i].clone()).collect();
         super::benchmarks::mark_stale_for_distances(
             &mut tx,
+            &held_off,
             &changed_metrics,
             &pick(&rep_a),
             &pick(&rep_b),

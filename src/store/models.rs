@@ -122,6 +122,7 @@ pub async fn update<E: From<StoreError>>(
     tags: Option<&[String]>,
 ) -> Result<Model, E> {
     let mut tx = db.begin().await.map_err(StoreError::from)?;
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     let (current, current_tags): (Value, Vec<String>) =
         sqlx::query_as("SELECT metadata, tags FROM models WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -142,7 +143,7 @@ pub async fn update<E: From<StoreError>>(
     .await
     .map_err(StoreError::from)?;
     if changed {
-        benchmarks::mark_stale_for_model(&mut tx, id).await?;
+        benchmarks::mark_stale_for_model(&mut tx, &held_off, id).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(get(db, id).await?)
@@ -152,6 +153,7 @@ pub async fn update<E: From<StoreError>>(
 /// deletes them and everything computed from them.
 pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM models WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -172,7 +174,7 @@ pub async fn delete(db: &PgPool, id: i64, cascade: bool) -> Result<(), StoreErro
             ),
         ));
     }
-    representations::delete_many(&mut tx, &owned).await?;
+    representations::delete_many(&mut tx, &held_off, &owned).await?;
     outputs::delete_for_model(&mut tx, id).await?;
     sqlx::query("DELETE FROM models WHERE id = $1")
         .bind(id)

@@ -8,7 +8,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use super::benchmarks::mark_stale_for_outputs;
+use super::benchmarks::{PlanningHeldOff, hold_off_planning, mark_stale_for_outputs};
 use super::blobs;
 use super::error::StoreError;
 
@@ -85,6 +85,7 @@ pub struct OutputsTarget {
 /// Records an uploaded blob as the outputs of `target`, within the upload's transaction.
 pub async fn store_upload(
     tx: &mut PgConnection,
+    held_off: &PlanningHeldOff,
     target: &OutputsTarget,
     blob_id: i64,
     replace: bool,
@@ -132,13 +133,14 @@ pub async fn store_upload(
     if let Some(previous) = existing {
         blobs::delete_unreferenced(tx, &[previous]).await?;
     }
-    mark_stale_for_outputs(tx, target.model_id, target.dataset_id).await?;
+    mark_stale_for_outputs(tx, held_off, target.model_id, target.dataset_id).await?;
     Ok(stored)
 }
 
 /// Deletes the outputs of `model_id` on the dataset named `dataset`.
 pub async fn delete(db: &PgPool, model_id: i64, dataset: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = hold_off_planning(&mut tx).await?;
     let deleted: Option<(i64, i64)> = sqlx::query_as(
         "DELETE FROM model_outputs o USING datasets d
          WHERE o.dataset_id = d.id AND o.model_id = $1 AND d.name = $2
@@ -150,7 +152,7 @@ pub async fn delete(db: &PgPool, model_id: i64, dataset: &str) -> Result<(), Sto
     .await?;
     let (blob_id, dataset_id) = deleted.ok_or_else(|| missing(model_id, dataset))?;
     blobs::delete_unreferenced(&mut tx, &[blob_id]).await?;
-    mark_stale_for_outputs(&mut tx, model_id, dataset_id).await?;
+    mark_stale_for_outputs(&mut tx, &held_off, model_id, dataset_id).await?;
     tx.commit().await?;
     Ok(())
 }

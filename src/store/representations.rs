@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
+use super::benchmarks::PlanningHeldOff;
 use super::error::StoreError;
 use super::{Page, PageRequest, benchmarks, blobs, jobs};
 
@@ -118,6 +119,7 @@ pub enum Stored {
 /// Records an uploaded blob as the representation of `target`, within the upload's transaction.
 pub async fn store_upload(
     tx: &mut PgConnection,
+    held_off: &PlanningHeldOff,
     target: &UploadTarget,
     blob_id: i64,
     replace: bool,
@@ -143,7 +145,7 @@ pub async fn store_upload(
             ));
         }
         Some((id, _)) => {
-            delete_many(tx, &[id]).await?;
+            delete_many(tx, held_off, &[id]).await?;
             Some(id)
         }
         None => None,
@@ -160,7 +162,7 @@ pub async fn store_upload(
     .bind(target.created_by.as_deref())
     .fetch_one(&mut *tx)
     .await?;
-    benchmarks::mark_stale_for_new_representation(tx, id).await?;
+    benchmarks::mark_stale_for_new_representation(tx, held_off, id).await?;
     Ok(match previous {
         Some(previous) => Stored::Replaced { id, previous },
         None => Stored::Created(id),
@@ -170,6 +172,7 @@ pub async fn store_upload(
 /// Deletes one representation with everything computed from it.
 pub async fn delete(db: &PgPool, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM representations WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -178,14 +181,18 @@ pub async fn delete(db: &PgPool, id: i64) -> Result<(), StoreError> {
     if found.is_none() {
         return Err(StoreError::not_found("representation", id));
     }
-    delete_many(&mut tx, &[id]).await?;
+    delete_many(&mut tx, &held_off, &[id]).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Deletes representations with their derived copies, scores and distances (by cascade), cancels
 /// their unfinished jobs, then deletes the blobs no representation refers to any more.
-pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn delete_many(
+    tx: &mut PgConnection,
+    held_off: &PlanningHeldOff,
+    ids: &[i64],
+) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -201,7 +208,7 @@ pub async fn delete_many(tx: &mut PgConnection, ids: &[i64]) -> Result<(), Store
     .await?;
     let (doomed_ids, blob_ids): (Vec<i64>, Vec<i64>) = doomed.into_iter().unzip();
     jobs::cancel_for_representations(tx, &doomed_ids).await?;
-    benchmarks::mark_stale_for_deleted(tx, &doomed_ids).await?;
+    benchmarks::mark_stale_for_deleted(tx, held_off, &doomed_ids).await?;
     sqlx::query("DELETE FROM representations WHERE id = ANY($1)")
         .bind(ids)
         .execute(&mut *tx)
@@ -260,6 +267,7 @@ pub async fn find_derived(
 /// concurrent request made first.
 pub async fn insert_derived(
     tx: &mut PgConnection,
+    held_off: &PlanningHeldOff,
     parent: &Representation,
     transform: &Value,
     blob_id: i64,
@@ -284,7 +292,7 @@ pub async fn insert_derived(
     .await?;
     let id = match inserted {
         Some(id) => {
-            benchmarks::mark_stale_for_new_representation(tx, id).await?;
+            benchmarks::mark_stale_for_new_representation(tx, held_off, id).await?;
             id
         }
         None => {

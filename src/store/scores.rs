@@ -65,9 +65,10 @@ pub async fn upsert(
     created_by: Option<&str>,
 ) -> Result<Score, StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     check_targets_exist(&mut tx, &[target]).await?;
     let score = upsert_one(&mut tx, target, name, value, created_by).await?;
-    benchmarks::mark_stale_for_score(&mut tx, target, name).await?;
+    benchmarks::mark_stale_for_score(&mut tx, &held_off, target, name).await?;
     tx.commit().await?;
     Ok(score)
 }
@@ -79,12 +80,13 @@ pub async fn upsert_many(
     created_by: Option<&str>,
 ) -> Result<Vec<Score>, StoreError> {
     let mut tx = db.begin().await?;
+    let held_off = benchmarks::hold_off_planning(&mut tx).await?;
     let targets: Vec<ScoreTarget> = scores.iter().map(|(target, _, _)| *target).collect();
     check_targets_exist(&mut tx, &targets).await?;
     let mut stored = Vec::with_capacity(scores.len());
     for (target, name, value) in scores {
         stored.push(upsert_one(&mut tx, *target, name, *value, created_by).await?);
-        benchmarks::mark_stale_for_score(&mut tx, *target, name).await?;
+        benchmarks::mark_stale_for_score(&mut tx, &held_off, *target, name).await?;
     }
     tx.commit().await?;
     Ok(stored)

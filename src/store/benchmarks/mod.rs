@@ -18,8 +18,9 @@ pub use runs::{
     begin_create, begin_rerun, snapshot,
 };
 pub use staleness::{
-    mark_stale_for_deleted, mark_stale_for_distances, mark_stale_for_model,
-    mark_stale_for_new_representation, mark_stale_for_outputs, mark_stale_for_score,
+    PlanningHeldOff, hold_off_planning, mark_stale_for_deleted, mark_stale_for_distances,
+    mark_stale_for_model, mark_stale_for_new_representation, mark_stale_for_outputs,
+    mark_stale_for_score,
 };
 
 /// Which representations of the dataset a benchmark takes; an absent field does not restrict.

@@ -10,6 +10,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::super::comparisons;
 use super::super::error::StoreError;
 use super::super::external_metrics;
+use super::staleness::exclude_writes;
 use super::{Definition, ModelDifference};
 use crate::metrics::{ExternalName, Metric, MetricId};
 
@@ -74,13 +75,15 @@ pub struct PlannedRun {
     pub model_differences: Option<Vec<ModelDifference>>,
 }
 
-/// Inserts a benchmark and locks it for planning its first run.
+/// Inserts a benchmark and locks it for planning its first run; no write that could make the run
+/// stale commits until the run does (see `staleness`).
 pub async fn begin_create(
     db: &PgPool,
     definition: &Definition,
     created_by: Option<&str>,
 ) -> Result<RunPlanning, StoreError> {
     let mut tx = db.begin().await?;
+    exclude_writes(&mut tx).await?;
     let dataset_id: i64 = sqlx::query_scalar("SELECT id FROM datasets WHERE name = $1")
         .bind(&definition.dataset)
         .fetch_optional(&mut *tx)
@@ -141,9 +144,11 @@ pub async fn begin_create(
     })
 }
 
-/// Locks an existing benchmark for planning a new run on the data as it is now.
+/// Locks an existing benchmark for planning a new run on the data as it is now, with the writes
+/// that could make the run stale held off as for a new one.
 pub async fn begin_rerun(db: &PgPool, id: i64) -> Result<RunPlanning, StoreError> {
     let mut tx = db.begin().await?;
+    exclude_writes(&mut tx).await?;
     type Stored = (Value, Vec<String>, Option<String>, Option<Value>, i64);
     let row: Option<Stored> = sqlx::query_as(
         "SELECT protocol, metrics, score_name, functional, dataset_id FROM benchmarks

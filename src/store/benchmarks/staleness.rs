@@ -1,9 +1,47 @@
 //! Staleness: a benchmark whose data changed since its run says so until it is run again.
+//!
+//! A write marks stale the committed benchmarks its change concerns, so on its own it misses a
+//! run being planned: a new benchmark's row is not committed yet, and a planning that read the
+//! data before the write commits would record the run as fresh. The planning lock closes that
+//! gap. Planning a run takes it alone; a transaction that may mark benchmarks stale shares it
+//! from its start ([`hold_off_planning`]). Each write then either commits before the planning
+//! reads the data, or marks stale after the planned run has committed.
 
 use sqlx::PgConnection;
 
 use super::super::ScoreTarget;
 use super::super::error::StoreError;
+
+/// The key of the planning lock, a transaction-level advisory lock ("simbench" in ASCII).
+const PLANNING_LOCK: i64 = 0x7369_6d62_656e_6368;
+
+/// Proof that the transaction shares the planning lock, asked for by every `mark_stale_*`: no run
+/// is planned until the transaction ends.
+#[derive(Debug)]
+pub struct PlanningHeldOff(());
+
+/// Shares the planning lock until the transaction ends, waiting for a planning in progress.
+///
+/// Take it before the transaction locks any row: planning locks rows too (the dataset and the
+/// representations it references, the external metrics it names), so a write that locked one of
+/// them first and then waited here would deadlock with it.
+pub async fn hold_off_planning(tx: &mut PgConnection) -> Result<PlanningHeldOff, StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(PLANNING_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(PlanningHeldOff(()))
+}
+
+/// Takes the planning lock alone until the transaction ends, waiting for the writes in progress;
+/// the transaction's first statement, for the reason [`hold_off_planning`] gives.
+pub(super) async fn exclude_writes(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PLANNING_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
 /// Whether benchmark `b`'s current run holds representation `r` (of model `m`), or its selection
 /// takes it.
@@ -36,6 +74,7 @@ macro_rules! holds_or_selects_model {
 /// run holds a representation it applies to, or whose selection takes one.
 pub async fn mark_stale_for_score(
     tx: &mut PgConnection,
+    _: &PlanningHeldOff,
     target: ScoreTarget,
     name: &str,
 ) -> Result<(), StoreError> {
@@ -72,6 +111,7 @@ macro_rules! functional_from_outputs {
 /// one with their score, or whose model has outputs when their y comes from outputs.
 pub async fn mark_stale_for_new_representation(
     tx: &mut PgConnection,
+    _: &PlanningHeldOff,
     id: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(concat!(
@@ -94,7 +134,11 @@ pub async fn mark_stale_for_new_representation(
 }
 
 /// Marks stale the benchmarks whose current run holds representations about to be deleted.
-pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn mark_stale_for_deleted(
+    tx: &mut PgConnection,
+    _: &PlanningHeldOff,
+    ids: &[i64],
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE benchmarks b SET stale = true
          WHERE NOT b.stale AND EXISTS (SELECT 1 FROM benchmark_members bm
@@ -110,6 +154,7 @@ pub async fn mark_stale_for_deleted(tx: &mut PgConnection, ids: &[i64]) -> Resul
 /// theirs and both representations are members (`metrics[i]`, `rep_a[i]`, `rep_b[i]` each).
 pub async fn mark_stale_for_distances(
     tx: &mut PgConnection,
+    _: &PlanningHeldOff,
     metrics: &[String],
     rep_a: &[i64],
     rep_b: &[i64],
@@ -137,6 +182,7 @@ pub async fn mark_stale_for_distances(
 /// or their selection takes one (which new outputs would let take part).
 pub async fn mark_stale_for_outputs(
     tx: &mut PgConnection,
+    _: &PlanningHeldOff,
     model_id: i64,
     dataset_id: i64,
 ) -> Result<(), StoreError> {
@@ -157,7 +203,11 @@ pub async fn mark_stale_for_outputs(
 /// Marks stale the benchmarks a change to the metadata or tags of model `model_id` concerns:
 /// their current run holds one of its representations, or their selection now takes one (its
 /// groups, design classes and selection read both).
-pub async fn mark_stale_for_model(tx: &mut PgConnection, model_id: i64) -> Result<(), StoreError> {
+pub async fn mark_stale_for_model(
+    tx: &mut PgConnection,
+    _: &PlanningHeldOff,
+    model_id: i64,
+) -> Result<(), StoreError> {
     sqlx::query(concat!(
         "UPDATE benchmarks b SET stale = true WHERE NOT b.stale AND ",
         holds_or_selects_model!(),
