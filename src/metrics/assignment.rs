@@ -18,7 +18,7 @@
 //! after some rounds, or when the candidates cannot match every row, the search runs on the
 //! whole matrix. Both routes are tested against brute force and against each other below. On the
 //! 768 x 768 matrices of `simbench bench-metrics` the candidates take the assignment from 1.06x
-//! to 0.43x one GEMM on the correlations and from 1.50x to 0.81x on M (BENCHMARKS.md).
+//! to 0.37x one GEMM on the correlations and from 1.50x to 0.56x on M (BENCHMARKS.md).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
