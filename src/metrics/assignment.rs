@@ -104,93 +104,46 @@ const UNASSIGNED: usize = usize::MAX;
 /// The dense method on every edge.
 fn assign_on_whole_matrix(costs: &Costs) -> Vec<usize> {
     let (rows, cols) = (costs.rows, costs.cols);
-    // `u` and `v` are the dual potentials of rows and columns.
-    let mut u = vec![0.0f64; rows];
-    let mut v = vec![0.0f64; cols];
-    let mut column_of_row = vec![UNASSIGNED; rows];
-    let mut row_of_column = vec![UNASSIGNED; cols];
-    let mut shortest = vec![f64::INFINITY; cols];
-    let mut predecessor = vec![UNASSIGNED; cols];
-    let mut scanned_rows = vec![false; rows];
-    let mut scanned_columns = vec![false; cols];
+    let mut search = Search::new(rows, cols);
     let mut remaining: Vec<usize> = Vec::with_capacity(cols);
-
     for start in 0..rows {
-        shortest.fill(f64::INFINITY);
-        scanned_rows.fill(false);
-        scanned_columns.fill(false);
+        search.shortest.fill(f64::INFINITY);
+        search.scanned_rows.clear();
+        search.scanned_columns.clear();
         remaining.clear();
         remaining.extend((0..cols).rev());
         let mut min_value = 0.0f64;
         let mut row = start;
         let sink = loop {
-            scanned_rows[row] = true;
+            search.scanned_rows.push(row);
             let row_costs = costs.row(row);
             let mut lowest = f64::INFINITY;
             let mut lowest_index = 0;
             for (index, &col) in remaining.iter().enumerate() {
-                let reduced = min_value + row_costs[col] - u[row] - v[col];
-                if reduced < shortest[col] {
-                    predecessor[col] = row;
-                    shortest[col] = reduced;
+                let reduced = min_value + row_costs[col] - search.u[row] - search.v[col];
+                if reduced < search.shortest[col] {
+                    search.predecessor[col] = row;
+                    search.shortest[col] = reduced;
                 }
                 // Ties prefer an unassigned column, which ends the search sooner.
-                if shortest[col] < lowest
-                    || (shortest[col] == lowest && row_of_column[col] == UNASSIGNED)
+                if search.shortest[col] < lowest
+                    || (search.shortest[col] == lowest && search.row_of_column[col] == UNASSIGNED)
                 {
-                    lowest = shortest[col];
+                    lowest = search.shortest[col];
                     lowest_index = index;
                 }
             }
             min_value = lowest;
             let col = remaining.swap_remove(lowest_index);
-            scanned_columns[col] = true;
-            if row_of_column[col] == UNASSIGNED {
+            search.scanned_columns.push(col);
+            if search.row_of_column[col] == UNASSIGNED {
                 break col;
             }
-            row = row_of_column[col];
+            row = search.row_of_column[col];
         };
-        u[start] += min_value;
-        for other in 0..rows {
-            if scanned_rows[other] && other != start {
-                u[other] += min_value - shortest[column_of_row[other]];
-            }
-        }
-        for col in 0..cols {
-            if scanned_columns[col] {
-                v[col] -= min_value - shortest[col];
-            }
-        }
-        augment(
-            start,
-            sink,
-            &predecessor,
-            &mut column_of_row,
-            &mut row_of_column,
-        );
+        search.close(start, sink, min_value);
     }
-    column_of_row
-}
-
-/// Assigns `start` along the path of predecessors that ends at the free column `sink`.
-fn augment(
-    start: usize,
-    sink: usize,
-    predecessor: &[usize],
-    column_of_row: &mut [usize],
-    row_of_column: &mut [usize],
-) {
-    let mut col = sink;
-    loop {
-        let row = predecessor[col];
-        row_of_column[col] = row;
-        let previous = column_of_row[row];
-        column_of_row[row] = col;
-        if row == start {
-            break;
-        }
-        col = previous;
-    }
+    search.column_of_row
 }
 
 /// The searches on the `per_line` cheapest edges of each row and column and the edges added
@@ -258,14 +211,15 @@ impl Candidates {
         }
         let mut of_row = Cheapest::new(per_line);
         let mut of_column = vec![Cheapest::new(per_line); cols];
-        // Each column's largest kept cost, side by side, so that the usual refusal reads no list.
+        // Each column's bound, side by side, so that the usual refusal reads no list.
         let mut column_bound = vec![f64::INFINITY; cols];
         for (row, &least_of_row) in row_min.iter().enumerate() {
             of_row.clear();
+            let mut row_bound = f64::INFINITY;
             for (col, &cost) in costs.row(row).iter().enumerate() {
                 let by_row = cost - col_min[col];
-                if by_row < of_row.bound() {
-                    of_row.offer(by_row, col);
+                if by_row < row_bound {
+                    row_bound = of_row.offer(by_row, col);
                 }
                 let by_column = cost - least_of_row;
                 if by_column < column_bound[col] {
@@ -313,8 +267,9 @@ impl Candidates {
     }
 }
 
-/// The `capacity` smallest costs offered, with their indices, in ascending order: most offers are
-/// refused by one comparison with the largest kept.
+/// The `capacity` smallest costs offered, with their indices, in ascending order. The caller
+/// offers only costs below the bound the last offer returned, so that most costs are refused by
+/// one comparison.
 #[derive(Clone)]
 struct Cheapest {
     capacity: usize,
@@ -333,23 +288,14 @@ impl Cheapest {
         self.kept.clear();
     }
 
-    /// Keeps `cost` if it is among the smallest; returns the bound below which an offer is kept
-    /// (infinite until full).
+    /// Keeps `cost`, below the current bound, in place of the largest when full; returns the new
+    /// bound: the largest kept once full, infinite before.
     fn offer(&mut self, cost: f64, index: usize) -> f64 {
         if self.kept.len() == self.capacity {
-            match self.kept.last() {
-                Some(&(largest, _)) if cost < largest => {
-                    self.kept.pop();
-                }
-                _ => return self.bound(),
-            }
+            self.kept.pop();
         }
         let at = self.kept.partition_point(|&(kept, _)| kept <= cost);
         self.kept.insert(at, (cost, index));
-        self.bound()
-    }
-
-    fn bound(&self) -> f64 {
         match self.kept.last() {
             Some(&(largest, _)) if self.kept.len() == self.capacity => largest,
             _ => f64::INFINITY,
@@ -357,8 +303,8 @@ impl Cheapest {
     }
 }
 
-/// The dense method's state with the edges that are not candidates left out (as if infinitely
-/// costly): the assignment so far, the potentials, and the scratch of one search.
+/// The state of the method: the assignment so far, the potentials, and the scratch of one
+/// search (`scanned_column`, `reached` and `frontier` only for the search on candidates).
 struct Search {
     u: Vec<f64>,
     v: Vec<f64>,
@@ -397,8 +343,9 @@ impl Search {
         }
     }
 
-    /// Assigns each of the free rows `starts` by a shortest augmenting path through candidates;
-    /// `None` when one cannot reach a free column.
+    /// Assigns each of the free rows `starts` by a shortest augmenting path through candidates,
+    /// the dense method with the other edges left out (as if infinitely costly); `None` when one
+    /// cannot reach a free column.
     fn assign(&mut self, candidates: &Candidates, starts: &[usize]) -> Option<()> {
         for &start in starts {
             for &col in &self.reached {
@@ -448,22 +395,32 @@ impl Search {
                 }
                 row = self.row_of_column[col];
             };
-            self.u[start] += min_value;
-            for &other in &self.scanned_rows[1..] {
-                self.u[other] += min_value - self.shortest[self.column_of_row[other]];
-            }
-            for &col in &self.scanned_columns {
-                self.v[col] -= min_value - self.shortest[col];
-            }
-            augment(
-                start,
-                sink,
-                &self.predecessor,
-                &mut self.column_of_row,
-                &mut self.row_of_column,
-            );
+            self.close(start, sink, min_value);
         }
         Some(())
+    }
+
+    /// Ends the search from `start` that reached the free column `sink` at distance
+    /// `min_value`: moves the potentials of the scanned rows and columns so that every edge they
+    /// searched stays feasible and the path becomes tight, then assigns along the path.
+    fn close(&mut self, start: usize, sink: usize, min_value: f64) {
+        self.u[start] += min_value;
+        for &other in &self.scanned_rows[1..] {
+            self.u[other] += min_value - self.shortest[self.column_of_row[other]];
+        }
+        for &col in &self.scanned_columns {
+            self.v[col] -= min_value - self.shortest[col];
+        }
+        let mut col = sink;
+        loop {
+            let row = self.predecessor[col];
+            self.row_of_column[col] = row;
+            let previous = std::mem::replace(&mut self.column_of_row[row], col);
+            if row == start {
+                break;
+            }
+            col = previous;
+        }
     }
 }
 

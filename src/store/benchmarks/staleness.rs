@@ -26,17 +26,21 @@ pub struct PlanningHeldOff(());
 /// representations it references, the external metrics it names), so a write that locked one of
 /// them first and then waited here would deadlock with it.
 pub async fn hold_off_planning(tx: &mut PgConnection) -> Result<PlanningHeldOff, StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind(PLANNING_LOCK)
-        .execute(&mut *tx)
-        .await?;
+    take_planning_lock(tx, "SELECT pg_advisory_xact_lock_shared($1)").await?;
     Ok(PlanningHeldOff(()))
 }
 
 /// Takes the planning lock alone until the transaction ends, waiting for the writes in progress;
 /// the transaction's first statement, for the reason [`hold_off_planning`] gives.
 pub(super) async fn exclude_writes(tx: &mut PgConnection) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    take_planning_lock(tx, "SELECT pg_advisory_xact_lock($1)").await
+}
+
+async fn take_planning_lock(
+    tx: &mut PgConnection,
+    statement: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(statement)
         .bind(PLANNING_LOCK)
         .execute(&mut *tx)
         .await?;
